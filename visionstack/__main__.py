@@ -1,0 +1,7 @@
+"""``python -m visionstack`` (also what ``torchrun -m visionstack`` runs)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

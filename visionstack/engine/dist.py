@@ -1,0 +1,98 @@
+"""torch.distributed helpers that also work in a single process (no process group)."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.distributed as torch_dist
+
+
+def is_distributed() -> bool:
+    return torch_dist.is_available() and torch_dist.is_initialized()
+
+
+def get_rank() -> int:
+    return torch_dist.get_rank() if is_distributed() else 0
+
+
+def get_world_size() -> int:
+    return torch_dist.get_world_size() if is_distributed() else 1
+
+
+def get_local_rank() -> int:
+    return int(os.environ.get("LOCAL_RANK", 0))
+
+
+def is_main_process() -> bool:
+    return get_rank() == 0
+
+
+def master_only(fn: Callable) -> Callable:
+    """Run ``fn`` on rank 0 only (returns None elsewhere)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if is_main_process():
+            return fn(*args, **kwargs)
+        return None
+
+    return wrapper
+
+
+def barrier() -> None:
+    if is_distributed():
+        torch_dist.barrier()
+
+
+def init_dist_from_env(backend: str | None = None) -> bool:
+    """Initialise the default process group when launched by torchrun (RANK/WORLD_SIZE set).
+
+    Uses NCCL when CUDA is available, gloo otherwise. Returns True when a group is (now) active.
+    """
+    if is_distributed():
+        return True
+    if "RANK" not in os.environ or int(os.environ.get("WORLD_SIZE", 1)) <= 1:
+        return False
+    if backend is None:
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if backend == "nccl":
+        torch.cuda.set_device(get_local_rank())
+    torch_dist.init_process_group(backend=backend)
+    return True
+
+
+def all_gather_object(obj: Any) -> list[Any]:
+    """Gather a picklable object from every rank (a one-element list without a group)."""
+    if not is_distributed():
+        return [obj]
+    gathered: list[Any] = [None] * get_world_size()
+    torch_dist.all_gather_object(gathered, obj)
+    return gathered
+
+
+def broadcast_object(obj: Any, src: int = 0) -> Any:
+    """Send ``obj`` from ``src`` to every rank and return it."""
+    if not is_distributed():
+        return obj
+    holder = [obj]
+    torch_dist.broadcast_object_list(holder, src=src)
+    return holder[0]
+
+
+def collect_results(results: list[Any], size: int) -> list[Any]:
+    """Gather per-rank result lists into the dataset order and drop sampler padding.
+
+    The default sampler gives rank r the indices r, r + W, r + 2W ... (padded so every rank has the
+    same count), so interleaving the rank lists restores the dataset order; the first ``size``
+    entries are the real samples.
+    """
+    parts = all_gather_object(results)
+    if len(parts) == 1:
+        return list(results)[:size]
+    longest = max(len(part) for part in parts)
+    ordered = [part[i] for i in range(longest) for part in parts if i < len(part)]
+    return ordered[:size]
