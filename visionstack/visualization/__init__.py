@@ -1,0 +1,7 @@
+"""Pictures: confusion matrices, training curves, predictions drawn on images."""
+
+from .classification import draw_classification
+from .confusion_matrix import plot_confusion_matrix
+from .training_curves import SCALARS_FILE, plot_logs, read_scalars
+
+__all__ = ["SCALARS_FILE", "draw_classification", "plot_confusion_matrix", "plot_logs", "read_scalars"]
