@@ -1,0 +1,85 @@
+"""The unified data interface: datasets, transforms, samplers and collate functions.
+
+Importing this package registers every dataset (DATASETS), transform (TRANSFORMS), sampler
+(DATA_SAMPLERS) and collate function (FUNCTIONS) defined here.
+"""
+
+from . import transforms
+from .base_dataset import BaseDataset, DatasetError
+from .collate import default_collate, pseudo_collate
+from .dataset_wrappers import ConcatDataset, RepeatDataset
+from .datasets import (
+    IMG_EXTENSIONS,
+    Digits,
+    ImageFolder,
+    ImageList,
+    read_image_list,
+    scan_image_folder,
+    write_digits,
+)
+from .samplers import DefaultSampler, InfiniteSampler
+from .serialized_list import SerializedList
+from .transforms import (
+    RANDAUG_OPS,
+    TIMM_INCREASING_POLICIES,
+    AugmentPolicy,
+    BaseTransform,
+    CenterCrop,
+    ColorJitter,
+    Compose,
+    LoadImage,
+    PackInputs,
+    RandAugment,
+    RandomApply,
+    RandomChoice,
+    RandomFlip,
+    RandomResizedCrop,
+    Resize,
+    ResizeEdge,
+    Transform,
+    image_ops,
+    image_to_tensor,
+    read_image,
+    to_label_tensor,
+)
+
+__all__ = [
+    "transforms",
+    "BaseDataset",
+    "DatasetError",
+    "default_collate",
+    "pseudo_collate",
+    "ConcatDataset",
+    "RepeatDataset",
+    "IMG_EXTENSIONS",
+    "Digits",
+    "ImageFolder",
+    "ImageList",
+    "read_image_list",
+    "scan_image_folder",
+    "write_digits",
+    "DefaultSampler",
+    "InfiniteSampler",
+    "SerializedList",
+    "RANDAUG_OPS",
+    "TIMM_INCREASING_POLICIES",
+    "AugmentPolicy",
+    "BaseTransform",
+    "CenterCrop",
+    "ColorJitter",
+    "Compose",
+    "LoadImage",
+    "PackInputs",
+    "RandAugment",
+    "RandomApply",
+    "RandomChoice",
+    "RandomFlip",
+    "RandomResizedCrop",
+    "Resize",
+    "ResizeEdge",
+    "Transform",
+    "image_ops",
+    "image_to_tensor",
+    "read_image",
+    "to_label_tensor",
+]

@@ -1,0 +1,353 @@
+"""Geometric transforms: resize, crop, flip.
+
+Every transform here keeps the results consistent: ``img_shape`` is the (h, w) of ``img`` after
+it, ``scale_factor`` (w, h) is the product of all resize factors applied so far (so a prediction
+divided by it lands in original-image pixels), and two annotation keys follow the image when
+present: ``gt_bboxes`` ((N, 4) float32 ndarray, x1 y1 x2 y2 in absolute pixels, clipped to the
+image) and ``gt_seg_map`` ((H, W) integer map, resized with nearest neighbour, padded with 255).
+Other annotation kinds (keypoints with left/right swaps, polygons) belong to task transforms.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from ...registry import TRANSFORMS
+from . import image_ops
+from .base import BaseTransform
+
+__all__ = [
+    "Resize",
+    "ResizeEdge",
+    "RandomResizedCrop",
+    "CenterCrop",
+    "RandomFlip",
+    "resize_results",
+    "crop_results",
+    "flip_results",
+]
+
+SEG_PAD_VALUE = 255
+
+
+def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
+    if isinstance(value, (int, np.integer)):
+        return int(value), int(value)
+    if len(value) != 2:
+        raise ValueError(f"{name} must be an int or a (w, h) pair, got {value!r}")
+    return int(value[0]), int(value[1])
+
+
+def resize_results(results: dict, size: tuple[int, int], interpolation: str = "bilinear") -> dict:
+    """Resize ``results["img"]`` to ``size = (w, h)`` and update shape, scale factor and annotations."""
+    img = results["img"]
+    height, width = img.shape[:2]
+    new_width, new_height = int(size[0]), int(size[1])
+    results["img"] = image_ops.resize(img, (new_width, new_height), interpolation)
+    scale_w, scale_h = new_width / width, new_height / height
+    previous_w, previous_h = results.get("scale_factor", (1.0, 1.0))
+    results["scale_factor"] = (previous_w * scale_w, previous_h * scale_h)
+    results["img_shape"] = (new_height, new_width)
+    if "gt_bboxes" in results:
+        boxes = np.asarray(results["gt_bboxes"], dtype=np.float32).reshape(-1, 4)
+        boxes = boxes * np.float32([scale_w, scale_h, scale_w, scale_h])
+        results["gt_bboxes"] = _clip_boxes(boxes, new_width, new_height)
+    if "gt_seg_map" in results:
+        results["gt_seg_map"] = image_ops.resize(results["gt_seg_map"], (new_width, new_height), "nearest")
+    return results
+
+
+def crop_results(results: dict, x1: int, y1: int, x2: int, y2: int) -> dict:
+    """Crop ``img[y1:y2, x1:x2]`` (and annotations); boxes are shifted and clipped, never dropped."""
+    results["img"] = np.ascontiguousarray(results["img"][y1:y2, x1:x2])
+    results["img_shape"] = (y2 - y1, x2 - x1)
+    if "gt_bboxes" in results:
+        boxes = np.asarray(results["gt_bboxes"], dtype=np.float32).reshape(-1, 4)
+        boxes = boxes - np.float32([x1, y1, x1, y1])
+        results["gt_bboxes"] = _clip_boxes(boxes, x2 - x1, y2 - y1)
+    if "gt_seg_map" in results:
+        results["gt_seg_map"] = np.ascontiguousarray(results["gt_seg_map"][y1:y2, x1:x2])
+    return results
+
+
+def flip_results(results: dict, direction: str) -> dict:
+    """Mirror the image (and annotations) in ``direction``; records ``flip``/``flip_direction``."""
+    height, width = results["img"].shape[:2]
+    results["img"] = image_ops.flip(results["img"], direction)
+    if "gt_bboxes" in results:
+        boxes = np.asarray(results["gt_bboxes"], dtype=np.float32).reshape(-1, 4).copy()
+        if direction in ("horizontal", "diagonal"):
+            boxes[:, [0, 2]] = width - boxes[:, [2, 0]]
+        if direction in ("vertical", "diagonal"):
+            boxes[:, [1, 3]] = height - boxes[:, [3, 1]]
+        results["gt_bboxes"] = boxes
+    if "gt_seg_map" in results:
+        results["gt_seg_map"] = image_ops.flip(results["gt_seg_map"], direction)
+    return results
+
+
+def _clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+    boxes[:, 0::2] = boxes[:, 0::2].clip(0, width)
+    boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
+    return boxes
+
+
+@TRANSFORMS.register()
+class Resize(BaseTransform):
+    """Resize to a fixed size or by a factor.
+
+    Args:
+        scale: target ``(w, h)`` (an int means square). With ``keep_ratio`` the image is scaled by
+            one factor so that it fits inside the scale: long edge <= max(scale) and short edge
+            <= min(scale) (MMCV's ``rescale``), size rounded half up.
+        scale_factor: multiply width and height by this (a float or a (w, h) pair) instead.
+        keep_ratio: keep the aspect ratio (see ``scale``).
+        interpolation: ``nearest, bilinear, bicubic, area, lanczos``.
+    """
+
+    def __init__(
+        self,
+        scale: int | tuple[int, int] | None = None,
+        scale_factor: float | tuple[float, float] | None = None,
+        keep_ratio: bool = False,
+        interpolation: str = "bilinear",
+    ) -> None:
+        if (scale is None) == (scale_factor is None):
+            raise ValueError("Resize: give exactly one of `scale` and `scale_factor`")
+        if scale_factor is not None and not isinstance(scale_factor, (int, float)):
+            if keep_ratio and scale_factor[0] != scale_factor[1]:
+                raise ValueError(f"Resize: keep_ratio=True contradicts scale_factor={tuple(scale_factor)}")
+        image_ops.interpolation_flag(interpolation)
+        self.scale = None if scale is None else _pair(scale, "Resize.scale")
+        self.scale_factor = scale_factor
+        self.keep_ratio = keep_ratio
+        self.interpolation = interpolation
+
+    def target_size(self, width: int, height: int) -> tuple[int, int]:
+        """The output ``(w, h)`` for an input of ``width`` x ``height``."""
+        if self.scale is not None:
+            if not self.keep_ratio:
+                return self.scale
+            factor = min(max(self.scale) / max(width, height), min(self.scale) / min(width, height))
+            factor_w = factor_h = factor
+        elif isinstance(self.scale_factor, (int, float)):
+            factor_w = factor_h = float(self.scale_factor)
+        else:
+            factor_w, factor_h = (float(f) for f in self.scale_factor)
+        return max(1, int(width * factor_w + 0.5)), max(1, int(height * factor_h + 0.5))
+
+    def transform(self, results: dict) -> dict:
+        height, width = results["img"].shape[:2]
+        return resize_results(results, self.target_size(width, height), self.interpolation)
+
+
+@TRANSFORMS.register()
+class ResizeEdge(BaseTransform):
+    """Resize so that one edge has length ``scale``, keeping the aspect ratio.
+
+    The other edge is ``int(scale * other / edge)`` (truncated, as torchvision's ``Resize(int)``).
+
+    Args:
+        scale: the target length of the chosen edge, in pixels.
+        edge: ``short``, ``long``, ``width`` or ``height``.
+        interpolation: ``nearest, bilinear, bicubic, area, lanczos``.
+    """
+
+    EDGES = ("short", "long", "width", "height")
+
+    def __init__(self, scale: int, edge: str = "short", interpolation: str = "bilinear") -> None:
+        if edge not in self.EDGES:
+            raise ValueError(f"ResizeEdge: edge must be one of {self.EDGES}, got {edge!r}")
+        if scale <= 0:
+            raise ValueError(f"ResizeEdge: scale must be positive, got {scale}")
+        image_ops.interpolation_flag(interpolation)
+        self.scale = int(scale)
+        self.edge = edge
+        self.interpolation = interpolation
+
+    def target_size(self, width: int, height: int) -> tuple[int, int]:
+        """The output ``(w, h)`` for an input of ``width`` x ``height``."""
+        along_width = {
+            "short": width < height,
+            "long": width > height,
+            "width": True,
+            "height": False,
+        }[self.edge]
+        if along_width:
+            return self.scale, max(1, int(self.scale * height / width))
+        return max(1, int(self.scale * width / height)), self.scale
+
+    def transform(self, results: dict) -> dict:
+        height, width = results["img"].shape[:2]
+        return resize_results(results, self.target_size(width, height), self.interpolation)
+
+
+@TRANSFORMS.register()
+class RandomResizedCrop(BaseTransform):
+    """Crop a random area and aspect ratio, then resize to ``scale`` (Inception / torchvision).
+
+    Up to ``max_attempts`` times, draw an area fraction uniformly from ``crop_ratio_range`` and an
+    aspect ratio (w / h) log-uniformly from ``aspect_ratio_range``; the first crop that fits is
+    placed uniformly at random. If none fits, take the largest central crop whose aspect ratio is
+    clamped into the range.
+
+    Args:
+        scale: output ``(w, h)`` (an int means square).
+        crop_ratio_range: range of the crop area as a fraction of the image area.
+        aspect_ratio_range: range of the crop's width / height.
+        max_attempts: random draws before falling back to the central crop.
+        interpolation: ``nearest, bilinear, bicubic, area, lanczos``.
+    """
+
+    def __init__(
+        self,
+        scale: int | tuple[int, int],
+        crop_ratio_range: tuple[float, float] = (0.08, 1.0),
+        aspect_ratio_range: tuple[float, float] = (3.0 / 4.0, 4.0 / 3.0),
+        max_attempts: int = 10,
+        interpolation: str = "bilinear",
+    ) -> None:
+        if not 0 < crop_ratio_range[0] <= crop_ratio_range[1] <= 1:
+            raise ValueError(
+                f"RandomResizedCrop: need 0 < min <= max <= 1 in crop_ratio_range={crop_ratio_range}"
+            )
+        if not 0 < aspect_ratio_range[0] <= aspect_ratio_range[1]:
+            raise ValueError(
+                f"RandomResizedCrop: need 0 < min <= max in aspect_ratio_range={aspect_ratio_range}"
+            )
+        if max_attempts < 0:
+            raise ValueError(f"RandomResizedCrop: max_attempts must be >= 0, got {max_attempts}")
+        image_ops.interpolation_flag(interpolation)
+        self.scale = _pair(scale, "RandomResizedCrop.scale")
+        self.crop_ratio_range = tuple(crop_ratio_range)
+        self.aspect_ratio_range = tuple(aspect_ratio_range)
+        self.max_attempts = max_attempts
+        self.interpolation = interpolation
+
+    def crop_box(self, width: int, height: int) -> tuple[int, int, int, int]:
+        """Draw a crop ``(x1, y1, crop_w, crop_h)`` inside a ``width`` x ``height`` image."""
+        area = width * height
+        log_low, log_high = (math.log(r) for r in self.aspect_ratio_range)
+        for _ in range(self.max_attempts):
+            target_area = np.random.uniform(*self.crop_ratio_range) * area
+            aspect_ratio = math.exp(np.random.uniform(log_low, log_high))
+            crop_w = int(round(math.sqrt(target_area * aspect_ratio)))
+            crop_h = int(round(math.sqrt(target_area / aspect_ratio)))
+            if 0 < crop_w <= width and 0 < crop_h <= height:
+                y1 = np.random.randint(0, height - crop_h + 1)
+                x1 = np.random.randint(0, width - crop_w + 1)
+                return int(x1), int(y1), crop_w, crop_h
+        return self._central_box(width, height)
+
+    def _central_box(self, width: int, height: int) -> tuple[int, int, int, int]:
+        ratio = width / height
+        low, high = self.aspect_ratio_range
+        if ratio < low:
+            crop_w, crop_h = width, max(1, int(round(width / low)))
+        elif ratio > high:
+            crop_w, crop_h = max(1, int(round(height * high))), height
+        else:
+            crop_w, crop_h = width, height
+        return (width - crop_w) // 2, (height - crop_h) // 2, crop_w, crop_h
+
+    def transform(self, results: dict) -> dict:
+        height, width = results["img"].shape[:2]
+        x1, y1, crop_w, crop_h = self.crop_box(width, height)
+        crop_results(results, x1, y1, x1 + crop_w, y1 + crop_h)
+        return resize_results(results, self.scale, self.interpolation)
+
+
+@TRANSFORMS.register()
+class CenterCrop(BaseTransform):
+    """Crop the centre ``crop_size`` region (top-left at ``round((size - crop) / 2)``, as torchvision).
+
+    Args:
+        crop_size: ``(w, h)`` of the crop (an int means square).
+        auto_pad: pad an image smaller than the crop symmetrically (with ``pad_val``; maps with 255)
+            so the output always has the crop size; otherwise the crop is clipped to the image.
+        pad_val: the padding value of the image.
+    """
+
+    def __init__(self, crop_size: int | tuple[int, int], auto_pad: bool = False, pad_val: int = 0) -> None:
+        self.crop_size = _pair(crop_size, "CenterCrop.crop_size")
+        if min(self.crop_size) <= 0:
+            raise ValueError(f"CenterCrop: crop_size must be positive, got {crop_size!r}")
+        self.auto_pad = auto_pad
+        self.pad_val = pad_val
+
+    def transform(self, results: dict) -> dict:
+        crop_w, crop_h = self.crop_size
+        if self.auto_pad:
+            self._pad_to_crop(results)
+        height, width = results["img"].shape[:2]
+        y1 = max(0, int(round((height - crop_h) / 2.0)))
+        x1 = max(0, int(round((width - crop_w) / 2.0)))
+        return crop_results(results, x1, y1, min(width, x1 + crop_w), min(height, y1 + crop_h))
+
+    def _pad_to_crop(self, results: dict) -> None:
+        height, width = results["img"].shape[:2]
+        crop_w, crop_h = self.crop_size
+        if width >= crop_w and height >= crop_h:
+            return
+        left, top = max(0, crop_w - width) // 2, max(0, crop_h - height) // 2
+        right, bottom = max(0, crop_w - width) - left, max(0, crop_h - height) - top
+        img = results["img"]
+        padded = cv2.copyMakeBorder(
+            img, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(self.pad_val,) * 4
+        )
+        results["img"] = padded[..., None] if img.ndim == 3 and padded.ndim == 2 else padded
+        results["img_shape"] = results["img"].shape[:2]
+        if "gt_bboxes" in results:
+            boxes = np.asarray(results["gt_bboxes"], dtype=np.float32).reshape(-1, 4)
+            results["gt_bboxes"] = boxes + np.float32([left, top, left, top])
+        if "gt_seg_map" in results:
+            results["gt_seg_map"] = cv2.copyMakeBorder(
+                results["gt_seg_map"], top, bottom, left, right, cv2.BORDER_CONSTANT, value=SEG_PAD_VALUE
+            )
+
+
+@TRANSFORMS.register()
+class RandomFlip(BaseTransform):
+    """Flip with probability ``prob`` in one of ``direction``.
+
+    Sets ``flip`` (bool) and ``flip_direction`` (the direction, or None when not flipped).
+
+    Args:
+        prob: the flip probability; with several directions either one float (split equally) or
+            one probability per direction (their sum at most 1).
+        direction: ``horizontal``, ``vertical``, ``diagonal`` or a list of them.
+    """
+
+    DIRECTIONS = ("horizontal", "vertical", "diagonal")
+
+    def __init__(
+        self, prob: float | Sequence[float] = 0.5, direction: str | Sequence[str] = "horizontal"
+    ) -> None:
+        directions = [direction] if isinstance(direction, str) else list(direction)
+        for name in directions:
+            if name not in self.DIRECTIONS:
+                raise ValueError(f"RandomFlip: direction must be in {self.DIRECTIONS}, got {name!r}")
+        if isinstance(prob, (int, float)):
+            probs = [float(prob) / len(directions)] * len(directions)
+        else:
+            probs = [float(p) for p in prob]
+            if len(probs) != len(directions):
+                raise ValueError(f"RandomFlip: {len(probs)} probabilities for {len(directions)} directions")
+        if min(probs) < 0 or sum(probs) > 1 + 1e-9:
+            raise ValueError(f"RandomFlip: probabilities must be >= 0 with a sum <= 1, got prob={prob!r}")
+        self.prob = prob
+        self.direction = direction
+        self._choices: list[str | None] = [*directions, None]
+        self._probs = [*probs, max(0.0, 1.0 - sum(probs))]
+
+    def transform(self, results: dict) -> dict:
+        choice = self._choices[np.random.choice(len(self._choices), p=self._probs)]
+        results["flip"] = choice is not None
+        results["flip_direction"] = choice
+        if choice is not None:
+            flip_results(results, choice)
+        return results
