@@ -1,0 +1,44 @@
+"""Helpers every backbone shares: ``out_indices`` checking, stage freezing, ``norm_eval``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+
+def normalize_out_indices(out_indices: Sequence[int] | int, num_stages: int, owner: str) -> tuple[int, ...]:
+    """Turn ``out_indices`` (negative counts from the end) into sorted non-negative indices.
+
+    Raises:
+        ValueError: naming ``owner`` when an index is outside ``[-num_stages, num_stages)``.
+    """
+    if isinstance(out_indices, int):
+        out_indices = (out_indices,)
+    if len(out_indices) == 0:
+        raise ValueError(f"{owner}: out_indices must name at least one stage")
+    normalized = []
+    for index in out_indices:
+        if not -num_stages <= index < num_stages:
+            raise ValueError(
+                f"{owner}: out_indices entry {index} is out of range; this backbone has {num_stages} "
+                f"stages (valid: 0..{num_stages - 1} or -{num_stages}..-1)"
+            )
+        normalized.append(index % num_stages)
+    return tuple(sorted(set(normalized)))
+
+
+def freeze_modules(modules: Iterable[nn.Module]) -> None:
+    """Put ``modules`` in eval mode and stop their parameters from receiving gradients."""
+    for module in modules:
+        module.eval()
+        for parameter in module.parameters():
+            parameter.requires_grad = False
+
+
+def set_norm_eval(module: nn.Module) -> None:
+    """Put every batch-norm layer under ``module`` in eval mode (running statistics frozen)."""
+    for child in module.modules():
+        if isinstance(child, _BatchNorm):
+            child.eval()

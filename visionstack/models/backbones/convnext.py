@@ -1,0 +1,171 @@
+"""ConvNeXt (Liu et al., "A ConvNet for the 2020s", CVPR 2022).
+
+Parameter names follow timm's ``convnext_*`` (``stem.0``, ``stages.{i}.downsample.{0,1}``,
+``stages.{i}.blocks.{j}.conv_dw``/``norm``/``mlp.fc1``/``mlp.fc2``/``gamma``). The outputs in
+``out_indices`` each get a channels-first LayerNorm (``out_norms.{i}``), applied to the map before
+any pooling, as for dense tasks; timm instead normalises the last stage after global pooling
+(``head.norm``), so a timm ``head.norm`` loaded into ``out_norms.3`` is close to, not equal to,
+timm's classifier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+
+from ...registry import MODELS
+from ..layers import DropPath, LayerNorm2d, Mlp, linear_drop_path_rates
+from ._freezing import freeze_modules, normalize_out_indices
+
+# arch -> (blocks per stage, channels per stage); section 2.6 of the paper.
+CONVNEXT_ARCHS: dict[str, dict[str, tuple[int, ...]]] = {
+    "tiny": {"depths": (3, 3, 9, 3), "dims": (96, 192, 384, 768)},
+    "small": {"depths": (3, 3, 27, 3), "dims": (96, 192, 384, 768)},
+    "base": {"depths": (3, 3, 27, 3), "dims": (128, 256, 512, 1024)},
+    "large": {"depths": (3, 3, 27, 3), "dims": (192, 384, 768, 1536)},
+}
+
+
+class ConvNeXtBlock(nn.Module):
+    """7x7 depthwise conv -> LayerNorm -> Linear(4C) -> GELU -> Linear(C) -> layer scale, + shortcut.
+
+    The norm and MLP run channels-last (pointwise linears equal 1x1 convs, and are faster).
+
+    Args:
+        dim: channels C.
+        drop_path: stochastic-depth probability of the residual branch.
+        layer_scale_init: initial value of the per-channel scale ``gamma`` (Touvron et al.,
+            "Going deeper with Image Transformers", 2021); 0 disables the scale.
+        mlp_ratio: hidden width of the MLP in units of C.
+    """
+
+    def __init__(
+        self, dim: int, drop_path: float = 0.0, layer_scale_init: float = 1e-6, mlp_ratio: float = 4.0
+    ) -> None:
+        super().__init__()
+        self.conv_dw = nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = Mlp(dim, int(mlp_ratio * dim))
+        self.gamma = nn.Parameter(torch.full((dim,), layer_scale_init)) if layer_scale_init > 0 else None
+        self.drop_path = DropPath(drop_path)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) -> (N, C, H, W)."""
+        branch = self.mlp(self.norm(self.conv_dw(x).permute(0, 2, 3, 1)))
+        if self.gamma is not None:
+            branch = branch * self.gamma
+        return x + self.drop_path(branch.permute(0, 3, 1, 2))
+
+
+class ConvNeXtStage(nn.Module):
+    """Optional downsampling (LayerNorm then 2x2 stride-2 conv) followed by ConvNeXt blocks."""
+
+    def __init__(
+        self, in_dim: int, dim: int, depth: int, drop_paths: Sequence[float], layer_scale_init: float
+    ) -> None:
+        super().__init__()
+        if in_dim != dim:
+            self.downsample: nn.Module = nn.Sequential(
+                LayerNorm2d(in_dim), nn.Conv2d(in_dim, dim, kernel_size=2, stride=2)
+            )
+        else:
+            self.downsample = nn.Identity()
+        self.blocks = nn.Sequential(
+            *(ConvNeXtBlock(dim, drop_paths[index], layer_scale_init) for index in range(depth))
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(self.downsample(x))
+
+
+@MODELS.register()
+class ConvNeXt(nn.Module):
+    """ConvNeXt backbone: a 4x4 stride-4 "patchify" stem and four stages (strides 4, 8, 16, 32).
+
+    Args:
+        arch: ``"tiny"``, ``"small"``, ``"base"``, ``"large"``, or a dict with ``depths`` and ``dims``
+            (four entries each).
+        in_channels: channels of the input images.
+        out_indices: stages (0..3, negative from the end) whose normalised outputs are returned.
+        drop_path_rate: stochastic depth of the last block; rates rise linearly from 0 over blocks
+            (the paper uses 0.1 for tiny on ImageNet-1k).
+        layer_scale_init: initial layer-scale value (1e-6 in the paper).
+        frozen_stages: -1 freezes nothing; 0 freezes the stem; ``k`` freezes the stem and stages
+            ``0..k-1``.
+
+    Attributes:
+        out_channels: channels of each returned output, aligned with ``out_indices``.
+
+    Shapes:
+        input (N, in_channels, H, W) -> tuple of (N, dims[i], H / 2**(i+2), W / 2**(i+2)).
+    """
+
+    def __init__(
+        self,
+        arch: str | Mapping[str, Sequence[int]] = "tiny",
+        in_channels: int = 3,
+        out_indices: Sequence[int] = (3,),
+        drop_path_rate: float = 0.0,
+        layer_scale_init: float = 1e-6,
+        frozen_stages: int = -1,
+    ) -> None:
+        super().__init__()
+        depths, dims = _resolve_arch(arch)
+        self.out_indices = normalize_out_indices(out_indices, len(depths), "ConvNeXt")
+        self.frozen_stages = frozen_stages
+        self.out_channels = tuple(dims[index] for index in self.out_indices)  # per returned output
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, dims[0], kernel_size=4, stride=4), LayerNorm2d(dims[0]))
+        rates = linear_drop_path_rates(drop_path_rate, sum(depths))
+        stages, in_dim, first_block = [], dims[0], 0
+        for depth, dim in zip(depths, dims):
+            block_rates = rates[first_block : first_block + depth]
+            stages.append(ConvNeXtStage(in_dim, dim, depth, block_rates, layer_scale_init))
+            in_dim, first_block = dim, first_block + depth
+        self.stages = nn.Sequential(*stages)
+        self.out_norms = nn.ModuleDict({str(index): LayerNorm2d(dims[index]) for index in self.out_indices})
+        self._init_weights()
+        self._freeze_stages()
+
+    def _init_weights(self) -> None:
+        # truncated normal (std 0.02) for convs and linears, as in the paper's training recipe.
+        for module in self.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                nn.init.trunc_normal_(module.weight, std=0.02)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+
+    def _freeze_stages(self) -> None:
+        if self.frozen_stages >= 0:
+            freeze_modules([self.stem])
+        freeze_modules(self.stages[: max(self.frozen_stages, 0)])
+
+    def train(self, mode: bool = True) -> ConvNeXt:
+        """Switch mode, keeping frozen stages in eval mode."""
+        super().train(mode)
+        self._freeze_stages()
+        return self
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Return the normalised outputs of the stages in ``out_indices``."""
+        x = self.stem(x)
+        outs = []
+        for index, stage in enumerate(self.stages):
+            x = stage(x)
+            if index in self.out_indices:
+                outs.append(self.out_norms[str(index)](x))
+        return tuple(outs)
+
+
+def _resolve_arch(arch: str | Mapping[str, Sequence[int]]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    if isinstance(arch, str):
+        if arch not in CONVNEXT_ARCHS:
+            raise ValueError(f"ConvNeXt: unknown arch {arch!r}; choose one of {sorted(CONVNEXT_ARCHS)} or a dict")
+        arch = CONVNEXT_ARCHS[arch]
+    if set(arch) != {"depths", "dims"}:
+        raise ValueError(f"ConvNeXt: an arch dict needs exactly the keys 'depths' and 'dims', got {sorted(arch)}")
+    depths, dims = tuple(arch["depths"]), tuple(arch["dims"])
+    if len(depths) != 4 or len(dims) != 4:
+        raise ValueError(f"ConvNeXt: arch needs 4 depths and 4 dims, got {depths} and {dims}")
+    return depths, dims

@@ -1,0 +1,319 @@
+"""ResNet (He et al., "Deep Residual Learning for Image Recognition", CVPR 2016).
+
+The module tree and parameter names equal torchvision's ``resnet18/34/50/101/152`` (``conv1``,
+``bn1``, ``layer1.0.conv1``, ``layer1.0.downsample.0`` ..., ``fc`` when ``num_classes`` is given), so
+a torchvision ``.pth`` loads without renaming (see :func:`load_torchvision_checkpoint`). Bottleneck
+blocks put the stride on the 3x3 convolution ("ResNet v1.5", as torchvision does), which is about
+0.5 % top-1 better than the paper's stride on the first 1x1.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Literal
+
+import torch
+from torch import nn
+
+from ...registry import MODELS
+from ..pretrained import read_state_dict
+from ._freezing import freeze_modules, normalize_out_indices, set_norm_eval
+
+NormLayer = Callable[[int], nn.Module]
+logger = logging.getLogger(__name__)
+
+
+def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+
+
+def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convolutions with an identity (or projected) shortcut; ResNet-18/34.
+
+    Args:
+        in_channels: channels of the input.
+        channels: channels of both convolutions (output = ``channels * expansion``).
+        stride: stride of the first convolution.
+        downsample: projection of the shortcut when shape changes, else None.
+        norm_layer: factory ``norm_layer(num_features) -> nn.Module``.
+    """
+
+    expansion = 1
+
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        norm_layer: NormLayer = nn.BatchNorm2d,
+    ) -> None:
+        super().__init__()
+        self.conv1 = conv3x3(in_channels, channels, stride)
+        self.bn1 = norm_layer(channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = conv3x3(channels, channels)
+        self.bn2 = norm_layer(channels)
+        self.downsample = downsample
+
+    @property
+    def last_norm(self) -> nn.Module:
+        return self.bn2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shortcut = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + shortcut)
+
+
+class Bottleneck(nn.Module):
+    """1x1 reduce, 3x3 (strided), 1x1 expand (x4) with a shortcut; ResNet-50/101/152.
+
+    Args: as :class:`BasicBlock`; the output has ``channels * 4`` channels.
+    """
+
+    expansion = 4
+
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        norm_layer: NormLayer = nn.BatchNorm2d,
+    ) -> None:
+        super().__init__()
+        self.conv1 = conv1x1(in_channels, channels)
+        self.bn1 = norm_layer(channels)
+        self.conv2 = conv3x3(channels, channels, stride)
+        self.bn2 = norm_layer(channels)
+        self.conv3 = conv1x1(channels, channels * self.expansion)
+        self.bn3 = norm_layer(channels * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    @property
+    def last_norm(self) -> nn.Module:
+        return self.bn3
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shortcut = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + shortcut)
+
+
+# depth -> (block, blocks per stage); the table of the paper's Table 1.
+RESNET_ARCHS: dict[int, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, int, int, int]]] = {
+    18: (BasicBlock, (2, 2, 2, 2)),
+    34: (BasicBlock, (3, 4, 6, 3)),
+    50: (Bottleneck, (3, 4, 6, 3)),
+    101: (Bottleneck, (3, 4, 23, 3)),
+    152: (Bottleneck, (3, 8, 36, 3)),
+}
+STAGE_CHANNELS = (64, 128, 256, 512)
+
+
+@MODELS.register()
+class ResNet(nn.Module):
+    """ResNet backbone returning the feature maps of the stages in ``out_indices``.
+
+    Stage ``i`` (``layer{i+1}``) has stride ``4 * 2**i`` with the ImageNet stem and
+    ``2**i`` with the CIFAR stem, and ``STAGE_CHANNELS[i] * expansion`` channels.
+
+    Args:
+        depth: 18, 34, 50, 101 or 152.
+        in_channels: channels of the input images.
+        stem: ``"imagenet"``: 7x7 stride-2 conv + 3x3 stride-2 max pool (torchvision; the default);
+            ``"cifar"``: 3x3 stride-1 conv and no pooling, for inputs of about 32x32 (He et al.,
+            section 4.2), so that small images keep their resolution. Keys are the same; only
+            ``conv1.weight`` is (64, C, 3, 3) instead of (64, C, 7, 7).
+        out_indices: stages (0..3, negative counts from the end) whose outputs are returned.
+        frozen_stages: -1 freezes nothing; 0 freezes the stem; ``k`` freezes the stem and stages
+            ``0..k-1`` (parameters get ``requires_grad=False``, norm layers stay in eval mode).
+        norm_eval: keep every norm layer in eval mode while training (frozen statistics).
+        norm_layer: factory for the norm layers, e.g. ``functools.partial(nn.GroupNorm, 32)``.
+        zero_init_residual: start each block's last norm at gamma = 0, so every block begins as
+            the identity (Goyal et al., "Accurate, Large Minibatch SGD", section 5.1).
+        num_classes: when given, add torchvision's classifier ``fc`` (used by :meth:`logits`, not
+            by :meth:`forward`), so that the state dict equals torchvision's key for key.
+        pretrained: path of a local torchvision checkpoint (e.g. ``resnet50-0676ba61.pth``) loaded
+            after initialisation with :func:`load_torchvision_checkpoint`; its ``fc`` is dropped
+            unless ``num_classes`` is given. Nothing is downloaded.
+
+    Attributes:
+        out_channels: channels of each returned output, aligned with ``out_indices``.
+
+    Shapes:
+        input (N, in_channels, H, W) -> tuple of (N, C_i, H / s_i, W / s_i).
+    """
+
+    def __init__(
+        self,
+        depth: int = 50,
+        in_channels: int = 3,
+        stem: Literal["imagenet", "cifar"] = "imagenet",
+        out_indices: Sequence[int] = (3,),
+        frozen_stages: int = -1,
+        norm_eval: bool = False,
+        norm_layer: NormLayer = nn.BatchNorm2d,
+        zero_init_residual: bool = False,
+        num_classes: int | None = None,
+        pretrained: str | os.PathLike | None = None,
+    ) -> None:
+        super().__init__()
+        if depth not in RESNET_ARCHS:
+            raise ValueError(f"ResNet: depth must be one of {sorted(RESNET_ARCHS)}, got {depth}")
+        if stem not in ("imagenet", "cifar"):
+            raise ValueError(f"ResNet: stem must be 'imagenet' or 'cifar', got {stem!r}")
+        block, stage_blocks = RESNET_ARCHS[depth]
+        self.depth = depth
+        self.out_indices = normalize_out_indices(out_indices, len(stage_blocks), "ResNet")
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        # channels of each returned output, aligned with ``out_indices``
+        self.out_channels = tuple(STAGE_CHANNELS[i] * block.expansion for i in self.out_indices)
+
+        self._build_stem(in_channels, stem, norm_layer)
+        channels = 64
+        for index, (num_blocks, stage_width) in enumerate(zip(stage_blocks, STAGE_CHANNELS)):
+            stride = 1 if index == 0 else 2
+            stage = _make_stage(block, channels, stage_width, num_blocks, stride, norm_layer)
+            self.add_module(f"layer{index + 1}", stage)
+            channels = stage_width * block.expansion
+        if num_classes is not None:
+            self.avgpool = nn.AdaptiveAvgPool2d(1)
+            self.fc = nn.Linear(channels, num_classes)
+        self._init_weights(zero_init_residual)
+        if pretrained is not None:
+            skipped = load_torchvision_checkpoint(self, pretrained)
+            if skipped:
+                logger.info("ResNet: loaded %s without %s", os.fspath(pretrained), sorted(skipped))
+        self._freeze_stages()
+
+    def _build_stem(self, in_channels: int, stem: str, norm_layer: NormLayer) -> None:
+        if stem == "imagenet":
+            self.conv1 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
+            self.maxpool: nn.Module = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        else:
+            self.conv1 = nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False)
+            self.maxpool = nn.Identity()
+        self.bn1 = norm_layer(64)
+        self.relu = nn.ReLU(inplace=True)
+
+    def _init_weights(self, zero_init_residual: bool) -> None:
+        # He init for ReLU networks (He et al., "Delving Deep into Rectifiers", 2015), fan-out mode.
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)) and module.weight is not None:
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+        if zero_init_residual:
+            for module in self.modules():
+                if isinstance(module, (BasicBlock, Bottleneck)) and module.last_norm.weight is not None:
+                    nn.init.zeros_(module.last_norm.weight)
+
+    @property
+    def stages(self) -> list[nn.Sequential]:
+        return [self.layer1, self.layer2, self.layer3, self.layer4]
+
+    def _freeze_stages(self) -> None:
+        if self.frozen_stages >= 0:
+            freeze_modules([self.conv1, self.bn1])
+        freeze_modules(self.stages[: max(self.frozen_stages, 0)])
+
+    def train(self, mode: bool = True) -> ResNet:
+        """Switch mode, keeping frozen stages (and all norms when ``norm_eval``) in eval mode."""
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            set_norm_eval(self)
+        return self
+
+    def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) -> (N, 64, H / 4, W / 4) (ImageNet stem) or (N, 64, H, W) (CIFAR stem)."""
+        return self.maxpool(self.relu(self.bn1(self.conv1(x))))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Return the outputs of the stages in ``out_indices``, in increasing stage order."""
+        x = self.forward_stem(x)
+        outs = []
+        for index, stage in enumerate(self.stages):
+            x = stage(x)
+            if index in self.out_indices:
+                outs.append(x)
+        return tuple(outs)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """torchvision's full forward: last stage, global average pool, ``fc``; (N, num_classes)."""
+        if not hasattr(self, "fc"):
+            raise RuntimeError("ResNet.logits needs the classifier: build the backbone with num_classes=...")
+        x = self.forward_stem(x)
+        for stage in self.stages:
+            x = stage(x)
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def _make_stage(
+    block: type[BasicBlock] | type[Bottleneck],
+    in_channels: int,
+    channels: int,
+    num_blocks: int,
+    stride: int,
+    norm_layer: NormLayer,
+) -> nn.Sequential:
+    """One ``layerN``: the first block changes stride/width (with a projected shortcut)."""
+    out_channels = channels * block.expansion
+    downsample = None
+    if stride != 1 or in_channels != out_channels:
+        downsample = nn.Sequential(conv1x1(in_channels, out_channels, stride), norm_layer(out_channels))
+    blocks = [block(in_channels, channels, stride, downsample, norm_layer)]
+    blocks += [block(out_channels, channels, 1, None, norm_layer) for _ in range(num_blocks - 1)]
+    return nn.Sequential(*blocks)
+
+
+def load_torchvision_checkpoint(
+    backbone: ResNet, checkpoint: str | os.PathLike | Mapping[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """Load a torchvision ResNet checkpoint (path or state dict) into ``backbone``.
+
+    Every key except the classifier must match exactly (names and shapes). The classifier
+    (``fc.weight`` (num_classes, C), ``fc.bias``) is loaded when the backbone was built with
+    ``num_classes``; otherwise it is returned so that the caller can put it into a head.
+
+    Returns:
+        The checkpoint entries that were not loaded (the ``fc.*`` entries, or an empty dict).
+
+    Raises:
+        RuntimeError: naming the checkpoint, the missing and unexpected keys and shape mismatches.
+    """
+    state_dict = read_state_dict(checkpoint)
+    leftover = {}
+    if not hasattr(backbone, "fc"):
+        leftover = {key: state_dict.pop(key) for key in list(state_dict) if key.startswith("fc.")}
+    source = os.fspath(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else "the given state dict"
+    own = backbone.state_dict()
+    missing = sorted(set(own) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(own))
+    mismatched = [
+        f"{key}: checkpoint {tuple(state_dict[key].shape)} vs model {tuple(own[key].shape)}"
+        for key in own
+        if key in state_dict and state_dict[key].shape != own[key].shape
+    ]
+    if missing or unexpected or mismatched:
+        raise RuntimeError(
+            f"cannot load {source} into ResNet-{backbone.depth}: missing keys {missing[:5]}, "
+            f"unexpected keys {unexpected[:5]}, shape mismatches {mismatched[:5]} (is the depth or the "
+            f"stem right? torchvision checkpoints need stem='imagenet')"
+        )
+    backbone.load_state_dict(state_dict, strict=True)
+    return leftover
