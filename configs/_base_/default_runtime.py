@@ -7,7 +7,6 @@ default_hooks = dict(
     sampler_seed=dict(type="DistSamplerSeedHook"),
 )
 randomness = dict(seed=0, deterministic=False)
-env_cfg = dict(dist_backend=None)
 log_level = "INFO"
 load_from = None
 resume = False

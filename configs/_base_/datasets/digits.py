@@ -1,8 +1,9 @@
-# scikit-learn's bundled digits, written once as 32x32 PNG files under data_root in ImageNet layout.
+# scikit-learn's bundled digits (8x8), written once as 16x16 PNG files under data_root in ImageNet
+# layout, so training goes through the real loading path.
 data_root = "data/digits"
 train_pipeline = [
     dict(type="LoadImage"),
-    dict(type="RandomResizedCrop", scale=32, crop_ratio_range=(0.7, 1.0), aspect_ratio_range=(0.85, 1.18)),
+    dict(type="RandomResizedCrop", scale=16, crop_ratio_range=(0.7, 1.0), aspect_ratio_range=(0.85, 1.18)),
     dict(type="PackInputs"),
 ]
 test_pipeline = [
@@ -15,7 +16,7 @@ train_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type="DefaultSampler", shuffle=True),
     collate_fn=dict(type="pseudo_collate"),
-    dataset=dict(type="Digits", data_root=data_root, split="train", pipeline=train_pipeline),
+    dataset=dict(type="Digits", data_root=data_root, split="train", scale=2, pipeline=train_pipeline),
 )
 val_dataloader = dict(
     batch_size=64,
@@ -23,7 +24,7 @@ val_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type="DefaultSampler", shuffle=False),
     collate_fn=dict(type="pseudo_collate"),
-    dataset=dict(type="Digits", data_root=data_root, split="val", pipeline=test_pipeline),
+    dataset=dict(type="Digits", data_root=data_root, split="val", scale=2, pipeline=test_pipeline),
 )
 test_dataloader = val_dataloader
 val_evaluator = [dict(type="Accuracy", topk=(1, 3)), dict(type="SingleLabelMetric", average="macro")]

@@ -1,11 +1,13 @@
 # An ImageNet-layout folder at data_root: train/<class>/*.JPEG and val/<class>/*.JPEG.
 data_root = "data/imagenet"
-batch_size = 32
-data_preprocessor = dict(
-    type="DataPreprocessor",
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
+# ImageNet mean/std in 0-255 RGB units; a model config merges its backbone and head into this.
+model = dict(
+    data_preprocessor=dict(
+        type="DataPreprocessor",
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True,
+    )
 )
 train_pipeline = [
     dict(type="LoadImage"),
@@ -20,7 +22,7 @@ test_pipeline = [
     dict(type="PackInputs"),
 ]
 train_dataloader = dict(
-    batch_size=batch_size,
+    batch_size=32,
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type="DefaultSampler", shuffle=True),
@@ -28,7 +30,7 @@ train_dataloader = dict(
     dataset=dict(type="ImageFolder", data_root=data_root, data_prefix="train", pipeline=train_pipeline),
 )
 val_dataloader = dict(
-    batch_size=batch_size,
+    batch_size=32,
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type="DefaultSampler", shuffle=False),
