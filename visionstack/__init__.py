@@ -7,4 +7,4 @@ lookup never depends on which modules the user imported.
 __version__ = "0.1.0"
 
 from . import registry, structures  # noqa: E402,F401
-from . import data, engine, evaluation, models, tasks, visualization  # noqa: E402,F401
+from . import data, engine, evaluation, models, tasks, testing, visualization  # noqa: E402,F401

@@ -103,9 +103,9 @@ class Config(ConfigDict):
     @classmethod
     def fromfile(cls, path: str | Path, overrides: Iterable[str] = ()) -> Config:
         """Load ``path`` with its bases, then apply ``key.sub=value`` overrides."""
-        variables, _ = _load(Path(path).resolve(), chain=())
+        variables, references = _load(Path(path).resolve(), chain=())
         cfg = cls(variables, filename=str(path))
-        apply_overrides(cfg, overrides)
+        apply_overrides(cfg, overrides, references)
         return cfg
 
     @property
@@ -287,11 +287,16 @@ def _parse_value(text: str) -> Any:
         return text
 
 
-def apply_overrides(cfg: dict, overrides: Iterable[str]) -> None:
+def apply_overrides(
+    cfg: dict, overrides: Iterable[str], references: Iterable[tuple[str, Path_]] = ()
+) -> None:
     """Apply ``a.b.c=value`` overrides in place; values are Python literals (else strings).
 
-    Integer path parts index lists (``train_dataloader.dataset.pipeline.1.scale=64``).
+    Integer path parts index lists (``train_dataloader.dataset.pipeline.1.scale=64``). A
+    top-level variable that the config file used elsewhere (``data_root``) changes there too,
+    as a child config's redefinition would.
     """
+    overrides = list(overrides)
     for item in overrides:
         if "=" not in item:
             raise ConfigFileError(f"override {item!r} must look like key.sub=value")
@@ -318,6 +323,12 @@ def apply_overrides(cfg: dict, overrides: Iterable[str]) -> None:
                     node = node[key]
             else:
                 raise ConfigFileError(f"override {dotted}: {'.'.join(keys[:depth])} is a {type(node).__name__}")
+    explicit = {tuple(item.split("=", 1)[0].strip().split(".")) for item in overrides}
+    changed = {keys[0] for keys in explicit if len(keys) == 1}
+    refs = [(name, place) for name, place in references if name in changed]
+    for name, place in sorted(refs, key=lambda ref: -len(ref[1])):
+        if tuple(map(str, place)) not in explicit and _has_path(cfg, place):
+            _set_path(cfg, place, _wrap(copy.deepcopy(cfg[name])))
 
 
 # ---- dumping ------------------------------------------------------------------------------------
@@ -328,7 +339,10 @@ def _type_name(value: Any) -> str:
         name = reg.name_of(value)
         if name is not None:
             return name
-    return f"{value.__module__}.{value.__qualname__}"
+    qualname = getattr(value, "__qualname__", None)
+    if qualname is None:  # a built object (e.g. an nn.Module) placed in a config
+        return repr(value)
+    return f"{value.__module__}.{qualname}"
 
 
 def _serializable(value: Any) -> Any:
@@ -338,7 +352,7 @@ def _serializable(value: Any) -> Any:
         return [_serializable(v) for v in value]
     if isinstance(value, type) or callable(value):
         return _type_name(value)
-    return value
+    return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
 
 
 def _format(value: Any, indent: int, width: int = 100) -> str:

@@ -1,0 +1,306 @@
+"""Optimizer wrappers: backward, gradient accumulation, clipping and mixed precision in one call.
+
+``OptimWrapper.update_params(loss)`` is what a model's ``train_step`` calls. It divides the loss by
+the accumulation count, runs backward, and every ``accumulative_counts`` calls clips the gradients,
+steps the optimizer and zeroes the gradients. When the run length is not a multiple of the count,
+the last, shorter group of iterations divides by its own size (MMEngine's
+``initialize_count_status``), so every update averages the gradients of the batches it covers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+from torch.optim import Optimizer
+
+from ..registry import OPTIM_WRAPPERS, ConfigError
+from .dist import get_world_size
+
+__all__ = ["OptimWrapper", "AmpOptimWrapper"]
+
+logger = logging.getLogger(__name__)
+
+_CLIP_KEYS = {"norm": {"max_norm", "norm_type", "error_if_nonfinite", "foreach"}, "value": {"clip_value", "foreach"}}
+
+
+def _check_clip_grad(clip_grad: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]] | None:
+    if not clip_grad:
+        return None
+    kwargs = dict(clip_grad)
+    kind = kwargs.pop("type", "norm")
+    if kind not in _CLIP_KEYS:
+        raise ConfigError(f"optim_wrapper.clip_grad.type must be 'norm' or 'value', got {kind!r}")
+    unknown = set(kwargs) - _CLIP_KEYS[kind]
+    if unknown:
+        raise ConfigError(f"optim_wrapper.clip_grad: unknown keys {sorted(unknown)} for type {kind!r} "
+                          f"(accepted: {sorted(_CLIP_KEYS[kind])})")
+    required = "max_norm" if kind == "norm" else "clip_value"
+    if required not in kwargs:
+        raise ConfigError(f"optim_wrapper.clip_grad: type {kind!r} needs {required!r}")
+    return kind, kwargs
+
+
+def _has_batch_norm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+@OPTIM_WRAPPERS.register()
+class OptimWrapper:
+    """Wraps a ``torch.optim.Optimizer`` with accumulation and clipping.
+
+    Args:
+        optimizer: the optimizer to drive.
+        accumulative_counts: number of ``update_params`` calls whose gradients are averaged into one
+            optimizer step (the effective batch is this many times the loader's batch).
+        clip_grad: ``dict(max_norm=..., norm_type=2)`` clips the global gradient norm (logged as
+            ``grad_norm``); ``dict(type="value", clip_value=...)`` clips each gradient element.
+    """
+
+    def __init__(self, optimizer: Optimizer, accumulative_counts: int = 1, clip_grad: dict | None = None) -> None:
+        if accumulative_counts < 1:
+            raise ConfigError(f"optim_wrapper.accumulative_counts must be >= 1, got {accumulative_counts}")
+        self.optimizer = optimizer
+        self.accumulative_counts = int(accumulative_counts)
+        self._clip = _check_clip_grad(clip_grad)
+        self._inner_count = 0
+        self._max_counts = -1
+        self._remainder_counts = 0
+        self._grad_norm_sum: torch.Tensor | None = None
+        self._grad_norm_count = 0
+        self._restored_grads = False
+
+    # ---- the training-step API ------------------------------------------------------------------
+    def optim_context(self, model: nn.Module) -> contextlib.AbstractContextManager:
+        """Context for the forward pass: skips DDP's gradient all-reduce on iterations that only
+        accumulate (the reduce happens once, on the iteration that steps)."""
+        if self.accumulative_counts > 1 and hasattr(model, "no_sync") and not self._next_call_updates():
+            return model.no_sync()
+        return contextlib.nullcontext()
+
+    def update_params(self, loss: torch.Tensor) -> None:
+        """Backward ``loss`` (divided for accumulation); step and zero the gradients when due."""
+        self.backward(self.scale_loss(loss))
+        if self.should_update():
+            self.step()
+            self.zero_grad()
+
+    def scale_loss(self, loss: torch.Tensor) -> torch.Tensor:
+        """Divide by the number of iterations accumulated into the coming update."""
+        if self.accumulative_counts == 1:
+            return loss
+        if self._max_counts == -1 or self._inner_count < self._max_counts - self._remainder_counts:
+            return loss / self.accumulative_counts
+        return loss / self._remainder_counts
+
+    def backward(self, loss: torch.Tensor, **kwargs: Any) -> None:
+        loss.backward(**kwargs)
+        self._inner_count += 1
+
+    def step(self, **kwargs: Any) -> None:
+        """Clip (when configured) and step the optimizer."""
+        if self._clip is not None:
+            self._clip_gradients()
+        self.optimizer.step(**kwargs)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.optimizer.zero_grad(set_to_none=set_to_none)
+
+    def should_update(self) -> bool:
+        """True after the last ``backward`` of an accumulation group (or of the run)."""
+        return self._inner_count % self.accumulative_counts == 0 or self._inner_count == self._max_counts
+
+    def _next_call_updates(self) -> bool:
+        upcoming = self._inner_count + 1
+        return upcoming % self.accumulative_counts == 0 or upcoming == self._max_counts
+
+    def initialize_count_status(self, model: nn.Module, init_counts: int, max_counts: int) -> None:
+        """Tell the wrapper where the run starts and ends (the runner calls this before training).
+
+        Args:
+            model: the trained model (only to warn that BatchNorm statistics see the small batches).
+            init_counts: iterations already done (non-zero when resuming).
+            max_counts: total iterations of the run.
+        """
+        self._inner_count = init_counts
+        self._max_counts = max_counts
+        self._remainder_counts = max_counts % self.accumulative_counts
+        if init_counts % self.accumulative_counts and not self._restored_grads:
+            logger.warning(
+                "resuming at iteration %d, which is not a multiple of accumulative_counts=%d: the "
+                "gradients accumulated before the checkpoint are lost",
+                init_counts,
+                self.accumulative_counts,
+            )
+        if self.accumulative_counts > 1 and _has_batch_norm(model):
+            logger.warning(
+                "gradient accumulation with BatchNorm: the batch statistics come from each small batch, "
+                "not from the accumulated one"
+            )
+
+    # ---- clipping -------------------------------------------------------------------------------
+    def _clip_gradients(self) -> None:
+        params = [p for group in self.optimizer.param_groups for p in group["params"] if p.grad is not None]
+        if not params:
+            return
+        kind, kwargs = self._clip
+        if kind == "value":
+            nn.utils.clip_grad_value_(params, **kwargs)
+            return
+        norm = nn.utils.clip_grad_norm_(params, **kwargs).detach()
+        # Summed on the device and read at logging time: no host sync per iteration.
+        self._grad_norm_sum = norm if self._grad_norm_sum is None else self._grad_norm_sum + norm
+        self._grad_norm_count += 1
+
+    def pop_grad_norm(self) -> float | None:
+        """Mean gradient norm (before clipping) over the steps since the last call, or None."""
+        if self._grad_norm_sum is None:
+            return None
+        mean = float(self._grad_norm_sum) / self._grad_norm_count
+        self._grad_norm_sum, self._grad_norm_count = None, 0
+        return mean
+
+    # ---- read-outs and state --------------------------------------------------------------------
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:
+        return self.optimizer.param_groups
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        return self.optimizer.defaults
+
+    def get_lr(self) -> dict[str, float]:
+        """``{"lr": lr of group 0}`` plus ``"lr/group<i>"`` for groups whose lr differs."""
+        return self._group_values("lr")
+
+    def get_momentum(self) -> dict[str, float]:
+        """Momentum (or Adam's beta1) per group, keyed like :meth:`get_lr`."""
+        values = {}
+        for index, group in enumerate(self.param_groups):
+            momentum = group.get("momentum", group.get("betas", (0.0,))[0])
+            values["momentum" if index == 0 else f"momentum/group{index}"] = float(momentum)
+        return values
+
+    def _group_values(self, name: str) -> dict[str, float]:
+        groups = self.param_groups
+        first = float(groups[0][name])
+        values = {name: first}
+        for index, group in enumerate(groups[1:], start=1):
+            if float(group[name]) != first:
+                values[f"{name}/group{index}"] = float(group[name])
+        return values
+
+    def state_dict(self) -> dict[str, Any]:
+        """The optimizer's state, plus the gradients accumulated so far when a checkpoint falls
+        inside an accumulation group (so a resumed run continues the group exactly). Under DDP the
+        accumulated gradients differ per rank and are not stored (a resume warns that they are lost)."""
+        state = self.optimizer.state_dict()
+        if self._inner_count % self.accumulative_counts and get_world_size() == 1:
+            state["accumulated_grads"] = [
+                None if p.grad is None else p.grad.detach().clone()
+                for group in self.optimizer.param_groups for p in group["params"]
+            ]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state_dict = dict(state_dict)
+        grads = state_dict.pop("accumulated_grads", None)
+        self.optimizer.load_state_dict(state_dict)
+        self._restored_grads = grads is not None
+        if grads is not None:
+            params = [p for group in self.optimizer.param_groups for p in group["params"]]
+            for param, grad in zip(params, grads):
+                param.grad = None if grad is None else grad.to(device=param.device, dtype=param.dtype)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(optimizer={type(self.optimizer).__name__}, "
+                f"accumulative_counts={self.accumulative_counts}, clip_grad={self._clip})")
+
+
+@OPTIM_WRAPPERS.register()
+class AmpOptimWrapper(OptimWrapper):
+    """Mixed-precision training: autocast in the forward pass, a gradient scaler for float16.
+
+    Args:
+        optimizer: the optimizer to drive (its parameters stay float32).
+        accumulative_counts: see :class:`OptimWrapper`.
+        clip_grad: see :class:`OptimWrapper` (gradients are unscaled before clipping).
+        dtype: ``"bfloat16"`` or ``"float16"``; None picks float16 on CUDA and bfloat16 elsewhere.
+        loss_scale: for float16 only: ``"dynamic"`` (grow/back off as ``torch.amp.GradScaler`` does),
+            a number (a fixed scale) or a dict of ``GradScaler`` arguments.
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        accumulative_counts: int = 1,
+        clip_grad: dict | None = None,
+        dtype: str | None = None,
+        loss_scale: str | float | dict = "dynamic",
+    ) -> None:
+        super().__init__(optimizer, accumulative_counts=accumulative_counts, clip_grad=clip_grad)
+        self.device_type = self._parameter_device_type()
+        if dtype is None:
+            dtype = "float16" if self.device_type == "cuda" else "bfloat16"
+        if dtype not in ("float16", "bfloat16"):
+            raise ConfigError(f"optim_wrapper.dtype must be 'float16' or 'bfloat16', got {dtype!r}")
+        self.dtype = getattr(torch, dtype)
+        self._fixed_scale: float | None = None
+        self.loss_scaler: torch.amp.GradScaler | None = None
+        if self.dtype is torch.float16:
+            self.loss_scaler = self._make_scaler(loss_scale)
+
+    def _parameter_device_type(self) -> str:
+        for group in self.optimizer.param_groups:
+            for param in group["params"]:
+                return param.device.type
+        return "cpu"
+
+    def _make_scaler(self, loss_scale: str | float | dict) -> torch.amp.GradScaler:
+        if loss_scale == "dynamic":
+            return torch.amp.GradScaler(self.device_type)
+        if isinstance(loss_scale, (int, float)):
+            self._fixed_scale = float(loss_scale)
+            return torch.amp.GradScaler(self.device_type, init_scale=self._fixed_scale)
+        if isinstance(loss_scale, Mapping):
+            return torch.amp.GradScaler(self.device_type, **loss_scale)
+        raise ConfigError(f"optim_wrapper.loss_scale must be 'dynamic', a number or a dict, got {loss_scale!r}")
+
+    def optim_context(self, model: nn.Module) -> contextlib.AbstractContextManager:
+        stack = contextlib.ExitStack()
+        stack.enter_context(super().optim_context(model))
+        stack.enter_context(torch.autocast(device_type=self.device_type, dtype=self.dtype))
+        return stack
+
+    def backward(self, loss: torch.Tensor, **kwargs: Any) -> None:
+        if self.loss_scaler is not None:
+            loss = self.loss_scaler.scale(loss)
+        loss.backward(**kwargs)
+        self._inner_count += 1
+
+    def step(self, **kwargs: Any) -> None:
+        if self.loss_scaler is None:
+            super().step(**kwargs)
+            return
+        if self._clip is not None:
+            self.loss_scaler.unscale_(self.optimizer)  # clip the true gradients, not the scaled ones
+            self._clip_gradients()
+        self.loss_scaler.step(self.optimizer, **kwargs)
+        self.loss_scaler.update(self._fixed_scale)
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        if self.loss_scaler is not None:
+            state["loss_scaler"] = self.loss_scaler.state_dict()
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state_dict = dict(state_dict)
+        scaler_state = state_dict.pop("loss_scaler", None)
+        if scaler_state is not None and self.loss_scaler is not None:
+            self.loss_scaler.load_state_dict(scaler_state)
+        super().load_state_dict(state_dict)
