@@ -122,3 +122,18 @@ def test_attribute_access_suggests(base):
     cfg = Config.fromfile(base / "base.py")
     with pytest.raises(AttributeError, match="Did you mean: model"):
         cfg.modle  # noqa: B018
+
+
+def test_override_of_a_variable_reaches_its_uses(base):
+    cfg = Config.fromfile(base / "base.py", ["data_root=/mnt/data", "val_dataloader.dataset.data_root=x"])
+    assert cfg.train_dataloader.dataset.data_root == "/mnt/data"
+    assert cfg.val_dataloader.dataset.data_root == "x"
+
+
+def test_dump_survives_built_objects(tmp_path):
+    import torch
+
+    cfg = Config({"model": {"type": "ResNet", "norm": torch.nn.Identity()}})
+    assert "Identity()" in cfg.pretty_text
+    cfg.dump(tmp_path / "c.json")
+    assert "Identity()" in (tmp_path / "c.json").read_text()
