@@ -6,5 +6,14 @@ lookup never depends on which modules the user imported.
 
 __version__ = "0.1.0"
 
-from . import registry, structures  # noqa: E402,F401
-from . import data, engine, evaluation, models, tasks, testing, visualization  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    data,
+    engine,
+    evaluation,
+    models,
+    registry,
+    structures,
+    tasks,
+    testing,
+    visualization,
+)

@@ -10,7 +10,7 @@ from visionstack.testing import toy_runner_config
 
 
 def test_a_valid_config_passes():
-    validate_runner_config(toy_runner_config("work_dirs/x"))
+    assert validate_runner_config(toy_runner_config("work_dirs/x")) is None
 
 
 @pytest.mark.parametrize(

@@ -182,6 +182,7 @@ def test_from_cfg_reports_misspellings_with_path_and_suggestion(tmp_path, mutate
 def test_unknown_top_level_keys_far_from_runner_keys_are_user_variables(tmp_path):
     cfg = toy_runner_config(tmp_path, max_epochs=1, data_root="data/toy", train_pipeline=[dict(type="X")])
     Runner.from_cfg(cfg).train()
+    assert (tmp_path / "latest.pth").is_file()
 
 
 def test_hooks_run_in_priority_then_registration_order(tmp_path):

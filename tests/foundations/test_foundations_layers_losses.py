@@ -47,6 +47,7 @@ def test_linear_forward_and_backward_match_torch() -> None:
     _close(layer.backward(upstream), x_t.grad)
     _close(layer.gradients()["weight"], w_t.grad)
     _close(layer.gradients()["bias"], b_t.grad)
+    assert layer.gradients()["weight"].shape == (3, 5)
 
 
 def _torch_copy(network: Sequential) -> torch.nn.Sequential:

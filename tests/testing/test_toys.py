@@ -93,5 +93,5 @@ def test_toy_metric_matches_scikit_learn():
 
 
 def test_toy_runner_config_is_valid():
-    validate_runner_config(toy_runner_config("work_dirs/toy"))
-    validate_runner_config(toy_runner_config("work_dirs/toy", max_iters=10, val=False))
+    assert validate_runner_config(toy_runner_config("work_dirs/toy")) is None
+    assert validate_runner_config(toy_runner_config("work_dirs/toy", max_iters=10, val=False)) is None
