@@ -1,4 +1,4 @@
-# ResNet-18 on scikit-learn's digits (32x32 PNGs written once under data_root): the embedded
+# ResNet-18 on scikit-learn's digits (16x16 PNGs written once under data_root): the embedded
 # default of `make demo`. The CIFAR-style stem (3x3 conv, no max-pool) keeps the 16x16 input
 # at full resolution in the first stage; reaches ~99% val top-1 in 8 epochs, about 80 s on 2 idle CPU cores.
 _base_ = ["../_base_/datasets/digits.py", "../_base_/schedules/digits_sgd.py", "../_base_/default_runtime.py"]
