@@ -89,3 +89,12 @@ def test_resume_continues_from_latest(small, tmp_path):
     lines = [json.loads(line) for line in (work / "scalars.jsonl").read_text().splitlines()]
     assert max(line.get("epoch", 0) for line in lines) == 2
     assert (work / "epoch_2.pth").is_file()
+
+
+def test_data_synth_writes_datasets(tmp_path, capsys):
+    assert main(["data", "synth", "detection", "--out", str(tmp_path / "det")]) == 0
+    coco = json.loads((tmp_path / "det" / "annotations" / "instances_val.json").read_text())
+    assert len(coco["images"]) == 100 and coco["annotations"] and len(coco["categories"]) >= 4
+    assert main(["data", "synth", "classification", "--out", str(tmp_path / "cls")]) == 0
+    assert len(list((tmp_path / "cls").rglob("*.png"))) == 1797
+    assert "written to" in capsys.readouterr().out

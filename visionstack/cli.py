@@ -5,6 +5,7 @@
     visionstack infer CONFIG CHECKPOINT INPUT... [--out-dir D] [--topk K]
     visionstack config show CONFIG [--set ...] [--format py|json|yaml]
     visionstack logs plot WORK_DIR [--out PNG]
+    visionstack data synth {classification,detection} --out DIR
     visionstack foundations demo {perceptron,xor,moons,digits} [--out-dir D]
     visionstack demo                       train the Digits config, then infer on a few images
 
@@ -147,6 +148,19 @@ def cmd_foundations_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_synth(args: argparse.Namespace) -> int:
+    if args.task == "detection":
+        from .tasks.detection.synthetic import synth_detection
+
+        summary = synth_detection(Path(args.out), seed=args.seed)
+    else:
+        from .data.datasets.digits import write_digits
+
+        summary = write_digits(str(args.out), scale=2)  # as configs/_base_/datasets/digits.py
+    print(f"synthetic {args.task} dataset written to {args.out}: {summary}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -198,6 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("work_dir")
     plot.add_argument("--out", help="PNG path (default WORK_DIR/curves.png)")
     plot.set_defaults(func=cmd_logs_plot)
+
+    data = commands.add_parser("data", help="datasets").add_subparsers(dest="action", required=True)
+    synth = data.add_parser("synth", help="write a deterministic synthetic dataset in the task's format")
+    synth.add_argument("task", choices=("classification", "detection"))
+    synth.add_argument("--out", required=True)
+    synth.add_argument("--seed", type=int, default=0)
+    synth.set_defaults(func=cmd_data_synth)
 
     foundations = commands.add_parser("foundations", help="deep-learning basics in NumPy")
     demo_parser = foundations.add_subparsers(dest="action", required=True).add_parser("demo")

@@ -1,7 +1,7 @@
 """Models shared by every task: the model contract, the data preprocessor, layers, backbones, necks
 and losses. Importing this package registers all of them in ``MODELS``."""
 
-from . import backbones, layers, losses, necks, pretrained
+from . import backbones, layers, losses, necks, ops, pretrained
 from .backbones import ConvNeXt, MobileNetV2, ResNet, VisionTransformer, load_torchvision_checkpoint
 from .base_model import BaseModel
 from .batch_augments import CutMix, Mixup, RandomBatchAugment
@@ -32,6 +32,7 @@ __all__ = [
     "load_torchvision_checkpoint",
     "losses",
     "necks",
+    "ops",
     "pretrained",
     "read_state_dict",
 ]

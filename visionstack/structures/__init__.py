@@ -2,6 +2,7 @@
 
 from .data_element import BaseDataElement
 from .instance_data import InstanceData
+from .masks import BitmapMasks, PolygonMasks
 from .pixel_data import LabelData, PixelData
 
 
@@ -15,4 +16,4 @@ class DataSample(BaseDataElement):
     """
 
 
-__all__ = ["BaseDataElement", "DataSample", "InstanceData", "LabelData", "PixelData"]
+__all__ = ["BaseDataElement", "BitmapMasks", "DataSample", "InstanceData", "LabelData", "PixelData", "PolygonMasks"]

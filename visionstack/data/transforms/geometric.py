@@ -58,6 +58,8 @@ def resize_results(results: dict, size: tuple[int, int], interpolation: str = "b
         results["gt_bboxes"] = _clip_boxes(boxes, new_width, new_height)
     if "gt_seg_map" in results:
         results["gt_seg_map"] = image_ops.resize(results["gt_seg_map"], (new_width, new_height), "nearest")
+    if results.get("gt_masks") is not None:  # BitmapMasks / PolygonMasks
+        results["gt_masks"] = results["gt_masks"].resize((new_width, new_height))
     return results
 
 
@@ -71,6 +73,8 @@ def crop_results(results: dict, x1: int, y1: int, x2: int, y2: int) -> dict:
         results["gt_bboxes"] = _clip_boxes(boxes, x2 - x1, y2 - y1)
     if "gt_seg_map" in results:
         results["gt_seg_map"] = np.ascontiguousarray(results["gt_seg_map"][y1:y2, x1:x2])
+    if results.get("gt_masks") is not None:
+        results["gt_masks"] = results["gt_masks"].crop((x1, y1, x2, y2))
     return results
 
 
@@ -87,6 +91,8 @@ def flip_results(results: dict, direction: str) -> dict:
         results["gt_bboxes"] = boxes
     if "gt_seg_map" in results:
         results["gt_seg_map"] = image_ops.flip(results["gt_seg_map"], direction)
+    if results.get("gt_masks") is not None:
+        results["gt_masks"] = results["gt_masks"].flip(direction)
     return results
 
 
@@ -308,6 +314,8 @@ class CenterCrop(BaseTransform):
             results["gt_seg_map"] = cv2.copyMakeBorder(
                 results["gt_seg_map"], top, bottom, left, right, cv2.BORDER_CONSTANT, value=SEG_PAD_VALUE
             )
+        if results.get("gt_masks") is not None:
+            results["gt_masks"] = results["gt_masks"].expand(results["img_shape"][::-1], (left, top))
 
 
 @TRANSFORMS.register()
