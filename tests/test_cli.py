@@ -63,6 +63,7 @@ def test_train_test_infer_logs(small, capsys):
     assert main(["test", CONFIG, str(work / "latest.pth"), "--out", str(out), "--set", *overrides]) == 0
     metrics = json.loads(out.read_text())
     assert 0.0 <= metrics["accuracy/top1"] <= 100.0 and "single-label/f1-score" in metrics
+    assert (root / "confusion_matrix.png").stat().st_size > 5_000
 
     capsys.readouterr()
     images = root / "digits" / "val" / "7"

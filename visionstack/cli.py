@@ -63,15 +63,29 @@ def cmd_test(args: argparse.Namespace) -> int:
     cfg["work_dir"] = args.work_dir or cfg.get("work_dir") or _default_work_dir(args.config)
     cfg["load_from"] = args.checkpoint
     cfg["resume"] = False
-    metrics = Runner.from_cfg(cfg).test()
-    scalars = {k: v for k, v in (metrics or {}).items() if isinstance(v, (int, float))}
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.test() or {}
+    scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
     for key, value in scalars.items():
         print(f"{key}: {value:.4f}")
+    _plot_confusion_matrices(metrics, runner, Path(args.out).parent if args.out else Path(cfg["work_dir"]))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(scalars, indent=2))
         print(f"metrics written to {args.out}")
     return 0
+
+
+def _plot_confusion_matrices(metrics: dict, runner, out_dir: Path) -> None:
+    """Draw every confusion matrix among the test metrics as a PNG next to the results."""
+    from .visualization import plot_confusion_matrix
+
+    class_names = (runner.test_dataloader.dataset.metainfo or {}).get("classes")
+    for key, value in metrics.items():
+        if key.endswith("confusion_matrix/result") or key == "confusion_matrix/result":
+            out_dir.mkdir(parents=True, exist_ok=True)
+            path = plot_confusion_matrix(value, class_names, out_dir / "confusion_matrix.png")
+            print(f"confusion matrix drawn to {path}")
 
 
 def cmd_infer(args: argparse.Namespace) -> int:

@@ -28,4 +28,4 @@ val_dataloader = dict(
 )
 test_dataloader = val_dataloader
 val_evaluator = [dict(type="Accuracy", topk=(1, 3)), dict(type="SingleLabelMetric", average="macro")]
-test_evaluator = val_evaluator
+test_evaluator = [*val_evaluator, dict(type="ConfusionMatrix")]  # `visionstack test` draws it
