@@ -99,3 +99,9 @@ def test_data_synth_writes_datasets(tmp_path, capsys):
     assert main(["data", "synth", "classification", "--out", str(tmp_path / "cls")]) == 0
     assert len(list((tmp_path / "cls").rglob("*.png"))) == 1797
     assert "written to" in capsys.readouterr().out
+
+
+def test_foundations_demo_command(tmp_path, capsys):
+    assert main(["foundations", "demo", "xor", "--out-dir", str(tmp_path)]) == 0
+    assert "accuracy 100.00%" in capsys.readouterr().out
+    assert (tmp_path / "xor_boundary.png").is_file()

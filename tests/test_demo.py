@@ -12,6 +12,7 @@ def test_demo_reaches_the_floor(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # data/digits is written under the working folder
     assert run_demo(work_root=tmp_path / "work") == 0
     out = capsys.readouterr().out
-    assert "PASS" in out and "predicted" in out
+    assert "PASS" in out and "predictions" in out
+    assert len(list((tmp_path / "work" / "infer").glob("*_pred.png"))) == 5
     top1 = float(out.split("val top-1 = ")[1].split("%")[0])
     assert top1 >= 97.0

@@ -26,8 +26,8 @@ def find_config(relative: str) -> Path:
 
 def run_demo(work_root: Path) -> int:
     """Train, evaluate and infer; returns 0 when validation top-1 reaches the floor."""
+    from .cli import main as cli_main
     from .engine import Runner
-    from .inference import Inferencer
 
     config_path = find_config(DEMO_CONFIG)
     cfg = Config.fromfile(config_path)
@@ -43,11 +43,9 @@ def run_demo(work_root: Path) -> int:
     checkpoint = Path(cfg["work_dir"]) / "latest.pth"
     val_root = Path(cfg["val_dataloader"]["dataset"]["data_root"]) / "val"
     images = [sorted((val_root / str(digit)).glob("*.png"))[0] for digit in range(0, 10, 2)]
-    inferencer = Inferencer(cfg, checkpoint)
-    records = inferencer.to_records(inferencer(images), topk=3)
-    print("[demo] inference on a few validation images (true label = folder name):")
-    for image, record in zip(images, records):
-        print(f"  {image.parent.name}/{image.name}: predicted {record['pred_class']} ({record['pred_score']:.3f})")
+    infer_dir = work_root / "infer"
+    print("[demo] visionstack infer on a few validation images (the folder name is the true digit):")
+    cli_main(["infer", str(config_path), str(checkpoint), *map(str, images), "--out-dir", str(infer_dir), "--topk", "3"])
     ok = top1 >= TOP1_FLOOR
     print(f"[demo] {'PASS' if ok else 'FAIL'}: top-1 {top1:.2f}% (floor {TOP1_FLOOR}%)")
     return 0 if ok else 1
