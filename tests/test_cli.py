@@ -40,6 +40,8 @@ def test_config_show_prints_the_resolved_config(capsys):
         ("model.backbone.depht=50", r"model.backbone.depht: .*'depth'"),
         ("model.backbone.type=ResNt", r"model.backbone.type: 'ResNt' .*'ResNet'"),
         ("train_dataloader.batch_sise=3", r"train_dataloader.batch_sise.*'batch_size'"),
+        ("train_cgf.max_epochs=3", r"train_cgf.*Did you mean: train_cfg"),
+        ("optim_wrapper.optimizer.type=SDG", r"'SDG' is not a registered optimizer.*Did you mean: 'SGD', 'ASGD'"),
     ],
 )
 def test_misspellings_fail_at_start_with_a_suggestion(override, expected, small, capsys, tmp_path):

@@ -287,6 +287,18 @@ def _parse_value(text: str) -> Any:
         return text
 
 
+def _check_new_top_level_key(cfg: dict, key: str, dotted: str) -> None:
+    """An override that adds a top-level key next to a near-identical one is a typo."""
+    if key in cfg:
+        return
+    close = difflib.get_close_matches(key, [str(k) for k in cfg], n=3, cutoff=0.8)
+    if close:
+        raise ConfigFileError(
+            f"override {dotted}: the config has no key {key!r}. Did you mean: {', '.join(close)}? "
+            f"(to add a new top-level key, pick a name that is not a near-miss of an existing one)"
+        )
+
+
 def apply_overrides(
     cfg: dict, overrides: Iterable[str], references: Iterable[tuple[str, Path_]] = ()
 ) -> None:
@@ -302,6 +314,7 @@ def apply_overrides(
             raise ConfigFileError(f"override {item!r} must look like key.sub=value")
         dotted, text = item.split("=", 1)
         keys = dotted.strip().split(".")
+        _check_new_top_level_key(cfg, keys[0], dotted)
         node: Any = cfg
         for depth, key in enumerate(keys):
             last = depth == len(keys) - 1

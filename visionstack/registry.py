@@ -197,7 +197,8 @@ def resolve_type(type_: Any, registry: Registry | None, path: str = "type") -> A
         return locate(type_)
     pool = list(registry.keys()) if registry is not None else []
     pool += [key for reg in ALL_REGISTRIES for key in reg.keys()]
-    kind = registry.name if registry is not None else "name"
+    pool = list(dict.fromkeys(pool))  # unique, the given registry's names first
+    kind = f"{registry.name} (nor any other registered type)" if registry is not None else "type"
     raise ConfigError(f"{path}: {type_!r} is not a registered {kind}.{_suggest(type_, pool)}")
 
 
