@@ -137,3 +137,17 @@ def test_dump_survives_built_objects(tmp_path):
     assert "Identity()" in cfg.pretty_text
     cfg.dump(tmp_path / "c.json")
     assert "Identity()" in (tmp_path / "c.json").read_text()
+
+
+def test_redefinition_does_not_reach_into_a_deleted_dict(tmp_path):
+    write(tmp_path / "base.py", "data_root = 'a/'\nloader = dict(dataset=dict(data_root=data_root))\n")
+    write(
+        tmp_path / "child.py",
+        """
+        _base_ = 'base.py'
+        data_root = 'b/'
+        loader = dict(dataset=dict(_delete_=True, type='Y', inner=dict(root='c/')))
+        """,
+    )
+    cfg = Config.fromfile(tmp_path / "child.py")
+    assert cfg.loader.dataset == {"type": "Y", "inner": {"root": "c/"}}

@@ -248,9 +248,24 @@ def _propagate_redefinitions(merged: dict, child: dict, base_refs: list[tuple[st
     applied later wins over the places inside it.
     """
     for name, place in sorted(base_refs, key=lambda ref: -len(ref[1])):
-        if name not in child or _has_path(child, place):
+        if name not in child or _set_by_child(child, place):
             continue
         _set_path(merged, place, copy.deepcopy(merged[name]))
+
+
+def _set_by_child(child: dict, place: Path_) -> bool:
+    """True when the child wrote ``place`` itself, or replaced a dict or list that holds it."""
+    node: Any = child
+    for key in place:
+        if isinstance(node, Mapping):
+            if node.get(DELETE_KEY, False):
+                return True
+            if key not in node:
+                return False
+            node = node[key]
+        else:  # a list or value the child wrote replaces the base's whole subtree
+            return True
+    return True
 
 
 def _has_path(tree: Any, place: Path_) -> bool:
