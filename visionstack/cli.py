@@ -63,6 +63,8 @@ def cmd_test(args: argparse.Namespace) -> int:
     cfg["work_dir"] = args.work_dir or cfg.get("work_dir") or _default_work_dir(args.config)
     cfg["load_from"] = args.checkpoint
     cfg["resume"] = False
+    if args.unsafe_load:
+        cfg["load_from_unsafe"] = True
     runner = Runner.from_cfg(cfg)
     metrics = runner.test() or {}
     scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
@@ -204,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("checkpoint")
     test.add_argument("--work-dir")
     test.add_argument("--out", help="write the metrics as JSON")
+    test.add_argument("--unsafe-load", action="store_true",
+                      help="allow a checkpoint that needs full unpickling (it can run code: trusted files only)")
     test.set_defaults(func=cmd_test)
 
     infer = with_overrides(commands.add_parser("infer", help="predict on images or folders"))

@@ -10,6 +10,12 @@ Life of a dataset:
    keeps ``indices``, and stores the records serialized (:class:`SerializedList`).
 3. ``dataset[i]`` = ``pipeline(get_data_info(i))``; a bad record raises :class:`DatasetError`
    naming the annotation file and the record, or with ``skip_bad_samples`` is counted and replaced.
+
+Bad input caught: a record that does not parse, an instance box that is not four finite numbers,
+has a negative size or reaches outside the image (``check_instance_boxes``, at parse time, in the
+main process), and any error while loading the sample (missing, empty, truncated or non-image
+file ...). During training the runner logs the replaced samples per epoch, summed over workers and
+ranks (``bad_samples`` in the log).
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from ..registry import DATASETS
 from .serialized_list import SerializedList
 from .transforms.base import Compose, Transform
 
-__all__ = ["BaseDataset", "DatasetError"]
+__all__ = ["BaseDataset", "DatasetError", "check_instance_boxes"]
 
 logger = logging.getLogger(__name__)
 
@@ -179,10 +185,13 @@ class BaseDataset(torch.utils.data.Dataset):
         for index, raw in enumerate(content["data_list"]):
             try:
                 parsed = self.parse_data_info(raw)
+                parsed = parsed if isinstance(parsed, list) else [parsed]
+                for info in parsed:
+                    check_instance_boxes(info)
             except (KeyError, TypeError, ValueError) as error:
                 self.report_bad_record(index, f"{type(error).__name__}: {error}")
                 continue
-            records.extend(parsed if isinstance(parsed, list) else [parsed])
+            records.extend(parsed)
         return records
 
     def parse_data_info(self, raw: dict) -> dict | list[dict]:
@@ -345,6 +354,29 @@ class BaseDataset(torch.utils.data.Dataset):
             ")",
         ]
         return "\n".join(lines)
+
+
+def check_instance_boxes(info: Mapping[str, Any]) -> None:
+    """Check the ``bbox`` (x1, y1, x2, y2 pixels) of every entry of ``info["instances"]``.
+
+    Raises:
+        ValueError: a box is not four finite numbers, has a negative width or height, or (when the
+            record gives ``width`` and ``height``) reaches outside the image; the message names the
+            instance and the box.
+    """
+    width, height = info.get("width"), info.get("height")
+    for position, instance in enumerate(info.get("instances") or ()):
+        box = instance.get("bbox") if isinstance(instance, Mapping) else None
+        if box is None:
+            continue
+        values = np.asarray(box, dtype=np.float64).reshape(-1)
+        if values.size != 4 or not np.isfinite(values).all():
+            raise ValueError(f"instance {position}: bbox {box!r} is not four finite numbers [x1, y1, x2, y2]")
+        x1, y1, x2, y2 = values
+        if x2 < x1 or y2 < y1:
+            raise ValueError(f"instance {position}: bbox {box!r} has a negative size (x2 < x1 or y2 < y1)")
+        if width is not None and height is not None and (x1 < 0 or y1 < 0 or x2 > width or y2 > height):
+            raise ValueError(f"instance {position}: bbox {box!r} reaches outside the {width}x{height} image")
 
 
 def _has_valid_instance(info: dict) -> bool:

@@ -48,14 +48,17 @@ from .lr_schedulers import (
     PolyLR,
     StepLR,
 )
-from .model_wrapper import DistributedModel
-from .optim_wrapper import AmpOptimWrapper, OptimWrapper
+from .model_wrapper import DistributedModel, FSDPModel, wrap_model
+from .optim_wrapper import AmpOptimWrapper, NonFiniteLossError, OptimWrapper
 from .optimizer_builder import build_optim_wrapper, enable_amp, paramwise_groups
 from .param_scheduler import INF, ParamScheduler, build_param_schedulers
 from .randomness import get_rng_state, preserved_rng_state, set_random_seed, set_rng_state
 from .runner import Runner
 
 __all__ = [
+    "FSDPModel",
+    "wrap_model",
+    "NonFiniteLossError",
     "AmpOptimWrapper",
     "BaseLoop",
     "CheckpointHook",

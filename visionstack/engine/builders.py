@@ -12,7 +12,7 @@ from torch import nn
 
 from ..registry import HOOKS, METRICS, MODELS, ConfigError, build
 from .hooks.hook import Hook, get_priority
-from .model_wrapper import DistributedModel
+from .model_wrapper import DistributedModel, FSDPModel, wrap_model
 
 __all__ = ["DEFAULT_HOOKS", "build_model", "build_evaluator", "build_hooks", "loop_cfg_with_type", "merged_hook_cfgs"]
 
@@ -39,15 +39,16 @@ def loop_cfg_with_type(key: str, cfg: Mapping[str, Any] | None) -> dict[str, Any
     return cfg
 
 
-def build_model(cfg: Mapping[str, Any] | nn.Module, device: torch.device, distributed: bool) -> nn.Module:
-    """Build the model, move it to ``device`` and wrap it for DDP when ``distributed``."""
+def build_model(cfg: Mapping[str, Any] | nn.Module, device: torch.device, distributed: bool,
+                wrapper_cfg: Mapping[str, Any] | None = None) -> nn.Module:
+    """Build the model, move it to ``device`` and, when ``distributed``, wrap it as ``wrapper_cfg``
+    says (DDP by default; see :func:`.model_wrapper.wrap_model`)."""
     model = build(cfg, MODELS) if isinstance(cfg, Mapping) else cfg
     if not isinstance(model, nn.Module):
         raise ConfigError(f"model: expected an nn.Module, built {type(model).__name__}")
     model = model.to(device)
-    if distributed and not isinstance(model, nn.parallel.DistributedDataParallel):
-        device_ids = [device.index] if device.type == "cuda" else None
-        model = DistributedModel(model, device_ids=device_ids)
+    if distributed and not isinstance(model, (DistributedModel, nn.parallel.DistributedDataParallel, FSDPModel)):
+        model = wrap_model(model, device, wrapper_cfg)
     return model
 
 

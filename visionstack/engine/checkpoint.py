@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import pickle
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,14 +36,17 @@ __all__ = [
     "weights_only_safe",
     "weights_to_cpu",
     "unwrap_model",
+    "UnsafeCheckpointError",
 ]
 
 LATEST_NAME = "latest.pth"
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:
-    """The module inside a DistributedDataParallel (or similar ``.module``) wrapper."""
-    while isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
+    """The module inside a DistributedDataParallel, DataParallel or FSDPModel wrapper."""
+    from .model_wrapper import FSDPModel
+
+    while isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel, FSDPModel)):
         model = model.module
     return model
 
@@ -138,13 +142,40 @@ def link_checkpoint(source: str | os.PathLike, destination: str | os.PathLike) -
     return destination
 
 
-def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
-    """Load a checkpoint file with ``weights_only=True``; the error names the file when it fails."""
+class UnsafeCheckpointError(RuntimeError):
+    """A checkpoint needs full unpickling (it stores Python objects), which was not allowed."""
+
+
+def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", unsafe_pickle: bool = False) -> dict[str, Any]:
+    """Load a checkpoint file; the error names the file when it fails.
+
+    Args:
+        path: the file.
+        map_location: passed to ``torch.load``.
+        unsafe_pickle: allow full unpickling for files that ``weights_only=True`` refuses (files that
+            store Python objects, e.g. from older tools). Unpickling can run arbitrary code, so only
+            set it for files you trust.
+
+    Raises:
+        UnsafeCheckpointError: the file needs full unpickling and ``unsafe_pickle`` is False.
+        RuntimeError: the file is not a readable checkpoint.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        if not unsafe_pickle:
+            detail = str(error).split("WeightsUnpickler error:")[-1].strip().splitlines()[0]
+            raise UnsafeCheckpointError(
+                f"checkpoint {path} stores Python objects, not only tensors and plain values ({detail}), so "
+                "reading it needs full unpickling, which can execute arbitrary code from the file. If you "
+                "trust the file, allow it explicitly: load_checkpoint(..., unsafe_pickle=True) or the config "
+                "key load_from_unsafe=True"
+            ) from error
+        logging.getLogger(__name__).warning("reading %s with full unpickling (unsafe_pickle=True)", path)
+        return torch.load(path, map_location=map_location, weights_only=False)
     except Exception as error:
         raise RuntimeError(
             f"cannot read checkpoint {path}: {error}. visionstack checkpoints hold only tensors and "
@@ -159,10 +190,16 @@ def load_state_dict(model: nn.Module, state_dict: Mapping[str, Any], strict: boo
         RuntimeError: with the missing and unexpected keys and the ``source`` file named, when
             ``strict`` and the keys differ; shape mismatches are reported the same way.
     """
+    from .model_wrapper import FSDPModel
+
+    wrapper = model
     model = unwrap_model(model)
     if state_dict and all(key.startswith("module.") for key in state_dict):
         state_dict = {key[len("module.") :]: value for key, value in state_dict.items()}
     where = f" from {source}" if source else ""
+    if isinstance(wrapper, FSDPModel):
+        wrapper.load_full_state_dict(state_dict, strict=strict)
+        return
     try:
         result = model.load_state_dict(state_dict, strict=strict)
     except RuntimeError as error:
@@ -177,7 +214,8 @@ def load_state_dict(model: nn.Module, state_dict: Mapping[str, Any], strict: boo
 
 
 def load_checkpoint(
-    model: nn.Module, path: str | os.PathLike, map_location: Any = "cpu", strict: bool = True
+    model: nn.Module, path: str | os.PathLike, map_location: Any = "cpu", strict: bool = True,
+    unsafe_pickle: bool = False,
 ) -> dict[str, Any]:
     """Load the weights stored in ``path`` into ``model``.
 
@@ -186,11 +224,12 @@ def load_checkpoint(
         path: a visionstack checkpoint, or a file holding a plain state dict.
         map_location: passed to ``torch.load``.
         strict: require the keys to match exactly.
+        unsafe_pickle: allow full unpickling (see :func:`read_checkpoint`); only for trusted files.
 
     Returns:
         The checkpoint's ``meta`` dict (empty for a plain state dict).
     """
-    checkpoint = read_checkpoint(path, map_location)
+    checkpoint = read_checkpoint(path, map_location, unsafe_pickle=unsafe_pickle)
     if "state_dict" in checkpoint and isinstance(checkpoint["state_dict"], Mapping):
         state_dict, meta = checkpoint["state_dict"], checkpoint.get("meta", {})
     else:

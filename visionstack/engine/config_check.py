@@ -16,6 +16,7 @@ from typing import Any
 from ..registry import HOOKS, LOOPS, METRICS, MODELS, ConfigError, validate
 from .builders import loop_cfg_with_type, merged_hook_cfgs
 from .data_loading import validate_dataloader_cfg
+from .model_wrapper import validate_model_wrapper_cfg
 from .optimizer_builder import validate_optim_wrapper_cfg
 from .param_scheduler import validate_param_scheduler_cfg
 
@@ -43,6 +44,8 @@ RUNNER_KEYS = (
     "env_cfg",
     "log_level",
     "experiment_name",
+    "model_wrapper_cfg",
+    "load_from_unsafe",
 )
 RANDOMNESS_KEYS = ("seed", "deterministic", "diff_rank_seed")
 ENV_KEYS = ("cudnn_benchmark", "device", "dist_cfg", "mp_start_method")
@@ -133,5 +136,7 @@ def validate_runner_config(cfg: Mapping[str, Any]) -> None:
     _check_hooks(cfg)
     _check_keys(cfg.get("randomness"), RANDOMNESS_KEYS, "randomness")
     _check_keys(cfg.get("env_cfg"), ENV_KEYS, "env_cfg")
+    if cfg.get("model_wrapper_cfg") is not None:
+        validate_model_wrapper_cfg(cfg["model_wrapper_cfg"])
     if cfg.get("launcher", "auto") not in LAUNCHERS:
         raise ConfigError(f"launcher: {cfg['launcher']!r} is not one of {LAUNCHERS}")

@@ -13,6 +13,12 @@ dataset's pipeline) to depend only on *where* a sample is drawn, not on process 
   the checkpoint restores.
 * ``worker_init_fn`` seeds each worker from ``(seed, rank, worker id)`` and the DataLoader gets its
   own seeded ``generator``, so nothing draws from the global generator behind the run's back.
+
+Bad samples skipped by a dataset (``skip_bad_samples=True``) are counted where they happen, in the
+worker processes. :class:`SeededDataset` holds a small shared-memory tensor with one slot per worker
+(slot 0: the main process); each process adds the samples it skipped to its own slot (one writer
+per slot, no lock), and :func:`bad_sample_count` sums the slots in the main process. The logger
+sums that over the ranks.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ __all__ = [
     "skip_batches",
     "seed_worker",
     "release_workers",
+    "bad_sample_count",
 ]
 
 DATALOADER_KEYS = (
@@ -103,16 +110,23 @@ class SeededDataset(Dataset):
     Attribute access falls through to the wrapped dataset (``metainfo``, ``__len__`` ...).
     """
 
-    def __init__(self, dataset: Dataset, seed: int, rank: int = 0) -> None:
+    def __init__(self, dataset: Dataset, seed: int, rank: int = 0, num_workers: int = 0) -> None:
         self.dataset = dataset
         self.seed = seed
         self.rank = rank
+        self.bad_counts = torch.zeros(num_workers + 1, dtype=torch.int64).share_memory_()
 
     def __getitem__(self, tagged: tuple[int, int, int]) -> Any:
         epoch, position, index = tagged
-        if get_worker_info() is not None:
+        worker = get_worker_info()
+        if worker is not None:
             seed_all_generators(seed_stream(self.seed, self.rank, epoch, position))
-        return self.dataset[index]
+        bad_before = getattr(self.dataset, "bad_sample_count", 0)
+        sample = self.dataset[index]
+        skipped = getattr(self.dataset, "bad_sample_count", 0) - bad_before
+        if skipped:
+            self.bad_counts[0 if worker is None else worker.id + 1] += skipped
+        return sample
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -215,7 +229,8 @@ def build_dataloader(cfg: Mapping[str, Any] | DataLoader, *, seed: int, rank: in
         batch_sampler = build(cfg["batch_sampler"], DATA_SAMPLERS, sampler=sampler, **extra)
     else:
         batch_sampler = BatchSampler(sampler, int(cfg["batch_size"]), bool(cfg.get("drop_last", False)))
-    return DataLoader(SeededDataset(dataset, seed, rank), batch_sampler=SampleStream(batch_sampler), **loader_args)
+    return DataLoader(SeededDataset(dataset, seed, rank, num_workers), batch_sampler=SampleStream(batch_sampler),
+                      **loader_args)
 
 
 def set_loader_epoch(loader: Any, epoch: int) -> None:
@@ -251,3 +266,12 @@ def release_workers(loader: Any) -> None:
     """
     if isinstance(loader, DataLoader) and getattr(loader, "_iterator", None) is not None:
         loader._iterator = None  # the iterator's __del__ stops and joins its workers
+
+
+def bad_sample_count(loader: Any) -> int:
+    """Samples skipped as bad while loading from ``loader`` so far, summed over its worker processes
+    (0 for a loader not built by :func:`build_dataloader`)."""
+    dataset = getattr(loader, "dataset", None)
+    if isinstance(dataset, SeededDataset):
+        return int(dataset.bad_counts.sum())
+    return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 from collections.abc import Callable
@@ -61,8 +62,33 @@ def init_dist_from_env(backend: str | None = None) -> bool:
         backend = "nccl" if torch.cuda.is_available() else "gloo"
     if backend == "nccl":
         torch.cuda.set_device(get_local_rank())
-    torch_dist.init_process_group(backend=backend)
+    torch_dist.init_process_group(backend=backend, **_restart_store_args())
+    # Tear the group down before the interpreter does: a gloo group left to static destruction can
+    # abort the process at exit ("terminate called without an active exception").
+    atexit.register(_destroy_group)
     return True
+
+
+def _destroy_group() -> None:
+    if is_distributed():
+        torch_dist.destroy_process_group()
+
+
+def _restart_store_args() -> dict[str, Any]:
+    """After an elastic restart, a store namespace of this attempt.
+
+    Under ``torchrun`` the agent's store outlives a failed attempt; a restarted group connecting
+    through plain ``env://`` can read the previous attempt's keys (the dead workers' addresses) and
+    fail with "connection refused". Prefixing the keys with the restart count avoids that.
+    """
+    restart = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+    if restart == 0 or os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return {}
+    world_size, rank = int(os.environ["WORLD_SIZE"]), int(os.environ["RANK"])
+    store = torch_dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world_size,
+                                is_master=False)
+    return {"store": torch_dist.PrefixStore(f"visionstack/attempt_{restart}", store), "rank": rank,
+            "world_size": world_size}
 
 
 def all_gather_object(obj: Any) -> list[Any]:

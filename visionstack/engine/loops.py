@@ -16,6 +16,7 @@ random state preserved, so validating does not change the training's random draw
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ import torch
 
 from ..registry import LOOPS, ConfigError
 from .data_loading import set_loader_epoch, skip_batches
+from .optim_wrapper import NonFiniteLossError
 from .randomness import preserved_rng_state
 
 if TYPE_CHECKING:
@@ -69,6 +71,9 @@ class _TrainLoop(BaseLoop):
         runner = self.runner
         runner.call_hook("before_train_iter", batch_idx=batch_idx, data_batch=data_batch)
         outputs = runner.model.train_step(data_batch, optim_wrapper=runner.optim_wrapper)
+        pop_nonfinite = getattr(runner.optim_wrapper, "pop_nonfinite", None)
+        if pop_nonfinite is not None and pop_nonfinite():
+            outputs = self._nonfinite_loss(batch_idx, outputs)
         self._iter += 1
         self._epoch_iter += 1
         self._after_step()
@@ -76,6 +81,24 @@ class _TrainLoop(BaseLoop):
 
     def _after_step(self) -> None:
         """Validation point of iteration-based loops."""
+
+    def _nonfinite_loss(self, batch_idx: int, outputs: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The loss of this iteration was NaN/infinite (the optimizer did not step): raise or go on."""
+        runner = self.runner
+        bad = [f"{name} is {value}" for name, value in (outputs or {}).items()
+               if isinstance(value, (int, float)) and not math.isfinite(value)]
+        terms = ", ".join(bad) if bad else "the loss is non-finite on another rank"
+        where = (f"epoch {self._epoch + 1} iter {batch_idx + 1}" if self.by_epoch else "") + f" (iteration {self._iter + 1})"
+        policy = getattr(runner.optim_wrapper, "nonfinite", "raise")
+        if policy == "raise":
+            raise NonFiniteLossError(
+                f"{terms} at {where.strip()}: the run stops before the optimizer step, so the last checkpoint "
+                f"in {runner.work_dir} is the last good state. Look for a too high learning rate or bad "
+                "data, or set optim_wrapper.nonfinite='skip' to skip such steps"
+            )
+        runner.logger.warning(f"{terms} at {where.strip()}: optimizer step skipped "
+                              f"({runner.optim_wrapper.skipped_steps} skipped so far)")
+        return {}
 
     def _validate(self) -> None:
         with preserved_rng_state():

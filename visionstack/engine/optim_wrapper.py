@@ -5,6 +5,13 @@ the accumulation count, runs backward, and every ``accumulative_counts`` calls c
 steps the optimizer and zeroes the gradients. When the run length is not a multiple of the count,
 the last, shorter group of iterations divides by its own size (MMEngine's
 ``initialize_count_status``), so every update averages the gradients of the batches it covers.
+
+Non-finite losses: the wrapper checks every loss (all ranks agree: one all-reduce of a flag under
+a process group). An update whose accumulation group saw a NaN or infinite loss never reaches the
+optimizer: its gradients are discarded. What happens next is the training loop's business, set by
+``nonfinite``: ``"raise"`` stops the run at once with a :class:`NonFiniteLossError` naming the
+iteration and the loss terms (nothing is checkpointed after the bad step), ``"skip"`` goes on and
+counts the skipped updates (``skipped_steps``, logged).
 """
 
 from __future__ import annotations
@@ -19,9 +26,16 @@ from torch import nn
 from torch.optim import Optimizer
 
 from ..registry import OPTIM_WRAPPERS, ConfigError
+from . import dist
 from .dist import get_world_size
 
-__all__ = ["OptimWrapper", "AmpOptimWrapper"]
+__all__ = ["OptimWrapper", "AmpOptimWrapper", "NonFiniteLossError", "NONFINITE_POLICIES"]
+
+NONFINITE_POLICIES = ("raise", "skip")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss was NaN or infinite; the message names the iteration and the loss terms."""
 
 logger = logging.getLogger(__name__)
 
@@ -59,11 +73,21 @@ class OptimWrapper:
             optimizer step (the effective batch is this many times the loader's batch).
         clip_grad: ``dict(max_norm=..., norm_type=2)`` clips the global gradient norm (logged as
             ``grad_norm``); ``dict(type="value", clip_value=...)`` clips each gradient element.
+        nonfinite: what a NaN/infinite loss does: ``"raise"`` (stop the run, naming the iteration
+            and the loss terms) or ``"skip"`` (discard that update's gradients, count it in
+            ``skipped_steps``). Either way the optimizer never steps on such gradients.
     """
 
-    def __init__(self, optimizer: Optimizer, accumulative_counts: int = 1, clip_grad: dict | None = None) -> None:
+    def __init__(self, optimizer: Optimizer, accumulative_counts: int = 1, clip_grad: dict | None = None,
+                 nonfinite: str = "raise") -> None:
         if accumulative_counts < 1:
             raise ConfigError(f"optim_wrapper.accumulative_counts must be >= 1, got {accumulative_counts}")
+        if nonfinite not in NONFINITE_POLICIES:
+            raise ConfigError(f"optim_wrapper.nonfinite must be one of {NONFINITE_POLICIES}, got {nonfinite!r}")
+        self.nonfinite = nonfinite
+        self.skipped_steps = 0
+        self._nonfinite_in_group = False
+        self._last_loss_nonfinite = False
         self.optimizer = optimizer
         self.accumulative_counts = int(accumulative_counts)
         self._clip = _check_clip_grad(clip_grad)
@@ -83,11 +107,34 @@ class OptimWrapper:
         return contextlib.nullcontext()
 
     def update_params(self, loss: torch.Tensor) -> None:
-        """Backward ``loss`` (divided for accumulation); step and zero the gradients when due."""
+        """Backward ``loss`` (divided for accumulation); step and zero the gradients when due.
+
+        An update whose group saw a non-finite loss only zeroes the gradients (see the module doc);
+        :meth:`pop_nonfinite` tells the loop about it.
+        """
+        self._last_loss_nonfinite = not self._loss_is_finite(loss)
+        self._nonfinite_in_group |= self._last_loss_nonfinite
         self.backward(self.scale_loss(loss))
         if self.should_update():
-            self.step()
+            if self._nonfinite_in_group:
+                self.skipped_steps += 1
+                self._nonfinite_in_group = False
+            else:
+                self.step()
             self.zero_grad()
+
+    @staticmethod
+    def _loss_is_finite(loss: torch.Tensor) -> bool:
+        """Whether ``loss`` is finite on every rank (every rank must call this)."""
+        flag = torch.isfinite(loss.detach()).all().to(torch.float32)
+        if dist.is_distributed():
+            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MIN)
+        return bool(flag)
+
+    def pop_nonfinite(self) -> bool:
+        """True when the loss of the last ``update_params`` call was non-finite (on any rank); resets."""
+        value, self._last_loss_nonfinite = self._last_loss_nonfinite, False
+        return value
 
     def scale_loss(self, loss: torch.Tensor) -> torch.Tensor:
         """Divide by the number of iterations accumulated into the coming update."""
@@ -199,6 +246,8 @@ class OptimWrapper:
         inside an accumulation group (so a resumed run continues the group exactly). Under DDP the
         accumulated gradients differ per rank and are not stored (a resume warns that they are lost)."""
         state = self.optimizer.state_dict()
+        if self.skipped_steps:
+            state["skipped_steps"] = self.skipped_steps
         if self._inner_count % self.accumulative_counts and get_world_size() == 1:
             state["accumulated_grads"] = [
                 None if p.grad is None else p.grad.detach().clone()
@@ -209,6 +258,7 @@ class OptimWrapper:
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         state_dict = dict(state_dict)
         grads = state_dict.pop("accumulated_grads", None)
+        self.skipped_steps = int(state_dict.pop("skipped_steps", 0))
         self.optimizer.load_state_dict(state_dict)
         self._restored_grads = grads is not None
         if grads is not None:
@@ -218,7 +268,7 @@ class OptimWrapper:
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(optimizer={type(self.optimizer).__name__}, "
-                f"accumulative_counts={self.accumulative_counts}, clip_grad={self._clip})")
+                f"accumulative_counts={self.accumulative_counts}, clip_grad={self._clip}, nonfinite={self.nonfinite!r})")
 
 
 @OPTIM_WRAPPERS.register()
@@ -232,6 +282,8 @@ class AmpOptimWrapper(OptimWrapper):
         dtype: ``"bfloat16"`` or ``"float16"``; None picks float16 on CUDA and bfloat16 elsewhere.
         loss_scale: for float16 only: ``"dynamic"`` (grow/back off as ``torch.amp.GradScaler`` does),
             a number (a fixed scale) or a dict of ``GradScaler`` arguments.
+        nonfinite: see :class:`OptimWrapper` (checks the unscaled loss; overflowing float16
+            gradients are still the scaler's business).
     """
 
     def __init__(
@@ -241,8 +293,9 @@ class AmpOptimWrapper(OptimWrapper):
         clip_grad: dict | None = None,
         dtype: str | None = None,
         loss_scale: str | float | dict = "dynamic",
+        nonfinite: str = "raise",
     ) -> None:
-        super().__init__(optimizer, accumulative_counts=accumulative_counts, clip_grad=clip_grad)
+        super().__init__(optimizer, accumulative_counts=accumulative_counts, clip_grad=clip_grad, nonfinite=nonfinite)
         self.device_type = self._parameter_device_type()
         if dtype is None:
             dtype = "float16" if self.device_type == "cuda" else "bfloat16"

@@ -36,6 +36,7 @@ from .data_loading import build_dataloader, release_workers
 from .hooks.hook import HOOK_POINTS, Hook, get_priority
 from .log_buffer import LogBuffer
 from .logger import setup_logger
+from .model_wrapper import FSDPModel
 from .optimizer_builder import build_optim_wrapper
 from .param_scheduler import build_param_schedulers
 from .randomness import draw_seed, get_rng_state, set_random_seed, set_rng_state
@@ -85,12 +86,18 @@ class Runner:
         default_hooks: updates of the default hooks (None removes one).
         custom_hooks: extra hook dicts or objects.
         randomness: ``dict(seed=None, deterministic=False, diff_rank_seed=False)``.
-        resume: True resumes from ``work_dir/latest.pth``, a path from that file.
+        resume: True or ``"auto"`` resumes from ``work_dir/latest.pth`` when it exists (else starts
+            afresh; what an elastic restart under ``torchrun --max-restarts`` needs); another string
+            is a checkpoint path.
         load_from: a checkpoint whose weights initialise the model (no training state).
+        load_from_unsafe: allow ``load_from`` to be a file that needs full unpickling (Python objects,
+            not just tensors); unpickling can run code from the file, so only for trusted files.
         launcher: "auto" (distributed when launched by torchrun), "none" or "pytorch".
         env_cfg: ``dict(device=None, cudnn_benchmark=False, dist_cfg=dict(backend=None))``.
         log_level: level of the run's log.
         experiment_name: recorded in checkpoints; defaults to a timestamp.
+        model_wrapper_cfg: how a distributed run wraps the model: ``dict(type="DDP", sync_bn=False,
+            find_unused_parameters=False)`` (default) or ``dict(type="FSDP", shard_modules=[...])``.
         cfg: the whole config (dumped to the work directory and stored in checkpoints).
     """
 
@@ -117,6 +124,8 @@ class Runner:
         env_cfg: Mapping[str, Any] | None = None,
         log_level: str = "INFO",
         experiment_name: str | None = None,
+        model_wrapper_cfg: Mapping[str, Any] | None = None,
+        load_from_unsafe: bool = False,
         cfg: Mapping[str, Any] | None = None,
     ) -> None:
         self.cfg = cfg
@@ -126,7 +135,7 @@ class Runner:
                            test_dataloader=test_dataloader, train_cfg=train_cfg, val_cfg=val_cfg, test_cfg=test_cfg,
                            optim_wrapper=optim_wrapper, param_scheduler=param_scheduler,
                            val_evaluator=val_evaluator, test_evaluator=test_evaluator)
-        self._resume, self._load_from = resume, load_from
+        self._resume, self._load_from, self._load_from_unsafe = resume, load_from, bool(load_from_unsafe)
         self._weights_loaded = False
         self.env_cfg = dict(env_cfg or {})
         self._setup_environment(launcher)
@@ -140,7 +149,7 @@ class Runner:
         self._dump_config()
         self.logger.info(f"work_dir: {self.work_dir}  seed: {self.seed}  device: {self.device}  "
                          f"world_size: {self.world_size}")
-        self.model = build_model(model, self.device, self.distributed)
+        self.model = build_model(model, self.device, self.distributed, model_wrapper_cfg)
         self.train_loop: Any = None
         self.val_loop: Any = None
         self.test_loop: Any = None
@@ -290,6 +299,7 @@ class Runner:
             self.optim_wrapper.initialize_count_status(unwrap_model(self.model), self.train_loop.iter,
                                                        self.train_loop.max_iters)
             self.train_loop.run()
+            dist.barrier()  # ranks leave together (rank 0 may still be writing the last checkpoint)
         finally:
             self.call_hook("after_run")
             self._release_loaders()
@@ -322,7 +332,7 @@ class Runner:
     # ---- checkpoints ------------------------------------------------------------------------------
     def load_checkpoint(self, path: str | os.PathLike, strict: bool = True) -> dict[str, Any]:
         """Load the weights of ``path`` into the model (no training state); returns its meta."""
-        checkpoint = read_checkpoint(path)
+        checkpoint = read_checkpoint(path, unsafe_pickle=self._load_from_unsafe)
         state_dict = checkpoint.get("state_dict", checkpoint)
         load_state_dict(self.model, state_dict, strict=strict, source=str(path))
         self._weights_loaded = True
@@ -334,7 +344,7 @@ class Runner:
         """Write ``work_dir/filename`` (rank 0); every rank must call it. Returns the path on rank 0."""
         checkpoint: dict[str, Any] = {
             "meta": self._checkpoint_meta(),
-            "state_dict": weights_to_cpu(unwrap_model(self.model).state_dict()),
+            "state_dict": self._model_state_dict(),
             "loop": self.train_loop.state_dict() if self.train_loop is not None else {},
             "rng": get_rng_state(),
             "config": self.config_text,
@@ -343,12 +353,29 @@ class Runner:
             checkpoint["rng_per_rank"] = dist.all_gather_object(checkpoint["rng"])
         if save_optimizer and self.optim_wrapper is not None:
             checkpoint["optimizer"] = self.optim_wrapper.state_dict()
+            if isinstance(self.model, FSDPModel):  # the torch optimizer's part, unsharded
+                checkpoint["optimizer"].update(self.model.full_optim_state_dict(self.optim_wrapper.optimizer))
         if save_param_scheduler:
             checkpoint["param_schedulers"] = [scheduler.state_dict() for scheduler in self.param_schedulers]
         self.call_hook("before_save_checkpoint", checkpoint=checkpoint)
         if self.rank != 0:
             return None
         return save_checkpoint(weights_only_safe(checkpoint), self.work_dir / filename)
+
+    def _model_state_dict(self) -> dict[str, Any]:
+        """The model's full weights on the CPU (gathered from the shards under FSDP; every rank calls)."""
+        if isinstance(self.model, FSDPModel):
+            return self.model.full_state_dict()
+        return weights_to_cpu(unwrap_model(self.model).state_dict())
+
+    def _load_optimizer(self, state: dict[str, Any]) -> None:
+        if not isinstance(self.model, FSDPModel):
+            self.optim_wrapper.load_state_dict(state)
+            return
+        state = dict(state)
+        optimizer_state = {key: state.pop(key) for key in ("state", "param_groups") if key in state}
+        self.optim_wrapper.load_state_dict({**self.optim_wrapper.optimizer.state_dict(), **state})
+        self.model.load_full_optim_state_dict(self.optim_wrapper.optimizer, optimizer_state)
 
     def _resume_schedulers(self, states: list[dict[str, Any]] | None, path: str) -> None:
         if states is None:
@@ -375,12 +402,14 @@ class Runner:
         worker seeds match the interrupted run."""
         if not self._resume:
             return None
-        if isinstance(self._resume, (str, os.PathLike)):
-            path: Path | None = Path(self._resume)
+        if self._resume == "auto":
+            path: Path | None = find_latest_checkpoint(self.work_dir)
+        elif isinstance(self._resume, (str, os.PathLike)):
+            path = Path(self._resume)
         else:
             path = Path(self._load_from) if self._load_from else find_latest_checkpoint(self.work_dir)
         if path is None:
-            self.logger.warning(f"resume=True but {self.work_dir / 'latest.pth'} does not exist: starting afresh")
+            self.logger.info(f"resume={self._resume!r}: {self.work_dir / 'latest.pth'} does not exist, starting afresh")
             return None
         checkpoint = read_checkpoint(path)
         checkpoint["_path"] = str(path)
@@ -394,7 +423,7 @@ class Runner:
         path = checkpoint.pop("_path")
         load_state_dict(self.model, checkpoint["state_dict"], strict=True, source=path)
         if "optimizer" in checkpoint:
-            self.optim_wrapper.load_state_dict(checkpoint["optimizer"])
+            self._load_optimizer(checkpoint["optimizer"])
         else:
             self.logger.warning(f"{path} has no optimizer state; the optimizer starts afresh")
         self._resume_schedulers(checkpoint.get("param_schedulers"), path)

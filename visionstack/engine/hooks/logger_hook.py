@@ -7,6 +7,12 @@ end of the run it writes a line such as::
     Epoch(train) [3][ 40/100]  lr: 1.0000e-02  eta: 0:01:12  time: 0.0213  data_time: 0.0011  loss: 0.4312
 
 and the same numbers as one JSON record. Validation and test metrics are logged when they end.
+
+Robustness counters join the record when they apply: ``skipped_steps`` (optimizer updates skipped
+for a non-finite loss since the run began, ``optim_wrapper.nonfinite="skip"``) and, when the
+training dataset has ``skip_bad_samples=True``, ``bad_samples``: samples replaced as bad in the
+current epoch, summed over the DataLoader workers (shared counters, see
+:mod:`visionstack.engine.data_loading`) and over the ranks (an all-reduce on each log line).
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ...registry import HOOKS
+from .. import dist
+from ..data_loading import bad_sample_count
 from ..logger import ScalarWriter, get_console, stdout_is_terminal
 from .hook import Hook, Priority
 
@@ -70,6 +78,7 @@ class LoggerHook(Hook):
         self._task: Any = None
         self._eval_task: Any = None  # the training task, hidden while an evaluation runs
         self._eval_start = 0.0
+        self._bad_at_epoch_start = 0
 
     # ---- run --------------------------------------------------------------------------------------
     def before_run(self, runner: Runner) -> None:
@@ -113,6 +122,19 @@ class LoggerHook(Hook):
     def before_train(self, runner: Runner) -> None:
         self._start_task("train", runner.max_iters, runner.iter)
 
+    def before_train_epoch(self, runner: Runner) -> None:
+        self._bad_at_epoch_start = bad_sample_count(runner.train_dataloader)
+
+    def _epoch_bad_samples(self, runner: Runner) -> int | None:
+        """Bad samples replaced this epoch over all workers and ranks (None: the dataset does not skip)."""
+        loader = runner.train_dataloader
+        if not getattr(getattr(loader, "dataset", None), "skip_bad_samples", False):
+            return None
+        local = bad_sample_count(loader) - self._bad_at_epoch_start
+        if not dist.is_distributed():
+            return local
+        return int(sum(dist.all_gather_object(local)))
+
     def after_train_iter(self, runner: Runner, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
         if outputs:
             runner.log_buffer.update_many(outputs)
@@ -131,6 +153,11 @@ class LoggerHook(Hook):
         grad_norm = runner.optim_wrapper.pop_grad_norm()
         if grad_norm is not None:
             record["grad_norm"] = grad_norm
+        if getattr(runner.optim_wrapper, "skipped_steps", 0):
+            record["skipped_steps"] = runner.optim_wrapper.skipped_steps
+        bad_samples = self._epoch_bad_samples(runner)
+        if bad_samples is not None:
+            record["bad_samples"] = bad_samples
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             record["memory"] = torch.cuda.max_memory_allocated() // 2**20
             torch.cuda.reset_peak_memory_stats()
