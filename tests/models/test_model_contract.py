@@ -31,6 +31,20 @@ TINY_MODEL_CONFIGS = {
 }
 # every registered non-model, non-backbone class: how to build and call it on a tiny input
 TINY_PART_CASES = {
+    "CSPNeXtPAFPN": (dict(type="CSPNeXtPAFPN", in_channels=[8, 16], out_channels=8, num_csp_blocks=1),
+                     lambda m: sum(o.mean() for o in m((torch.randn(2, 8, 8, 8), torch.randn(2, 16, 4, 4))))),
+    "FPN": (dict(type="FPN", in_channels=[8, 16], out_channels=8, num_outs=3, add_extra_convs="on_output"),
+            lambda m: sum(o.mean() for o in m((torch.randn(2, 8, 8, 8), torch.randn(2, 16, 4, 4))))),
+    "QualityFocalLoss": (dict(type="QualityFocalLoss", beta=2.0),
+                         lambda m: m(torch.randn(4, 3, requires_grad=True), (torch.tensor([0, 3, 2, 1]), torch.rand(4)))),
+    "FocalLoss": (dict(type="FocalLoss"), lambda m: m(torch.randn(4, 3, requires_grad=True), torch.tensor([0, 3, 2, 1]))),
+    "GIoULoss": (dict(type="GIoULoss", loss_weight=2.0),
+                 lambda m: m(torch.tensor([[0., 0., 4., 4.]], requires_grad=True), torch.tensor([[1., 1., 5., 6.]]))),
+    "IoULoss": (dict(type="IoULoss", mode="log"),
+                lambda m: m(torch.tensor([[0., 0., 4., 4.]], requires_grad=True), torch.tensor([[1., 1., 5., 6.]]))),
+    "L1Loss": (dict(type="L1Loss"), lambda m: m(torch.randn(3, 4, requires_grad=True), torch.randn(3, 4))),
+    "SmoothL1Loss": (dict(type="SmoothL1Loss", beta=1.0), lambda m: m(torch.randn(3, 4, requires_grad=True), torch.randn(3, 4))),
+    "BCEWithLogitsLoss": (dict(type="BCEWithLogitsLoss"), lambda m: m(torch.randn(5, requires_grad=True), torch.rand(5))),
     "GlobalAveragePooling": (dict(type="GlobalAveragePooling"), lambda m: m((torch.randn(2, 4, 3, 3),))[0]),
     "CrossEntropyLoss": (dict(type="CrossEntropyLoss", label_smoothing=0.1),
                          lambda m: m(torch.randn(2, 3, requires_grad=True), torch.tensor([0, 2]))),

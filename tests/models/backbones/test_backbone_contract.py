@@ -13,6 +13,7 @@ import visionstack  # noqa: F401  (registers everything)
 from visionstack.registry import MODELS, build
 
 TINY_BACKBONE_CONFIGS = {
+    "CSPNeXt": dict(type="CSPNeXt", deepen_factor=0.167, widen_factor=0.25),
     "ResNet": dict(type="ResNet", depth=18, out_indices=(0, 1, 2, 3)),
     "MobileNetV2": dict(type="MobileNetV2", widen_factor=0.25, out_indices=(1, 7)),
     "ConvNeXt": dict(type="ConvNeXt", arch=dict(depths=(1, 1, 2, 1), dims=(8, 16, 24, 32)), out_indices=(1, 3),

@@ -1,5 +1,21 @@
 """Losses shared by the tasks (registered in MODELS)."""
 
+from .bce_loss import BCEWithLogitsLoss
 from .cross_entropy_loss import CrossEntropyLoss
+from .focal_loss import FocalLoss, sigmoid_focal_loss
+from .gfocal_loss import QualityFocalLoss
+from .iou_loss import GIoULoss, IoULoss
+from .smooth_l1_loss import L1Loss, SmoothL1Loss, smooth_l1
 
-__all__ = ["CrossEntropyLoss"]
+__all__ = [
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "FocalLoss",
+    "GIoULoss",
+    "IoULoss",
+    "L1Loss",
+    "QualityFocalLoss",
+    "SmoothL1Loss",
+    "sigmoid_focal_loss",
+    "smooth_l1",
+]

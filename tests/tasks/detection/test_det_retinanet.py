@@ -1,0 +1,191 @@
+"""RetinaNet (SingleStageDetector + FPN + RetinaHead): config build, losses, targets, predict, overfit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+import visionstack.models.losses.focal_loss  # noqa: F401  (registers FocalLoss)
+import visionstack.models.losses.smooth_l1_loss  # noqa: F401  (registers L1Loss)
+import visionstack.models.necks.fpn  # noqa: F401  (registers FPN)
+from visionstack.config import Config
+from visionstack.models.backbones import ResNet
+from visionstack.models.necks.fpn import FPN
+from visionstack.models.ops import AnchorGenerator, box_iou
+from visionstack.registry import MODELS, build
+from visionstack.structures import DataSample, InstanceData
+from visionstack.tasks.detection.models.retina_head import RetinaHead
+from visionstack.tasks.detection.models.single_stage import SingleStageDetector
+
+CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "detection"
+
+
+class TinyBackbone(nn.Module):
+    """Five stride-2 conv + BN + ReLU stages; returns the maps of strides 8, 16 and 32 (24, 32, 48 channels).
+
+    A narrow stand-in for ResNet so that the overfit test runs in seconds on a shared CPU.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        widths = [3, 16, 16, 24, 32, 48]
+        self.stages = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(a, b, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU())
+            for a, b in zip(widths[:-1], widths[1:])
+        )
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        outs = []
+        for stage in self.stages:
+            x = stage(x)
+            outs.append(x)
+        return tuple(outs[2:])
+
+
+def tiny_retinanet(num_classes: int = 3, seed: int = 0) -> SingleStageDetector:
+    """The narrow backbone, a 3-level 32-channel FPN (strides 8-32), one conv per tower."""
+    torch.manual_seed(seed)
+    return SingleStageDetector(
+        backbone=TinyBackbone(),
+        neck=FPN([24, 32, 48], 32, num_outs=3),
+        bbox_head=RetinaHead(
+            num_classes,
+            32,
+            stacked_convs=1,
+            feat_channels=32,
+            anchor_generator=AnchorGenerator(
+                strides=[8, 16, 32], ratios=[0.5, 1.0, 2.0], octave_base_scale=4, scales_per_octave=3
+            ),
+        ),
+        data_preprocessor=dict(mean=[128.0] * 3, std=[64.0] * 3),
+    )
+
+
+def sample(boxes: list[list[float]], labels: list[int], size: int = 64, scale: float = 1.0) -> DataSample:
+    return DataSample(
+        metainfo=dict(
+            img_shape=(size, size), ori_shape=(round(size / scale),) * 2, scale_factor=(scale, scale)
+        ),
+        gt_instances=InstanceData(
+            bboxes=torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4), labels=torch.tensor(labels).long()
+        ),
+    )
+
+
+def painted(boxes: list[list[float]], colors: list[tuple[int, int, int]], size: int = 64) -> torch.Tensor:
+    """A uint8 (3, size, size) image: grey background with flat coloured boxes."""
+    image = torch.full((3, size, size), 90, dtype=torch.uint8)
+    for (x1, y1, x2, y2), color in zip(boxes, colors):
+        image[:, int(y1) : int(y2), int(x1) : int(x2)] = torch.tensor(color, dtype=torch.uint8)[:, None, None]
+    return image
+
+
+def batch() -> dict:
+    images = [painted([[8, 10, 40, 42], [44, 40, 60, 62]], [(250, 30, 30), (30, 30, 250)]), painted([], [])]
+    samples = [sample([[8, 10, 40, 42], [44, 40, 60, 62]], [0, 2]), sample([], [])]
+    return {"inputs": images, "data_samples": samples}
+
+
+def test_synth_and_coco_configs_build():
+    for name, levels in (("retinanet_r18_fpn_synth.py", 4), ("retinanet_r50_fpn_1x_coco.py", 5)):
+        cfg = Config.fromfile(CONFIGS / name)
+        model = build(cfg["model"], MODELS)
+        assert isinstance(model, SingleStageDetector) and isinstance(model.bbox_head, RetinaHead)
+        assert model.bbox_head.num_anchors == 9 and model.bbox_head.prior_generator.num_levels == levels
+        assert model.neck.num_outs == levels
+    assert model.bbox_head.num_classes == 80 and model.bbox_head.test_cfg.nms_pre == 1000
+
+
+def test_loss_is_finite_with_gradients_everywhere_including_an_empty_image():
+    model = tiny_retinanet()
+    model.backbone = ResNet(depth=18, out_indices=(1, 2, 3))  # the real backbone once
+    model.neck = FPN([128, 256, 512], 32, num_outs=3)
+    data = model.data_preprocessor(batch(), training=True)
+    losses = model(**data, mode="loss")
+    assert set(losses) == {"loss_cls", "loss_bbox"}
+    assert all(torch.isfinite(v) and v > 0 for v in losses.values())
+    total, log_vars = model.parse_losses(losses)
+    total.backward()
+    missing = [
+        n
+        for n, p in model.named_parameters()
+        if p.requires_grad and (p.grad is None or not p.grad.abs().sum())
+    ]
+    assert not missing, missing
+    assert log_vars["loss"] == total.item()
+
+
+def test_only_empty_images_still_train_the_classifier():
+    model = tiny_retinanet()
+    data = model.data_preprocessor(
+        {"inputs": [painted([], [])], "data_samples": [sample([], [])]}, training=True
+    )
+    losses = model(**data, mode="loss")
+    assert losses["loss_bbox"].item() == 0.0 and torch.isfinite(losses["loss_cls"])
+    sum(losses.values()).backward()
+    assert model.bbox_head.retina_cls.weight.grad.abs().sum() > 0
+
+
+def test_targets_decode_back_to_the_assigned_ground_truth():
+    head = tiny_retinanet().bbox_head
+    anchors = torch.cat(head.prior_generator.grid_priors([(8, 8), (4, 4), (2, 2)]))
+    gt = sample([[8, 10, 40, 42], [44, 40, 60, 62]], [0, 2])
+    labels, label_weights, bbox_targets, bbox_weights = head._image_targets(anchors, gt)
+    positive = bbox_weights[:, 0] > 0
+    ious = box_iou(anchors, gt.gt_instances.bboxes)
+    best = ious.max(dim=1)
+    # positives: IoU >= 0.5, or the best anchor of a ground truth; background: IoU < 0.4
+    assert torch.equal(positive | (best.values >= 0.5), positive)
+    assert positive[ious.argmax(dim=0)].all()
+    assert (label_weights[~positive & (best.values >= 0.4) & (best.values < 0.5)] == 0).all()
+    assert (labels[label_weights.bool() & ~positive] == head.num_classes).all()
+    decoded = head.bbox_coder.decode(anchors[positive], bbox_targets[positive])
+    matched = gt.gt_instances.bboxes[ious[positive].argmax(dim=1)]
+    torch.testing.assert_close(decoded, matched, atol=1e-4, rtol=1e-4)
+    assert set(labels[positive].tolist()) == {0, 2}
+
+
+def test_predict_returns_boxes_in_original_coordinates():
+    model = tiny_retinanet().eval()
+    model.bbox_head.test_cfg.score_thr = 0.005  # untrained: every score starts near the 0.01 prior
+    image = painted([[8, 10, 40, 42]], [(250, 30, 30)])
+    results = []
+    for scale in (1.0, 2.0):
+        data = model.data_preprocessor({"inputs": [image], "data_samples": [sample([], [], scale=scale)]})
+        with torch.no_grad():
+            (out,) = model(**data, mode="predict")
+        results.append(out.pred_instances)
+    assert len(results[0]) > 0 and len(results[0]) <= 100
+    torch.testing.assert_close(results[1].bboxes * 2.0, results[0].bboxes)
+    torch.testing.assert_close(results[1].scores, results[0].scores)
+    assert results[0].labels.dtype == torch.long and (results[0].scores > 0.005).all()
+    assert (results[0].scores[:-1] >= results[0].scores[1:]).all()
+    raw = model(data["inputs"], mode="tensor")
+    assert [tuple(t.shape) for t in raw[0]] == [(1, 27, 8, 8), (1, 27, 4, 4), (1, 27, 2, 2)]
+
+
+def test_overfits_two_images():
+    model = tiny_retinanet(num_classes=3, seed=1)
+    images = [painted([[8, 10, 40, 42]], [(250, 30, 30)]), painted([[24, 16, 56, 56]], [(30, 30, 250)])]
+    samples = [sample([[8, 10, 40, 42]], [0]), sample([[24, 16, 56, 56]], [2])]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    history = []
+    model.train()
+    for _ in range(40):
+        data = model.data_preprocessor({"inputs": images, "data_samples": samples}, training=True)
+        total, _ = model.parse_losses(model(**data, mode="loss"))
+        optimizer.zero_grad()
+        total.backward()
+        optimizer.step()
+        history.append(total.item())
+    assert history[-1] < 0.3 * history[0], history
+    model.eval()
+    data = model.data_preprocessor({"inputs": images, "data_samples": samples})
+    with torch.no_grad():
+        outputs = model(**data, mode="predict")
+    for out, gt in zip(outputs, samples):
+        top = out.pred_instances[0]
+        assert box_iou(top.bboxes, gt.gt_instances.bboxes).item() > 0.5
+        assert top.labels.item() == gt.gt_instances.labels.item()

@@ -1,0 +1,171 @@
+"""IoU-based box regression losses over aligned pairs of xyxy boxes (IoU loss, GIoU loss).
+
+The weighted reduction used by the detection losses (per-element weight, then ``mean`` / ``sum`` /
+``none``, with ``mean`` optionally dividing by an explicit ``avg_factor`` such as the number of
+positive samples) lives here as :func:`reduce_weighted_loss` so the other detection losses share it.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Literal
+
+import torch
+from torch import nn
+
+from ...registry import MODELS
+from ..ops.boxes import aligned_box_iou
+
+__all__ = ["GIoULoss", "IoULoss", "reduce_weighted_loss"]
+
+Reduction = Literal["mean", "sum", "none"]
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def reduce_weighted_loss(
+    loss: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    reduction: Reduction = "mean",
+    avg_factor: float | torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Multiply an element-wise loss by ``weight`` and reduce it.
+
+    Args:
+        loss: element-wise loss, any shape.
+        weight: broadcastable to ``loss`` (or None for all ones).
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+        avg_factor: with ``"mean"``, divide the sum by this number instead of ``loss.numel()``
+            (MMDetection's convention: e.g. the number of positive samples). A tiny epsilon keeps
+            a zero ``avg_factor`` (an image batch without objects) finite.
+
+    Returns:
+        A scalar for ``"mean"``/``"sum"``, else the weighted loss of the shape of ``loss``.
+    """
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduce_weighted_loss: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    if weight is not None:
+        loss = loss * weight
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        if avg_factor is not None:
+            raise ValueError("reduce_weighted_loss: avg_factor only applies to reduction='mean', got 'sum'")
+        return loss.sum()
+    if avg_factor is None:
+        return loss.mean()
+    return loss.sum() / (avg_factor + torch.finfo(torch.float32).eps)
+
+
+def _box_weight(weight: torch.Tensor | None, num_boxes: int) -> torch.Tensor | None:
+    """Accept a per-box (N,) weight or MMDetection's per-coordinate (N, 4) weight (averaged)."""
+    if weight is None:
+        return None
+    if weight.dim() == 2 and weight.shape[-1] == 4:
+        weight = weight.mean(dim=-1)
+    if weight.shape != (num_boxes,):
+        raise ValueError(
+            f"IoU losses: weight must have shape ({num_boxes},) or ({num_boxes}, 4), got {tuple(weight.shape)}"
+        )
+    return weight
+
+
+class _AlignedIouLoss(nn.Module, abc.ABC):
+    """Shared body: check shapes, compute a per-pair loss, weight and reduce it."""
+
+    def __init__(self, loss_weight: float, eps: float, reduction: Reduction) -> None:
+        super().__init__()
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"{type(self).__name__}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        self.loss_weight = loss_weight
+        self.eps = eps
+        self.reduction = reduction
+
+    @abc.abstractmethod
+    def pair_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """(N,) loss of each aligned pair of (N, 4) xyxy boxes, before weighting."""
+
+    def forward(
+        self,
+        pred: torch.Tensor,
+        target: torch.Tensor,
+        weight: torch.Tensor | None = None,
+        avg_factor: float | torch.Tensor | None = None,
+        reduction_override: Reduction | None = None,
+    ) -> torch.Tensor:
+        """Loss of predicted vs target boxes.
+
+        Args:
+            pred: (N, 4) predicted xyxy boxes, absolute pixels.
+            target: (N, 4) matching target xyxy boxes.
+            weight: (N,) per-box weights, or (N, 4) per-coordinate weights (averaged per box).
+            avg_factor: divisor for ``"mean"`` (e.g. the number of positives, or the sum of the
+                positives' weights); default ``N``.
+            reduction_override: use this reduction instead of the constructor's.
+
+        Returns:
+            Scalar loss times ``loss_weight`` (or (N,) for reduction ``"none"``).
+        """
+        if pred.shape != target.shape or pred.dim() != 2 or pred.shape[-1] != 4:
+            raise ValueError(
+                f"{type(self).__name__}: pred and target must both be (N, 4) xyxy boxes, got "
+                f"{tuple(pred.shape)} and {tuple(target.shape)}"
+            )
+        reduction = reduction_override or self.reduction
+        weight = _box_weight(weight, pred.shape[0])
+        loss = self.pair_loss(pred, target)
+        return self.loss_weight * reduce_weighted_loss(loss, weight, reduction, avg_factor)
+
+
+@MODELS.register()
+class IoULoss(_AlignedIouLoss):
+    """IoU loss (Yu et al. 2016, "UnitBox"; MMDetection's ``IoULoss``).
+
+    ``mode="log"``: ``-log(IoU)`` (UnitBox, MMDetection's default); ``"linear"``: ``1 - IoU``;
+    ``"square"``: ``1 - IoU^2``. IoU is clamped to ``eps`` below so ``-log`` stays finite.
+
+    Args:
+        mode: ``"log"``, ``"linear"`` or ``"square"``.
+        loss_weight: multiplies the loss.
+        eps: lower clamp for the IoU and the union.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+    """
+
+    def __init__(
+        self,
+        mode: Literal["log", "linear", "square"] = "log",
+        loss_weight: float = 1.0,
+        eps: float = 1e-6,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(loss_weight, eps, reduction)
+        if mode not in ("log", "linear", "square"):
+            raise ValueError(f"IoULoss: mode must be 'log', 'linear' or 'square', got {mode!r}")
+        self.mode = mode
+
+    def pair_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        iou = aligned_box_iou(pred, target, kind="iou", eps=self.eps).clamp(min=self.eps)
+        if self.mode == "log":
+            return -iou.log()
+        if self.mode == "linear":
+            return 1.0 - iou
+        return 1.0 - iou**2
+
+
+@MODELS.register()
+class GIoULoss(_AlignedIouLoss):
+    """Generalized IoU loss ``1 - GIoU`` (Rezatofighi et al. 2019, "Generalized Intersection over Union").
+
+    GIoU = IoU - (|C| - |A u B|) / |C| with C the smallest enclosing box; unlike IoU it has a
+    gradient for disjoint boxes. The loss lies in [0, 2].
+
+    Args:
+        loss_weight: multiplies the loss (RTMDet and FCOS use 2.0 and 1.0 in their configs).
+        eps: lower clamp for the union and enclosing areas.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+    """
+
+    def __init__(self, loss_weight: float = 1.0, eps: float = 1e-6, reduction: Reduction = "mean") -> None:
+        super().__init__(loss_weight, eps, reduction)
+
+    def pair_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return 1.0 - aligned_box_iou(pred, target, kind="giou", eps=self.eps)

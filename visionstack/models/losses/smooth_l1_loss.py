@@ -1,0 +1,102 @@
+"""Element-wise box-regression losses: Smooth L1 (Girshick, "Fast R-CNN", eq. 3) and L1."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+from ...registry import MODELS
+from .iou_loss import reduce_weighted_loss
+
+__all__ = ["L1Loss", "SmoothL1Loss", "smooth_l1"]
+
+Reduction = Literal["mean", "sum", "none"]
+
+
+def smooth_l1(pred: torch.Tensor, target: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+    """Element-wise ``0.5 d^2 / beta`` for ``|d| < beta``, else ``|d| - 0.5 beta`` (``d = pred - target``).
+
+    ``beta = 0`` is the plain L1 distance.
+    """
+    diff = (pred - target).abs()
+    if beta <= 0:
+        return diff
+    return torch.where(diff < beta, 0.5 * diff * diff / beta, diff - 0.5 * beta)
+
+
+class _ElementwiseRegressionLoss(nn.Module):
+    """Shared call: check shapes, compute the element-wise distance, weight and reduce."""
+
+    def __init__(self, loss_weight: float, reduction: Reduction) -> None:
+        super().__init__()
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(
+                f"{type(self).__name__}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
+            )
+        self.loss_weight = loss_weight
+        self.reduction = reduction
+
+    def distance(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return (pred - target).abs()
+
+    def forward(
+        self,
+        pred: torch.Tensor,
+        target: torch.Tensor,
+        weight: torch.Tensor | None = None,
+        avg_factor: float | torch.Tensor | None = None,
+        reduction_override: Reduction | None = None,
+    ) -> torch.Tensor:
+        """Loss of ``pred`` vs ``target`` (same shape, e.g. (N, 4) box deltas).
+
+        Args:
+            pred: predictions.
+            target: targets of the same shape.
+            weight: broadcastable to ``pred`` (e.g. (N, 4), 1 for positive priors and 0 elsewhere).
+            avg_factor: divisor of the summed loss for ``"mean"`` (e.g. the number of positives).
+            reduction_override: use this reduction instead of the constructor's.
+        """
+        if pred.shape != target.shape:
+            raise ValueError(
+                f"{type(self).__name__}: pred and target shapes differ: {tuple(pred.shape)} vs {tuple(target.shape)}"
+            )
+        if pred.numel() == 0:  # no positives: keep the graph, return an exact zero
+            return pred.sum() * 0.0
+        loss = self.distance(pred, target.to(pred.dtype))
+        reduction = reduction_override or self.reduction
+        return self.loss_weight * reduce_weighted_loss(loss, weight, reduction, avg_factor)
+
+
+@MODELS.register()
+class SmoothL1Loss(_ElementwiseRegressionLoss):
+    """Smooth L1 loss (Huber loss divided by ``beta``), as Fast R-CNN's box regression.
+
+    Args:
+        beta: where the quadratic part meets the linear one (1.0 in Fast R-CNN; 1/9 in Detectron's RPN).
+        loss_weight: multiplies the loss.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+    """
+
+    def __init__(self, beta: float = 1.0, loss_weight: float = 1.0, reduction: Reduction = "mean") -> None:
+        super().__init__(loss_weight, reduction)
+        if beta < 0:
+            raise ValueError(f"SmoothL1Loss: beta must be >= 0, got {beta}")
+        self.beta = beta
+
+    def distance(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return smooth_l1(pred, target, self.beta)
+
+
+@MODELS.register()
+class L1Loss(_ElementwiseRegressionLoss):
+    """Absolute error ``|pred - target|`` (RetinaNet's box loss in MMDetection 3.x).
+
+    Args:
+        loss_weight: multiplies the loss.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+    """
+
+    def __init__(self, loss_weight: float = 1.0, reduction: Reduction = "mean") -> None:
+        super().__init__(loss_weight, reduction)

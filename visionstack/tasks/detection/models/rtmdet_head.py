@@ -1,0 +1,380 @@
+"""RTMDet's dense head and the RTMDet detector (Lyu et al., "RTMDet: An Empirical Study of Designing
+Real-Time Object Detectors", 2022, sections 3.1-3.2).
+
+The head runs, on every pyramid level, a classification branch and a regression branch of
+``stacked_convs`` 3x3 convs whose weights are shared by all levels while their batch norms are
+separate (the paper's "shared conv, separate BN", section 3.1). The classification branch predicts
+per-class sigmoid logits whose target is the IoU-aware soft label of the dynamic soft-label
+assignment (section 3.2), trained with the Quality Focal Loss; the regression branch predicts the
+(left, top, right, bottom) distances of the box from each point, in pixels (stride-scaled), trained
+with GIoU weighted by the same soft label.
+
+Parameter names follow MMDetection's ``RTMDetSepBNHead`` (``cls_convs.<level>.<i>.conv``, ``.bn``,
+``rtm_cls.<level>``, ``rtm_reg.<level>``), so published RTMDet checkpoints load.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as torch_dist
+from torch import nn
+
+from ....engine.dist import get_world_size, is_distributed
+from ....models.backbones.cspnext import ActLayer, ConvNormAct, NormLayer, default_norm_layer
+from ....models.losses.gfocal_loss import QualityFocalLoss
+from ....models.losses.iou_loss import GIoULoss
+from ....models.ops import DistancePointBBoxCoder, DynamicSoftLabelAssigner, MlvlPointGenerator, batched_nms
+from ....registry import MODELS
+from ....structures import DataSample, InstanceData
+from .single_stage import SingleStageDetector
+
+__all__ = ["RTMDet", "RTMDetSepBNHead", "RTMDetTestConfig"]
+
+
+@dataclass(frozen=True)
+class RTMDetTestConfig:
+    """Post-processing of the dense predictions (MMDetection's RTMDet ``test_cfg``).
+
+    Attributes:
+        nms_pre: per level, the top-scoring (point, class) pairs kept before NMS (<= 0: all).
+        score_thr: pairs need a sigmoid score strictly above this.
+        iou_threshold: class-aware NMS IoU threshold.
+        max_per_img: detections kept per image after NMS.
+        min_bbox_size: detections need width and height strictly above this (pixels); < 0 keeps all.
+    """
+
+    nms_pre: int = 30000
+    score_thr: float = 0.001
+    iou_threshold: float = 0.65
+    max_per_img: int = 300
+    min_bbox_size: float = 0.0
+
+
+def as_test_config(value: RTMDetTestConfig | Mapping[str, Any] | None) -> RTMDetTestConfig:
+    """A :class:`RTMDetTestConfig` from itself, a dict of its fields, or None (the defaults)."""
+    if value is None:
+        return RTMDetTestConfig()
+    if isinstance(value, RTMDetTestConfig):
+        return value
+    unknown = set(value) - set(RTMDetTestConfig.__dataclass_fields__)
+    if unknown:
+        raise KeyError(
+            f"RTMDetSepBNHead: unknown test_cfg key(s) {sorted(unknown)}; "
+            f"use {sorted(RTMDetTestConfig.__dataclass_fields__)}"
+        )
+    return RTMDetTestConfig(**value)
+
+
+def _mean_over_ranks(value: torch.Tensor) -> torch.Tensor:
+    """The mean of a scalar over distributed ranks (the value itself without distribution)."""
+    if not is_distributed():
+        return value
+    value = value.clone()
+    torch_dist.all_reduce(value)
+    return value / get_world_size()
+
+
+@MODELS.register()
+class RTMDetSepBNHead(nn.Module):
+    """RTMDet head: shared convs with per-level batch norm, QFL + GIoU, dynamic soft labels.
+
+    Args:
+        num_classes: C, foreground classes (sigmoid outputs, no background column).
+        in_channels: channels of every input level.
+        feat_channels: channels of the stacked convs.
+        stacked_convs: 3x3 ConvNormAct layers per branch.
+        share_conv: share the conv weights of the stacked convs across levels (batch norms stay
+            per level).
+        pred_kernel_size: kernel of the final prediction convs.
+        exp_on_reg: predict ``exp(x) * stride`` distances instead of ``x * stride`` (RTMDet-m/l/x
+            use exp, tiny/s do not, per MMDetection's configs).
+        prior_generator: points per level (default strides 8/16/32, offset 0 as RTMDet).
+        bbox_coder: ltrb distance <-> box coder.
+        assigner: prior assignment (default ``DynamicSoftLabelAssigner(topk=13)``).
+        loss_cls: classification loss over ``(logits, (labels, scores), weight)`` (default QFL,
+            beta 2, weight 1).
+        loss_bbox: box loss over aligned xyxy boxes (default GIoU, weight 2).
+        test_cfg: post-processing, :class:`RTMDetTestConfig` or a dict of its fields.
+        norm_layer: norm factory (default BatchNorm2d, momentum 0.03, eps 1e-3).
+        act_layer: activation factory (default SiLU).
+
+    Shapes:
+        ``forward(feats)`` with L levels of (N, in_channels, H_l, W_l) -> ``(cls_scores, bbox_preds)``,
+        tuples of (N, C, H_l, W_l) logits and (N, 4, H_l, W_l) ltrb distances in image pixels.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        in_channels: int,
+        feat_channels: int = 256,
+        stacked_convs: int = 2,
+        share_conv: bool = True,
+        pred_kernel_size: int = 1,
+        exp_on_reg: bool = False,
+        prior_generator: MlvlPointGenerator | None = None,
+        bbox_coder: DistancePointBBoxCoder | None = None,
+        assigner: DynamicSoftLabelAssigner | None = None,
+        loss_cls: nn.Module | None = None,
+        loss_bbox: nn.Module | None = None,
+        test_cfg: RTMDetTestConfig | Mapping[str, Any] | None = None,
+        norm_layer: NormLayer = default_norm_layer,
+        act_layer: ActLayer = nn.SiLU,
+    ) -> None:
+        super().__init__()
+        if num_classes < 1:
+            raise ValueError(f"RTMDetSepBNHead: num_classes must be >= 1, got {num_classes}")
+        self.num_classes = num_classes
+        self.exp_on_reg = exp_on_reg
+        self.prior_generator = prior_generator or MlvlPointGenerator(strides=[8, 16, 32], offset=0.0)
+        self.bbox_coder = bbox_coder or DistancePointBBoxCoder()
+        self.assigner = assigner or DynamicSoftLabelAssigner(topk=13)
+        self.loss_cls = loss_cls or QualityFocalLoss(beta=2.0, loss_weight=1.0)
+        self.loss_bbox = loss_bbox or GIoULoss(loss_weight=2.0)
+        self.test_cfg = as_test_config(test_cfg)
+        self.strides = [self._square_stride(s) for s in self.prior_generator.strides]
+        self._build_layers(in_channels, feat_channels, stacked_convs, pred_kernel_size, norm_layer, act_layer)
+        if share_conv:
+            # MMDetection shares the conv modules themselves: level l's ConvNormAct keeps its own BN.
+            for branch in (self.cls_convs, self.reg_convs):
+                for level in range(1, len(branch)):
+                    for layer, first in zip(branch[level], branch[0]):
+                        layer.conv = first.conv
+        self._init_weights()
+
+    @staticmethod
+    def _square_stride(stride: Any) -> float:
+        stride_w, stride_h = (stride, stride) if isinstance(stride, (int, float)) else stride
+        if stride_w != stride_h:
+            raise ValueError(f"RTMDetSepBNHead: strides must be square, got {stride}")
+        return float(stride_w)
+
+    def _build_layers(
+        self,
+        in_channels: int,
+        feat_channels: int,
+        stacked_convs: int,
+        pred_kernel_size: int,
+        norm_layer: NormLayer,
+        act_layer: ActLayer,
+    ) -> None:
+        def branch() -> nn.ModuleList:
+            return nn.ModuleList(
+                [
+                    ConvNormAct(
+                        in_channels if i == 0 else feat_channels,
+                        feat_channels,
+                        3,
+                        norm_layer=norm_layer,
+                        act_layer=act_layer,
+                    )
+                    for i in range(stacked_convs)
+                ]
+            )
+
+        num_levels = len(self.strides)
+        self.cls_convs = nn.ModuleList([branch() for _ in range(num_levels)])
+        self.reg_convs = nn.ModuleList([branch() for _ in range(num_levels)])
+        padding = pred_kernel_size // 2
+        self.rtm_cls = nn.ModuleList(
+            [
+                nn.Conv2d(feat_channels, self.num_classes, pred_kernel_size, padding=padding)
+                for _ in range(num_levels)
+            ]
+        )
+        self.rtm_reg = nn.ModuleList(
+            [nn.Conv2d(feat_channels, 4, pred_kernel_size, padding=padding) for _ in range(num_levels)]
+        )
+
+    def _init_weights(self) -> None:
+        """Convs ~ N(0, 0.01), norms at identity, classification bias for a 1% prior (RetinaNet)."""
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.normal_(module.weight, std=0.01)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+        prior_bias = -math.log((1 - 0.01) / 0.01)
+        for conv in self.rtm_cls:
+            nn.init.constant_(conv.bias, prior_bias)
+
+    def forward(
+        self, feats: Sequence[torch.Tensor]
+    ) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+        """Per-level class logits and stride-scaled ltrb distances; see the class docstring."""
+        if len(feats) != len(self.strides):
+            raise ValueError(
+                f"RTMDetSepBNHead: got {len(feats)} feature maps for {len(self.strides)} strides"
+            )
+        cls_scores, bbox_preds = [], []
+        for level, (feat, stride) in enumerate(zip(feats, self.strides)):
+            cls_feat, reg_feat = feat, feat
+            for layer in self.cls_convs[level]:
+                cls_feat = layer(cls_feat)
+            for layer in self.reg_convs[level]:
+                reg_feat = layer(reg_feat)
+            distances = self.rtm_reg[level](reg_feat)
+            if self.exp_on_reg:
+                distances = distances.exp()
+            cls_scores.append(self.rtm_cls[level](cls_feat))
+            bbox_preds.append(distances * stride)
+        return tuple(cls_scores), tuple(bbox_preds)
+
+    def _flatten(
+        self, cls_scores: Sequence[torch.Tensor], bbox_preds: Sequence[torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[int]]:
+        """(N, P, C) logits, (N, P, 4) decoded xyxy boxes, (P, 4) priors ``(x, y, s, s)``, points per level."""
+        num_images = cls_scores[0].shape[0]
+        sizes = [tuple(score.shape[-2:]) for score in cls_scores]
+        priors = torch.cat(
+            self.prior_generator.grid_priors(
+                sizes, cls_scores[0].device, bbox_preds[0].dtype, with_stride=True
+            )
+        )
+        logits = torch.cat(
+            [s.permute(0, 2, 3, 1).reshape(num_images, -1, self.num_classes) for s in cls_scores], 1
+        )
+        distances = torch.cat([d.permute(0, 2, 3, 1).reshape(num_images, -1, 4) for d in bbox_preds], 1)
+        boxes = self.bbox_coder.decode(priors[None, :, :2], distances)
+        return logits, boxes, priors, [h * w for h, w in sizes]
+
+    def loss(
+        self, feats: Sequence[torch.Tensor], data_samples: Sequence[DataSample]
+    ) -> dict[str, torch.Tensor]:
+        """``loss_cls`` (QFL) and ``loss_bbox`` (GIoU) of a batch whose samples carry ``gt_instances``."""
+        cls_scores, bbox_preds = self(feats)
+        return self.loss_by_feat(cls_scores, bbox_preds, data_samples)
+
+    def loss_by_feat(
+        self,
+        cls_scores: Sequence[torch.Tensor],
+        bbox_preds: Sequence[torch.Tensor],
+        data_samples: Sequence[DataSample],
+    ) -> dict[str, torch.Tensor]:
+        """Losses from raw head outputs.
+
+        Both losses are sums normalised by the (rank-averaged) sum of the positives' IoUs, at
+        least 1, as MMDetection's RTMDetHead; the box loss of each positive is weighted by its IoU.
+        """
+        logits, boxes, priors, _ = self._flatten(cls_scores, bbox_preds)
+        targets = [
+            self._targets_single(logits[i].detach(), boxes[i].detach(), priors, sample)
+            for i, sample in enumerate(data_samples)
+        ]
+        labels = torch.cat([t[0] for t in targets])
+        soft_scores = torch.cat([t[1] for t in targets])
+        box_targets = torch.cat([t[2] for t in targets])
+        flat_logits, flat_boxes = logits.reshape(-1, self.num_classes), boxes.reshape(-1, 4)
+        positive = labels < self.num_classes
+        normaliser = _mean_over_ranks(soft_scores.sum().detach()).clamp(min=1.0)
+        loss_cls = self.loss_cls(flat_logits, (labels, soft_scores), reduction_override="sum") / normaliser
+        if positive.any():
+            loss_bbox = (
+                self.loss_bbox(
+                    flat_boxes[positive],
+                    box_targets[positive],
+                    weight=soft_scores[positive],
+                    reduction_override="sum",
+                )
+                / normaliser
+            )
+        else:
+            loss_bbox = flat_boxes.sum() * 0.0
+        return {"loss_cls": loss_cls, "loss_bbox": loss_bbox}
+
+    def _targets_single(
+        self, logits: torch.Tensor, boxes: torch.Tensor, priors: torch.Tensor, sample: DataSample
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(P,) labels (C = background), (P,) soft scores (IoU of positives), (P, 4) box targets."""
+        gt = sample.gt_instances
+        gt_boxes = gt.bboxes.to(boxes)
+        gt_labels = gt.labels.to(logits.device).long()
+        assign = self.assigner.assign(logits, boxes, priors, gt_boxes, gt_labels)
+        positive = assign.gt_inds > 0
+        labels = torch.full_like(assign.gt_inds, self.num_classes)
+        labels[positive] = assign.labels[positive]
+        soft_scores = torch.zeros_like(boxes[:, 0])
+        soft_scores[positive] = assign.max_overlaps[positive].to(soft_scores.dtype)
+        box_targets = torch.zeros_like(boxes)
+        box_targets[positive] = gt_boxes[assign.gt_inds[positive] - 1]
+        return labels, soft_scores, box_targets
+
+    def predict(
+        self, feats: Sequence[torch.Tensor], data_samples: Sequence[DataSample], rescale: bool = True
+    ) -> list[InstanceData]:
+        """Detections per image: ``bboxes`` (K, 4) xyxy, ``scores`` (K,), ``labels`` (K,) int64, in
+        original image pixels when ``rescale`` (boxes divided by the sample's ``scale_factor`` (w, h))."""
+        cls_scores, bbox_preds = self(feats)
+        return self.predict_by_feat(cls_scores, bbox_preds, data_samples, rescale)
+
+    def predict_by_feat(
+        self,
+        cls_scores: Sequence[torch.Tensor],
+        bbox_preds: Sequence[torch.Tensor],
+        data_samples: Sequence[DataSample],
+        rescale: bool = True,
+    ) -> list[InstanceData]:
+        """Post-process raw head outputs; see :meth:`predict`."""
+        logits, boxes, _, level_sizes = self._flatten(cls_scores, bbox_preds)
+        return [
+            self._predict_single(logits[i], boxes[i], level_sizes, sample, rescale)
+            for i, sample in enumerate(data_samples)
+        ]
+
+    def _predict_single(
+        self,
+        logits: torch.Tensor,
+        boxes: torch.Tensor,
+        level_sizes: list[int],
+        sample: DataSample,
+        rescale: bool,
+    ) -> InstanceData:
+        cfg = self.test_cfg
+        kept_boxes, kept_scores, kept_labels = [], [], []
+        for level_logits, level_boxes in zip(logits.split(level_sizes), boxes.split(level_sizes)):
+            scores = level_logits.sigmoid().flatten()  # (P_l * C,), index = point * C + class
+            candidates = torch.nonzero(scores > cfg.score_thr).flatten()
+            if cfg.nms_pre > 0 and candidates.numel() > cfg.nms_pre:
+                candidates = candidates[scores[candidates].topk(cfg.nms_pre).indices]
+            kept_scores.append(scores[candidates])
+            kept_boxes.append(level_boxes[candidates // self.num_classes])
+            kept_labels.append(candidates % self.num_classes)
+        boxes, scores, labels = torch.cat(kept_boxes), torch.cat(kept_scores), torch.cat(kept_labels)
+        img_shape = sample.metainfo.get("img_shape")
+        if img_shape is not None:
+            height, width = img_shape[:2]
+            boxes = torch.stack(
+                [
+                    boxes[:, 0].clamp(0, width),
+                    boxes[:, 1].clamp(0, height),
+                    boxes[:, 2].clamp(0, width),
+                    boxes[:, 3].clamp(0, height),
+                ],
+                dim=1,
+            )
+        if rescale and "scale_factor" in sample.metainfo:
+            scale_w, scale_h = sample.metainfo["scale_factor"][:2]
+            boxes = boxes / boxes.new_tensor([scale_w, scale_h, scale_w, scale_h])
+        if cfg.min_bbox_size >= 0:
+            large = ((boxes[:, 2] - boxes[:, 0]) > cfg.min_bbox_size) & (
+                (boxes[:, 3] - boxes[:, 1]) > cfg.min_bbox_size
+            )
+            boxes, scores, labels = boxes[large], scores[large], labels[large]
+        keep = batched_nms(boxes, scores, labels, cfg.iou_threshold)[: cfg.max_per_img]
+        return InstanceData(bboxes=boxes[keep], scores=scores[keep], labels=labels[keep].long())
+
+
+@MODELS.register()
+class RTMDet(SingleStageDetector):
+    """RTMDet (Lyu et al. 2022): CSPNeXt backbone, CSPNeXt-PAFPN neck, :class:`RTMDetSepBNHead`.
+
+    A :class:`SingleStageDetector` whose parts come from the config; the class exists so configs
+    and checkpoints name the detector as MMDetection does.
+    """
