@@ -140,3 +140,12 @@ def test_module_and_errors():
         RoIAlign(output_size=7, spatial_scale=0.0)
     with pytest.raises(ValueError, match=r"batch indices in \[0, 2\)"):
         roi_align(features, rois + torch.tensor([2.0, 0, 0, 0, 0], dtype=rois.dtype), 3)
+
+
+def test_roi_align_under_bfloat16_autocast_matches_float32():
+    features = torch.randn(1, 3, 12, 12)
+    rois = torch.tensor([[0, 1.3, 2.1, 9.7, 8.2]])
+    expected = roi_align(features, rois, 4, 1.0, 2, True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        pooled = roi_align(features, rois, 4, 1.0, 2, True)
+    assert pooled.dtype == torch.float32 and torch.allclose(pooled, expected)

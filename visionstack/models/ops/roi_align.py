@@ -21,6 +21,13 @@ __all__ = ["RoIAlign", "roi_align"]
 _MAX_GATHERED = 1 << 24
 
 
+def _autocast_enabled(device_type: str) -> bool:
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4 has no device argument
+        return torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled()
+
+
 def roi_align(
     features: torch.Tensor,
     rois: torch.Tensor,
@@ -46,6 +53,11 @@ def roi_align(
         (K, C, out_h, out_w) pooled features. A sample with y < -1, y > H, x < -1 or x > W
         contributes 0; a sample within one pixel of the border is clamped onto it.
     """
+    if _autocast_enabled(features.device.type):
+        # Pixel coordinates need float32: in bfloat16 they round by several pixels, and the
+        # output buffer and the gathered samples would disagree in dtype.
+        with torch.autocast(features.device.type, enabled=False):
+            return roi_align(features.float(), rois.float(), output_size, spatial_scale, sampling_ratio, aligned)
     out_h, out_w = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
     if features.ndim != 4:
         raise ValueError(f"roi_align: features must be (N, C, H, W), got shape {tuple(features.shape)}")

@@ -2,7 +2,10 @@
 
 from .data_preprocessor import DetDataPreprocessor
 from .fcos_head import FCOSHead, Scale, centerness_target
+from .mask_head import FCNMaskHead, paste_masks_in_image
 from .retina_head import RetinaHead
+from .roi_head import Shared2FCBBoxHead, SingleRoIExtractor, StandardRoIHead
+from .rpn_head import RPNHead
 from .rtmdet_head import RTMDet, RTMDetSepBNHead
 from .single_stage import (
     DenseTestConfig,
@@ -12,8 +15,18 @@ from .single_stage import (
     rescale_boxes,
     unpack_gt_instances,
 )
+from .two_stage import FasterRCNN, MaskRCNN, TwoStageDetector
 
 __all__ = [
+    "FCNMaskHead",
+    "FasterRCNN",
+    "MaskRCNN",
+    "RPNHead",
+    "Shared2FCBBoxHead",
+    "SingleRoIExtractor",
+    "StandardRoIHead",
+    "TwoStageDetector",
+    "paste_masks_in_image",
     "DenseTestConfig",
     "DetDataPreprocessor",
     "FCOSHead",

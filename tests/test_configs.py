@@ -1,0 +1,26 @@
+"""Every shipped config loads, passes the Runner's validation and builds its model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from visionstack.config import Config
+from visionstack.engine import validate_runner_config
+from visionstack.registry import MODELS, build
+
+CONFIGS = sorted(p for p in (Path(__file__).parent.parent / "configs").rglob("*.py") if "_base_" not in p.parts)
+
+
+def test_configs_are_found():
+    assert len(CONFIGS) >= 15
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_config_validates_and_builds(path, tmp_path):
+    cfg = Config.fromfile(path)
+    cfg["work_dir"] = str(tmp_path)
+    assert validate_runner_config(cfg) is None
+    model = build(cfg.model, MODELS)
+    assert sum(p.numel() for p in model.parameters()) > 1e6

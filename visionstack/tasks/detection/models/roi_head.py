@@ -1,0 +1,444 @@
+"""The second stage of Faster / Mask R-CNN: RoI feature extraction, the box head and the RoI head
+that ties proposals, sampling, box and mask branches together.
+
+- :class:`SingleRoIExtractor`: RoIAlign each proposal on the pyramid level of its scale (FPN paper,
+  eq. 1, with MMDetection's ``finest_scale=56``).
+- :class:`Shared2FCBBoxHead`: two shared 1024-d fully connected layers, a softmax classifier with a
+  background column (the last one) and class-specific delta regression (Fast R-CNN, section 2.3).
+- :class:`StandardRoIHead`: assign proposals to ground truths, sample 512 RoIs (25% positive, ground
+  truths added), compute the box (and mask) losses; at test time score, decode, NMS (and masks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from ....models.losses import CrossEntropyLoss
+from ....models.losses.smooth_l1_loss import L1Loss
+from ....models.ops import DeltaXYWHBBoxCoder, MaxIoUAssigner, RandomSampler, RoIAlign, multiclass_nms
+from ....registry import MODELS
+from ....structures import DataSample, InstanceData
+from .mask_head import mask_targets
+from .rpn_head import sample_assignment
+
+__all__ = ["RCNNTestConfig", "Shared2FCBBoxHead", "SingleRoIExtractor", "StandardRoIHead", "boxes_to_rois"]
+
+
+def boxes_to_rois(boxes_per_image: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Per-image (K_i, 4) xyxy boxes -> (sum K_i, 5) rows ``[image_index, x1, y1, x2, y2]``."""
+    rows = [
+        torch.cat([boxes.new_full((boxes.shape[0], 1), index), boxes[:, :4]], dim=1)
+        for index, boxes in enumerate(boxes_per_image)
+    ]
+    return torch.cat(rows) if rows else torch.zeros(0, 5)
+
+
+def _float_rois(boxes_per_image: Sequence[torch.Tensor], feats: Sequence[torch.Tensor]) -> torch.Tensor:
+    """:func:`boxes_to_rois` in float32 on the features' device (box coordinates never go to
+    bfloat16/float16 under autocast)."""
+    return boxes_to_rois(boxes_per_image).to(device=feats[0].device, dtype=torch.float32)
+
+
+@MODELS.register()
+class SingleRoIExtractor(nn.Module):
+    """RoIAlign every RoI on one pyramid level chosen by its scale.
+
+    A RoI of scale ``s = sqrt(w * h)`` goes to level ``floor(log2(s / finest_scale + 1e-6))``
+    clamped to the available levels (FPN, Lin et al. 2017, eq. 1 with k0 = 4 written relative to
+    the finest level: scale < 112 -> P2, < 224 -> P3, < 448 -> P4, else P5).
+
+    Args:
+        output_size: RoIAlign output (7 for boxes, 14 for masks).
+        out_channels: channels of the pooled features (those of the pyramid).
+        featmap_strides: strides of the levels used, finest first (the first ``len`` inputs).
+        sampling_ratio: RoIAlign samples per bin (0: adaptive).
+        aligned: half-pixel-correct RoIAlign.
+        finest_scale: scale of the finest level's RoIs.
+
+    Shapes:
+        ``forward(feats, rois)``: levels (N, C, H_l, W_l), rois (K, 5) ``[image_index, x1, y1, x2,
+        y2]`` in input pixels -> (K, C, output_size, output_size).
+    """
+
+    def __init__(
+        self,
+        output_size: int = 7,
+        out_channels: int = 256,
+        featmap_strides: Sequence[int] = (4, 8, 16, 32),
+        sampling_ratio: int = 0,
+        aligned: bool = True,
+        finest_scale: float = 56.0,
+    ) -> None:
+        super().__init__()
+        self.out_channels = out_channels
+        self.featmap_strides = tuple(featmap_strides)
+        self.finest_scale = finest_scale
+        self.output_size = output_size
+        self.roi_layers = nn.ModuleList(
+            RoIAlign(output_size, 1.0 / stride, sampling_ratio, aligned) for stride in self.featmap_strides
+        )
+
+    @property
+    def num_inputs(self) -> int:
+        """Number of pyramid levels read."""
+        return len(self.featmap_strides)
+
+    def map_roi_levels(self, rois: torch.Tensor) -> torch.Tensor:
+        """(K, 5) rois -> (K,) int64 level index in ``[0, num_inputs)``."""
+        scale = torch.sqrt((rois[:, 3] - rois[:, 1]) * (rois[:, 4] - rois[:, 2]))
+        levels = torch.floor(torch.log2(scale / self.finest_scale + 1e-6))
+        return levels.clamp(min=0, max=self.num_inputs - 1).long()
+
+    def forward(self, feats: Sequence[torch.Tensor], rois: torch.Tensor) -> torch.Tensor:
+        if len(feats) < self.num_inputs:
+            raise ValueError(
+                f"SingleRoIExtractor: needs {self.num_inputs} levels (strides {self.featmap_strides}), got {len(feats)}"
+            )
+        size = self.output_size
+        # pooled in float32 even under autocast: bfloat16 box coordinates would be off by several pixels
+        pooled = feats[0].new_zeros(rois.shape[0], self.out_channels, size, size, dtype=torch.float32)
+        if rois.shape[0] == 0:
+            return pooled
+        levels = self.map_roi_levels(rois)
+        for level, layer in enumerate(self.roi_layers):
+            members = torch.nonzero(levels == level).flatten()
+            if members.numel():
+                with torch.autocast(device_type=rois.device.type, enabled=False):
+                    pooled[members] = layer(feats[level].float(), rois[members].float())
+            else:
+                # keep every level's features in the graph so distributed training sees all gradients
+                pooled = pooled + 0.0 * feats[level].sum()
+        return pooled
+
+
+@MODELS.register()
+class Shared2FCBBoxHead(nn.Module):
+    """Flatten the pooled RoI features, two fc layers (ReLU), then classifier and regressor.
+
+    Args:
+        num_classes: object classes (the classifier has ``num_classes + 1`` outputs, background last).
+        in_channels: channels of the pooled features.
+        roi_feat_size: side of the pooled features.
+        fc_out_channels: width of the two shared fc layers.
+        bbox_coder: delta coder (default: means 0, stds 0.1, 0.1, 0.2, 0.2).
+        reg_class_agnostic: one box per RoI instead of one per class.
+        loss_cls: softmax classification loss ``(logits, labels)`` (default: cross-entropy, mean).
+        loss_bbox: regression loss ``(pred, target, weight, avg_factor)`` (default: L1).
+
+    Shapes:
+        ``forward(roi_feats (K, C, S, S))`` -> ``(cls_score (K, num_classes + 1), bbox_pred (K, 4 *
+        num_classes))`` (or (K, 4) when class-agnostic).
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        in_channels: int = 256,
+        roi_feat_size: int = 7,
+        fc_out_channels: int = 1024,
+        bbox_coder: DeltaXYWHBBoxCoder | None = None,
+        reg_class_agnostic: bool = False,
+        loss_cls: nn.Module | None = None,
+        loss_bbox: nn.Module | None = None,
+    ) -> None:
+        super().__init__()
+        if num_classes < 1:
+            raise ValueError(f"Shared2FCBBoxHead: num_classes must be >= 1, got {num_classes}")
+        self.num_classes = num_classes
+        self.reg_class_agnostic = reg_class_agnostic
+        self.bbox_coder = bbox_coder or DeltaXYWHBBoxCoder(target_stds=(0.1, 0.1, 0.2, 0.2))
+        self.loss_cls = loss_cls or CrossEntropyLoss()
+        self.loss_bbox = loss_bbox or L1Loss()
+        self.shared_fcs = nn.ModuleList(
+            [
+                nn.Linear(in_channels * roi_feat_size * roi_feat_size, fc_out_channels),
+                nn.Linear(fc_out_channels, fc_out_channels),
+            ]
+        )
+        self.fc_cls = nn.Linear(fc_out_channels, num_classes + 1)
+        self.fc_reg = nn.Linear(fc_out_channels, 4 if reg_class_agnostic else 4 * num_classes)
+        # initialisation of MMDetection's ConvFCBBoxHead / BBoxHead
+        for fc in self.shared_fcs:
+            nn.init.xavier_uniform_(fc.weight)
+            nn.init.zeros_(fc.bias)
+        nn.init.normal_(self.fc_cls.weight, std=0.01)
+        nn.init.normal_(self.fc_reg.weight, std=0.001)
+        nn.init.zeros_(self.fc_cls.bias)
+        nn.init.zeros_(self.fc_reg.bias)
+
+    def forward(self, roi_feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = roi_feats.flatten(1)
+        for fc in self.shared_fcs:
+            hidden = torch.relu(fc(hidden))
+        return self.fc_cls(hidden), self.fc_reg(hidden)
+
+    def class_deltas(self, bbox_pred: torch.Tensor) -> torch.Tensor:
+        """(K, 4 * C) or (K, 4) -> (K, C, 4) deltas, one per class."""
+        deltas = bbox_pred.reshape(bbox_pred.shape[0], 1 if self.reg_class_agnostic else self.num_classes, 4)
+        return deltas.expand(-1, self.num_classes, 4) if self.reg_class_agnostic else deltas
+
+    def loss(
+        self,
+        cls_score: torch.Tensor,
+        bbox_pred: torch.Tensor,
+        rois: torch.Tensor,
+        labels: torch.Tensor,
+        target_boxes: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        """Losses of K sampled RoIs.
+
+        Args:
+            cls_score: (K, num_classes + 1) logits.
+            bbox_pred: (K, 4 * num_classes) deltas.
+            rois: (K, 5) sampled RoIs.
+            labels: (K,) int64 classes, ``num_classes`` for background.
+            target_boxes: (K, 4) xyxy matched ground truths (ignored for background).
+
+        Returns:
+            ``loss_cls``, ``loss_bbox`` (summed over positives, divided by K as MMDetection does) and
+            ``acc`` (classification accuracy in percent, logged only).
+        """
+        cls_score, bbox_pred = cls_score.float(), bbox_pred.float()
+        loss_cls = self.loss_cls(cls_score, labels)
+        positive = torch.nonzero((labels >= 0) & (labels < self.num_classes)).flatten()
+        deltas = self.class_deltas(bbox_pred)
+        if positive.numel():
+            pos_deltas = deltas[positive, labels[positive]]
+            pos_targets = self.bbox_coder.encode(rois[positive, 1:], target_boxes[positive].to(rois))
+        else:
+            pos_deltas, pos_targets = bbox_pred.new_zeros(0, 4), bbox_pred.new_zeros(0, 4)
+        loss_bbox = self.loss_bbox(pos_deltas, pos_targets, None, avg_factor=max(labels.numel(), 1))
+        if positive.numel() == 0:
+            loss_bbox = loss_bbox + 0.0 * bbox_pred.sum()  # keep the regressor in the graph
+        accuracy = (cls_score.argmax(dim=1) == labels).float().mean() * 100
+        return {"loss_cls": loss_cls, "loss_bbox": loss_bbox, "acc": accuracy.detach()}
+
+
+@dataclass(frozen=True)
+class RCNNTestConfig:
+    """Post-processing of the second stage.
+
+    Attributes:
+        score_thr: detections need a class probability above this.
+        nms_iou_thr: per-class NMS IoU threshold.
+        max_per_img: detections kept per image.
+        mask_thr_binary: pasted mask probabilities at or above this are foreground.
+    """
+
+    score_thr: float = 0.05
+    nms_iou_thr: float = 0.5
+    max_per_img: int = 100
+    mask_thr_binary: float = 0.5
+
+
+def as_rcnn_test_config(value: RCNNTestConfig | Mapping[str, Any] | None) -> RCNNTestConfig:
+    """An :class:`RCNNTestConfig` from a dataclass, a dict of its fields, or None (the defaults)."""
+    if value is None:
+        return RCNNTestConfig()
+    if isinstance(value, RCNNTestConfig):
+        return value
+    unknown = set(value) - set(RCNNTestConfig.__dataclass_fields__)
+    if unknown:
+        raise KeyError(
+            f"StandardRoIHead.test_cfg: unknown setting(s) {sorted(unknown)}; "
+            f"use {sorted(RCNNTestConfig.__dataclass_fields__)}"
+        )
+    return RCNNTestConfig(**value)
+
+
+def rescale_boxes_to_original(boxes: torch.Tensor, sample: DataSample) -> torch.Tensor:
+    """(K, 4) xyxy boxes of the preprocessed image -> original image pixels (divide by
+    ``scale_factor = (w, h)`` from the metainfo; unchanged when there is none)."""
+    scale = sample.metainfo.get("scale_factor")
+    if scale is None:
+        return boxes
+    factor = boxes.new_tensor([scale[0], scale[1], scale[0], scale[1]])
+    return boxes / factor
+
+
+@MODELS.register()
+class StandardRoIHead(nn.Module):
+    """The R-CNN second stage: box branch, and optionally Mask R-CNN's mask branch.
+
+    Args:
+        bbox_roi_extractor: pools (K, C, 7, 7) features per RoI.
+        bbox_head: classifier and regressor of the pooled features.
+        mask_roi_extractor: pools (K, C, 14, 14) features per positive RoI; None with a
+            ``mask_head`` shares ``bbox_roi_extractor``.
+        mask_head: the mask branch (None: Faster R-CNN).
+        assigner: proposal assigner (default: MaxIoU 0.5 / 0.5, no low-quality matches).
+        sampler: RoI sampler (default: 512 per image, 25% positive, ground truths added).
+        test_cfg: post-processing (:class:`RCNNTestConfig` or a dict of its fields).
+
+    Proposals are per image InstanceData with ``bboxes`` (P, 4) xyxy in input pixels (the RPN's).
+    """
+
+    def __init__(
+        self,
+        bbox_roi_extractor: SingleRoIExtractor,
+        bbox_head: Shared2FCBBoxHead,
+        mask_roi_extractor: SingleRoIExtractor | None = None,
+        mask_head: nn.Module | None = None,
+        assigner: Any | None = None,
+        sampler: Any | None = None,
+        test_cfg: RCNNTestConfig | Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.bbox_roi_extractor = bbox_roi_extractor
+        self.bbox_head = bbox_head
+        self.mask_head = mask_head
+        self.mask_roi_extractor = mask_roi_extractor
+        self.share_roi_extractor = mask_head is not None and mask_roi_extractor is None
+        self.assigner = assigner or MaxIoUAssigner(0.5, 0.5, min_pos_iou=0.5, match_low_quality=False)
+        self.sampler = sampler or RandomSampler(512, 0.25, add_gt_as_proposals=True)
+        self.test_cfg = as_rcnn_test_config(test_cfg)
+
+    @property
+    def with_mask(self) -> bool:
+        """Whether the head has a mask branch."""
+        return self.mask_head is not None
+
+    def _mask_feats(self, feats: Sequence[torch.Tensor], rois: torch.Tensor) -> torch.Tensor:
+        extractor = self.bbox_roi_extractor if self.share_roi_extractor else self.mask_roi_extractor
+        return extractor(feats, rois)
+
+    def forward(
+        self, feats: Sequence[torch.Tensor], proposals: Sequence[InstanceData]
+    ) -> tuple[torch.Tensor, ...]:
+        """Raw outputs on all proposals: ``(cls_score (K, C + 1), bbox_pred (K, 4C)[, mask_logits
+        (K, C, 28, 28)])``."""
+        rois = _float_rois([proposal.bboxes for proposal in proposals], feats)
+        outputs = self.bbox_head(self.bbox_roi_extractor(feats, rois))
+        if self.with_mask:
+            outputs = (*outputs, self.mask_head(self._mask_feats(feats, rois)))
+        return outputs
+
+    # ---- training ---------------------------------------------------------------------------
+    def loss(
+        self,
+        feats: Sequence[torch.Tensor],
+        proposals: Sequence[InstanceData],
+        data_samples: Sequence[DataSample],
+    ) -> dict[str, torch.Tensor]:
+        """Box losses (``loss_cls``, ``loss_bbox``, ``acc``) and, with a mask head, ``loss_mask``."""
+        samples = [self._sample(proposal, sample) for proposal, sample in zip(proposals, data_samples)]
+        num_classes = self.bbox_head.num_classes
+        rois = _float_rois([s.priors[torch.cat([s.pos_inds, s.neg_inds])] for s in samples], feats)
+        labels = torch.cat(
+            [
+                torch.cat([s.pos_gt_labels, s.pos_gt_labels.new_full((s.neg_inds.numel(),), num_classes)])
+                for s in samples
+            ]
+        )
+        target_boxes = torch.cat(
+            [torch.cat([s.pos_gt_boxes.to(rois), rois.new_zeros(s.neg_inds.numel(), 4)]) for s in samples]
+        )
+        cls_score, bbox_pred = self.bbox_head(self.bbox_roi_extractor(feats, rois))
+        losses = self.bbox_head.loss(cls_score, bbox_pred, rois, labels, target_boxes)
+        if self.with_mask:
+            losses.update(self._mask_loss(feats, samples, data_samples))
+        return losses
+
+    def _sample(self, proposal: InstanceData, sample: DataSample) -> Any:
+        priors = proposal.bboxes.detach()
+        gt = sample.gt_instances
+        gt_boxes, gt_labels = gt.bboxes.to(priors), gt.labels.to(priors.device)
+        ignored = sample.get("ignored_instances")
+        ignore_boxes = ignored.bboxes.to(priors) if ignored is not None and "bboxes" in ignored else None
+        assign = self.assigner.assign(priors, gt_boxes, gt_labels, ignore_boxes)
+        return sample_assignment(self.sampler, assign, priors, gt_boxes, gt_labels)
+
+    def _mask_loss(
+        self, feats: Sequence[torch.Tensor], samples: Sequence[Any], data_samples: Sequence[DataSample]
+    ) -> dict[str, torch.Tensor]:
+        pos_rois = _float_rois([s.pos_priors for s in samples], feats)
+        mask_logits = self.mask_head(self._mask_feats(feats, pos_rois))
+        targets = []
+        for s, sample in zip(samples, data_samples):
+            if "masks" not in sample.gt_instances:
+                raise KeyError(
+                    "StandardRoIHead: the mask head needs gt_instances.masks; add LoadAnnotations(with_mask=True) "
+                    "to the training pipeline"
+                )
+            targets.append(
+                mask_targets(
+                    s.pos_priors.to(pos_rois),
+                    s.pos_assigned_gt_inds,
+                    sample.gt_instances.masks,
+                    self.mask_head.mask_size,
+                )
+            )
+        labels = torch.cat([s.pos_gt_labels for s in samples])
+        return self.mask_head.loss(mask_logits, torch.cat(targets), labels)
+
+    # ---- inference --------------------------------------------------------------------------
+    @torch.no_grad()
+    def predict(
+        self,
+        feats: Sequence[torch.Tensor],
+        proposals: Sequence[InstanceData],
+        data_samples: Sequence[DataSample],
+        rescale: bool = True,
+    ) -> list[InstanceData]:
+        """Detections per image: InstanceData with ``bboxes`` (K, 4) xyxy, ``scores`` (K,),
+        ``labels`` (K,) int64 and, with a mask head, ``masks`` (K, H, W) bool; in original image
+        pixels when ``rescale`` (``scale_factor`` divided out, masks at ``ori_shape``), else in the
+        preprocessed image's pixels (masks at ``img_shape``)."""
+        rois = _float_rois([proposal.bboxes for proposal in proposals], feats)
+        cls_score, bbox_pred = self.bbox_head(self.bbox_roi_extractor(feats, rois))
+        counts = [len(proposal) for proposal in proposals]
+        results = [
+            self._boxes_single(scores, deltas, image_rois, sample)
+            for scores, deltas, image_rois, sample in zip(
+                cls_score.split(counts), bbox_pred.split(counts), rois.split(counts), data_samples
+            )
+        ]
+        if self.with_mask:
+            self._add_masks(feats, results, data_samples, rescale)
+        if rescale:
+            for result, sample in zip(results, data_samples):
+                result.bboxes = rescale_boxes_to_original(result.bboxes, sample)
+        return results
+
+    def _boxes_single(
+        self, cls_score: torch.Tensor, bbox_pred: torch.Tensor, rois: torch.Tensor, sample: DataSample
+    ) -> InstanceData:
+        """Softmax scores, class-specific decoding clipped to ``img_shape``, per-class NMS."""
+        scores = torch.softmax(cls_score.float(), dim=1)[:, :-1]  # drop the background column
+        deltas = self.bbox_head.class_deltas(bbox_pred.float())
+        priors = rois[:, None, 1:].expand_as(deltas)
+        shape = sample.metainfo.get("img_shape", sample.metainfo.get("batch_input_shape"))
+        boxes = self.bbox_head.bbox_coder.decode(
+            priors, deltas, max_shape=None if shape is None else shape[:2]
+        )
+        cfg = self.test_cfg
+        dets, labels = multiclass_nms(boxes, scores, cfg.score_thr, cfg.nms_iou_thr, cfg.max_per_img)
+        return InstanceData(bboxes=dets[:, :4], scores=dets[:, 4], labels=labels)
+
+    def _add_masks(
+        self,
+        feats: Sequence[torch.Tensor],
+        results: list[InstanceData],
+        data_samples: Sequence[DataSample],
+        rescale: bool,
+    ) -> None:
+        """Set ``masks`` of every result from the mask branch on its final boxes (input pixels)."""
+        rois = _float_rois([result.bboxes for result in results], feats)
+        mask_logits = self.mask_head(self._mask_feats(feats, rois))
+        for result, logits, sample in zip(
+            results, mask_logits.split([len(r) for r in results]), data_samples
+        ):
+            meta = sample.metainfo
+            if rescale:
+                boxes = rescale_boxes_to_original(result.bboxes, sample)
+                shape = meta.get("ori_shape", meta.get("img_shape"))
+            else:
+                boxes, shape = result.bboxes, meta.get("img_shape", meta.get("batch_input_shape"))
+            result.masks = self.mask_head.predict_masks(
+                logits, boxes, result.labels, shape[:2], self.test_cfg.mask_thr_binary
+            )

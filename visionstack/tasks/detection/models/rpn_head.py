@@ -1,0 +1,301 @@
+"""Region Proposal Network head (Ren et al., "Faster R-CNN", NeurIPS 2015, section 3.1), on an FPN
+(Lin et al., "Feature Pyramid Networks", CVPR 2017, section 4.1).
+
+One 3x3 convolution shared by all pyramid levels, then per anchor a sigmoid objectness logit and
+four box deltas. Training samples 256 anchors per image (at most half positive) and normalises both
+losses by the number of sampled anchors in the batch; proposals are the top-scoring decoded anchors
+of every level after an NMS that keeps the levels apart (MMDetection 2+).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from ....models.losses.bce_loss import BCEWithLogitsLoss
+from ....models.losses.smooth_l1_loss import L1Loss
+from ....models.ops import (
+    AnchorGenerator,
+    AssignResult,
+    DeltaXYWHBBoxCoder,
+    MaxIoUAssigner,
+    PseudoSampler,
+    RandomSampler,
+    SamplingResult,
+    batched_nms,
+)
+from ....registry import MODELS
+from ....structures import DataSample, InstanceData
+
+__all__ = ["ProposalConfig", "RPNHead", "sample_assignment"]
+
+
+@dataclass(frozen=True)
+class ProposalConfig:
+    """How the RPN turns its dense outputs into proposals.
+
+    Attributes:
+        nms_pre: top-scoring anchors kept per level before NMS (<= 0: all).
+        max_per_img: proposals kept per image after NMS.
+        nms_iou_thr: NMS IoU threshold (boxes of different levels never suppress each other).
+        min_bbox_size: proposals need width and height strictly above this (pixels).
+    """
+
+    nms_pre: int = 1000
+    max_per_img: int = 1000
+    nms_iou_thr: float = 0.7
+    min_bbox_size: float = 0.0
+
+
+def as_proposal_config(
+    value: ProposalConfig | Mapping[str, Any] | None, default: ProposalConfig
+) -> ProposalConfig:
+    """A :class:`ProposalConfig` from a dataclass, a dict of its fields, or None (``default``)."""
+    if value is None:
+        return default
+    if isinstance(value, ProposalConfig):
+        return value
+    unknown = set(value) - set(ProposalConfig.__dataclass_fields__)
+    if unknown:
+        raise KeyError(
+            f"RPNHead: unknown proposal setting(s) {sorted(unknown)}; "
+            f"use {sorted(ProposalConfig.__dataclass_fields__)}"
+        )
+    return ProposalConfig(**value)
+
+
+def sample_assignment(
+    sampler: Any, assign: AssignResult, priors: torch.Tensor, gt_boxes: torch.Tensor, gt_labels: torch.Tensor
+) -> SamplingResult:
+    """Call a sampler's ``sample`` with the arguments its kind takes (PseudoSampler needs no labels)."""
+    if isinstance(sampler, PseudoSampler):
+        return sampler.sample(assign, priors, gt_boxes)
+    return sampler.sample(assign, priors, gt_boxes, gt_labels)
+
+
+@MODELS.register()
+class RPNHead(nn.Module):
+    """Class-agnostic objectness and box regression on every level of a feature pyramid.
+
+    Args:
+        in_channels: channels of each input level.
+        feat_channels: channels of the shared 3x3 convolution.
+        anchor_generator: anchors (default: scale 8, ratios 0.5/1/2, strides 4..64, as MMDetection's
+            ``faster-rcnn_r50_fpn``).
+        bbox_coder: delta coder (default: means 0, stds 1).
+        assigner: anchor assigner (default: MaxIoU 0.7 / 0.3, low-quality matches from 0.3).
+        sampler: anchor sampler (default: 256 per image, at most 50% positive, no gts added).
+        loss_cls: objectness loss ``(logits, targets, weight, avg_factor)`` (default: BCE on logits).
+        loss_bbox: regression loss ``(pred, target, weight, avg_factor)`` (default: L1).
+        train_proposal_cfg: proposals for the second stage while training (default: nms_pre 2000,
+            max_per_img 1000, IoU 0.7, min size 0).
+        test_proposal_cfg: proposals at test time (default: nms_pre 1000, max_per_img 1000).
+
+    Shapes:
+        ``forward(feats)`` with L levels of (N, in_channels, H_l, W_l) -> ``(cls_scores, bbox_preds)``,
+        lists of (N, A, H_l, W_l) logits and (N, A * 4, H_l, W_l) deltas (channel ``a * 4 + k``).
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 256,
+        feat_channels: int = 256,
+        anchor_generator: AnchorGenerator | None = None,
+        bbox_coder: DeltaXYWHBBoxCoder | None = None,
+        assigner: Any | None = None,
+        sampler: Any | None = None,
+        loss_cls: nn.Module | None = None,
+        loss_bbox: nn.Module | None = None,
+        train_proposal_cfg: ProposalConfig | Mapping[str, Any] | None = None,
+        test_proposal_cfg: ProposalConfig | Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.anchor_generator = anchor_generator or AnchorGenerator(
+            strides=[4, 8, 16, 32, 64], ratios=[0.5, 1.0, 2.0], scales=[8]
+        )
+        self.bbox_coder = bbox_coder or DeltaXYWHBBoxCoder()
+        self.assigner = assigner or MaxIoUAssigner(0.7, 0.3, min_pos_iou=0.3, match_low_quality=True)
+        self.sampler = sampler or RandomSampler(256, 0.5, add_gt_as_proposals=False)
+        self.loss_cls = loss_cls or BCEWithLogitsLoss()
+        self.loss_bbox = loss_bbox or L1Loss()
+        self.train_proposal_cfg = as_proposal_config(train_proposal_cfg, ProposalConfig(nms_pre=2000))
+        self.test_proposal_cfg = as_proposal_config(test_proposal_cfg, ProposalConfig(nms_pre=1000))
+        num_anchors = set(self.anchor_generator.num_base_priors)
+        if len(num_anchors) != 1:
+            raise ValueError(f"RPNHead: every level needs the same number of anchors, got {num_anchors}")
+        self.num_anchors = num_anchors.pop()
+        # parameter names of MMDetection's RPNHead, so its checkpoints map one to one
+        self.rpn_conv = nn.Conv2d(in_channels, feat_channels, 3, padding=1)
+        self.rpn_cls = nn.Conv2d(feat_channels, self.num_anchors, 1)
+        self.rpn_reg = nn.Conv2d(feat_channels, self.num_anchors * 4, 1)
+        for conv in (self.rpn_conv, self.rpn_cls, self.rpn_reg):
+            nn.init.normal_(conv.weight, std=0.01)
+            nn.init.zeros_(conv.bias)
+
+    def forward(self, feats: Sequence[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Per level (N, A, H, W) objectness logits and (N, A * 4, H, W) deltas."""
+        if len(feats) != self.anchor_generator.num_levels:
+            raise ValueError(
+                f"RPNHead: got {len(feats)} feature levels but the anchor generator has "
+                f"{self.anchor_generator.num_levels} (strides {self.anchor_generator.strides})"
+            )
+        cls_scores, bbox_preds = [], []
+        for feat in feats:
+            hidden = torch.relu(self.rpn_conv(feat))
+            cls_scores.append(self.rpn_cls(hidden))
+            bbox_preds.append(self.rpn_reg(hidden))
+        return cls_scores, bbox_preds
+
+    # ---- training ---------------------------------------------------------------------------
+    def loss(
+        self, feats: Sequence[torch.Tensor], data_samples: Sequence[DataSample]
+    ) -> dict[str, torch.Tensor]:
+        """``loss_rpn_cls`` and ``loss_rpn_bbox`` of a batch whose samples carry ``gt_instances``."""
+        cls_scores, bbox_preds = self(feats)
+        return self._loss_from_outputs(cls_scores, bbox_preds, data_samples)
+
+    def loss_and_predict(
+        self, feats: Sequence[torch.Tensor], data_samples: Sequence[DataSample]
+    ) -> tuple[dict[str, torch.Tensor], list[InstanceData]]:
+        """The losses, and the (detached) training proposals for the second stage."""
+        cls_scores, bbox_preds = self(feats)
+        losses = self._loss_from_outputs(cls_scores, bbox_preds, data_samples)
+        proposals = self.proposals_from_outputs(cls_scores, bbox_preds, data_samples, self.train_proposal_cfg)
+        return losses, proposals
+
+    def _loss_from_outputs(
+        self,
+        cls_scores: list[torch.Tensor],
+        bbox_preds: list[torch.Tensor],
+        data_samples: Sequence[DataSample],
+    ) -> dict[str, torch.Tensor]:
+        anchors, valid = self._anchors(cls_scores, data_samples)
+        logits = torch.cat([_flatten_scores(score) for score in cls_scores], dim=1).float()  # (N, M)
+        deltas = torch.cat([_flatten_deltas(pred) for pred in bbox_preds], dim=1).float()  # (N, M, 4)
+        targets = [
+            self._targets_single(anchors, image_valid, sample)
+            for image_valid, sample in zip(valid, data_samples)
+        ]
+        labels, label_weights, box_targets, box_weights = (torch.stack(parts) for parts in zip(*targets))
+        # MMDetection: both losses are divided by the number of sampled anchors of the batch
+        num_sampled = label_weights.sum().clamp(min=1.0)
+        loss_cls = self.loss_cls(logits, labels, label_weights, avg_factor=num_sampled)
+        loss_bbox = self.loss_bbox(deltas, box_targets, box_weights, avg_factor=num_sampled)
+        return {"loss_rpn_cls": loss_cls, "loss_rpn_bbox": loss_bbox}
+
+    def _anchors(
+        self, cls_scores: list[torch.Tensor], data_samples: Sequence[DataSample]
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """(M, 4) anchors of all levels and, per image, (M,) flags of anchors inside its pad shape."""
+        sizes = [tuple(score.shape[-2:]) for score in cls_scores]
+        device = cls_scores[0].device
+        # anchors and targets in float32 even under autocast (bfloat16 cannot hold pixel coordinates)
+        anchors = torch.cat(self.anchor_generator.grid_priors(sizes, device=device, dtype=torch.float32))
+        valid = []
+        for sample in data_samples:
+            shape = sample.metainfo.get("pad_shape", sample.metainfo.get("batch_input_shape"))
+            if shape is None:
+                raise KeyError(
+                    "RPNHead: a data sample has neither pad_shape nor batch_input_shape in its metainfo"
+                )
+            valid.append(torch.cat(self.anchor_generator.valid_flags(sizes, shape[:2], device=device)))
+        return anchors, valid
+
+    def _targets_single(
+        self, anchors: torch.Tensor, valid: torch.Tensor, sample: DataSample
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(M,) objectness targets and weights, (M, 4) delta targets and weights of one image."""
+        gt_boxes = sample.gt_instances.bboxes.to(anchors)
+        ignored = sample.get("ignored_instances")
+        ignore_boxes = ignored.bboxes.to(anchors) if ignored is not None and "bboxes" in ignored else None
+        inside = torch.nonzero(valid).flatten()
+        gt_labels = torch.zeros(gt_boxes.shape[0], dtype=torch.long, device=anchors.device)  # one class
+        assign = self.assigner.assign(anchors[inside], gt_boxes, gt_labels, ignore_boxes)
+        sampled = sample_assignment(self.sampler, assign, anchors[inside], gt_boxes, gt_labels)
+        pos, neg = inside[sampled.pos_inds], inside[sampled.neg_inds]
+        labels = anchors.new_zeros(anchors.shape[0])
+        label_weights = anchors.new_zeros(anchors.shape[0])
+        box_targets = anchors.new_zeros(anchors.shape)
+        box_weights = anchors.new_zeros(anchors.shape)
+        labels[pos] = 1.0
+        label_weights[pos] = 1.0
+        label_weights[neg] = 1.0
+        if pos.numel():
+            box_targets[pos] = self.bbox_coder.encode(anchors[pos], sampled.pos_gt_boxes.to(anchors))
+            box_weights[pos] = 1.0
+        return labels, label_weights, box_targets, box_weights
+
+    # ---- proposals --------------------------------------------------------------------------
+    def predict(
+        self, feats: Sequence[torch.Tensor], data_samples: Sequence[DataSample]
+    ) -> list[InstanceData]:
+        """Test-time proposals per image (``bboxes`` (P, 4) xyxy in input pixels, ``scores`` (P,))."""
+        cls_scores, bbox_preds = self(feats)
+        return self.proposals_from_outputs(cls_scores, bbox_preds, data_samples, self.test_proposal_cfg)
+
+    @torch.no_grad()
+    def proposals_from_outputs(
+        self,
+        cls_scores: list[torch.Tensor],
+        bbox_preds: list[torch.Tensor],
+        data_samples: Sequence[DataSample],
+        cfg: ProposalConfig,
+    ) -> list[InstanceData]:
+        """Decode, filter and NMS the dense outputs into per-image proposals (no gradient).
+
+        Returns:
+            Per image an InstanceData with ``bboxes`` (P, 4) xyxy in the preprocessed image's
+            pixels (clipped to ``img_shape``), ``scores`` (P,) objectness probabilities in
+            decreasing order and ``labels`` (P,) zeros.
+        """
+        sizes = [tuple(score.shape[-2:]) for score in cls_scores]
+        anchors = self.anchor_generator.grid_priors(sizes, device=cls_scores[0].device, dtype=torch.float32)
+        results = []
+        for index, sample in enumerate(data_samples):
+            level_scores = [_flatten_scores(score[index : index + 1])[0].float() for score in cls_scores]
+            level_deltas = [_flatten_deltas(pred[index : index + 1])[0].float() for pred in bbox_preds]
+            image_shape = sample.metainfo.get("img_shape", sample.metainfo.get("batch_input_shape"))
+            results.append(self._proposals_single(level_scores, level_deltas, anchors, image_shape, cfg))
+        return results
+
+    def _proposals_single(
+        self,
+        level_logits: list[torch.Tensor],
+        level_deltas: list[torch.Tensor],
+        level_anchors: list[torch.Tensor],
+        image_shape: Sequence[int],
+        cfg: ProposalConfig,
+    ) -> InstanceData:
+        scores, deltas, anchors, level_ids = [], [], [], []
+        for level, (logits, delta, prior) in enumerate(zip(level_logits, level_deltas, level_anchors)):
+            probability = logits.sigmoid()
+            if 0 < cfg.nms_pre < probability.numel():
+                probability, top = probability.topk(cfg.nms_pre)
+                delta, prior = delta[top], prior[top]
+            scores.append(probability)
+            deltas.append(delta)
+            anchors.append(prior)
+            level_ids.append(torch.full_like(probability, level, dtype=torch.long))
+        scores, level_ids = torch.cat(scores), torch.cat(level_ids)
+        boxes = self.bbox_coder.decode(torch.cat(anchors), torch.cat(deltas), max_shape=image_shape[:2])
+        sizes = boxes[:, 2:] - boxes[:, :2]
+        large = (sizes > cfg.min_bbox_size).all(dim=1)
+        boxes, scores, level_ids = boxes[large], scores[large], level_ids[large]
+        keep = batched_nms(boxes, scores, level_ids, cfg.nms_iou_thr)[: cfg.max_per_img]
+        return InstanceData(
+            bboxes=boxes[keep], scores=scores[keep], labels=torch.zeros_like(keep, dtype=torch.long)
+        )
+
+
+def _flatten_scores(score: torch.Tensor) -> torch.Tensor:
+    """(N, A, H, W) -> (N, H * W * A), position-major like the anchors."""
+    return score.permute(0, 2, 3, 1).reshape(score.shape[0], -1)
+
+
+def _flatten_deltas(pred: torch.Tensor) -> torch.Tensor:
+    """(N, A * 4, H, W) -> (N, H * W * A, 4)."""
+    return pred.permute(0, 2, 3, 1).reshape(pred.shape[0], -1, 4)

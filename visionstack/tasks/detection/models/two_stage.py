@@ -1,0 +1,160 @@
+"""TwoStageDetector: backbone -> neck -> RPN -> RoI head, the frame of Faster and Mask R-CNN
+(Ren et al., NeurIPS 2015; He et al., ICCV 2017).
+
+The detector holds no detection logic. Its parts keep these contracts:
+
+- ``rpn_head.loss_and_predict(feats, data_samples)`` -> ``(losses, proposals)`` and
+  ``rpn_head.predict(feats, data_samples)`` -> proposals: per image InstanceData with ``bboxes``
+  (P, 4) xyxy in input pixels (detached) and ``scores`` (P,);
+- ``roi_head.loss(feats, proposals, data_samples)`` -> dict of losses;
+  ``roi_head.predict(feats, proposals, data_samples, rescale)`` -> per image InstanceData with
+  ``bboxes``, ``scores``, ``labels`` (and ``masks``);
+- ``rpn_head(feats)`` and ``roi_head(feats, proposals)`` -> raw outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from ....models.base_model import BaseModel
+from ....registry import MODELS
+from ....structures import DataSample, InstanceData
+from .data_preprocessor import DetDataPreprocessor
+
+__all__ = ["FasterRCNN", "MaskRCNN", "TwoStageDetector"]
+
+
+@MODELS.register()
+class TwoStageDetector(BaseModel):
+    """Proposals from a region proposal network, refined and classified by a RoI head.
+
+    Args:
+        backbone: module mapping (N, 3, H, W) images to a tuple of feature maps.
+        rpn_head: region proposal head (e.g. ``RPNHead``), see the module docstring.
+        roi_head: second stage (e.g. ``StandardRoIHead``).
+        neck: optional module mapping the backbone tuple to the pyramid (e.g. ``FPN``).
+        data_preprocessor: a built preprocessor; a plain dict (no ``type``) is taken as
+            :class:`DetDataPreprocessor` keyword arguments; None gives ``DetDataPreprocessor()``.
+
+    Modes:
+        ``"loss"``: ``loss_rpn_cls``, ``loss_rpn_bbox``, ``loss_cls``, ``loss_bbox``, ``acc``
+        (and ``loss_mask``); ``"predict"``: the data samples with ``pred_instances`` in original
+        image pixels; ``"tensor"``: ``(rpn_cls_scores, rpn_bbox_preds, *roi_outputs)`` where the
+        RoI outputs are computed on the test-time proposals.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        rpn_head: nn.Module,
+        roi_head: nn.Module,
+        neck: nn.Module | None = None,
+        data_preprocessor: nn.Module | Mapping[str, Any] | None = None,
+    ) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = DetDataPreprocessor()
+        elif isinstance(data_preprocessor, Mapping):
+            data_preprocessor = DetDataPreprocessor(**data_preprocessor)
+        super().__init__(data_preprocessor=data_preprocessor)
+        for name, module in (("backbone", backbone), ("rpn_head", rpn_head), ("roi_head", roi_head)):
+            if not isinstance(module, nn.Module):
+                raise TypeError(
+                    f"{type(self).__name__}: {name} must be a built nn.Module (a config dict with 'type' "
+                    f"is built by the registry), got {type(module).__name__}"
+                )
+        self.backbone = backbone
+        self.neck = neck
+        self.rpn_head = rpn_head
+        self.roi_head = roi_head
+
+    @property
+    def with_mask(self) -> bool:
+        """Whether the RoI head predicts instance masks."""
+        return bool(getattr(self.roi_head, "with_mask", False))
+
+    def extract_feat(self, inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Multi-level features (N, C_l, H_l, W_l) of a preprocessed (N, 3, H, W) batch."""
+        feats = self.backbone(inputs)
+        if isinstance(feats, torch.Tensor):
+            feats = (feats,)
+        if self.neck is not None:
+            feats = self.neck(tuple(feats))
+        return tuple(feats)
+
+    def loss(self, inputs: torch.Tensor, data_samples: list[DataSample]) -> dict[str, Any]:
+        """RPN and RoI-head losses of a batch whose samples carry ``gt_instances``."""
+        if data_samples is None or any("gt_instances" not in sample for sample in data_samples):
+            raise ValueError(f"{type(self).__name__}.loss needs data_samples with gt_instances")
+        feats = self.extract_feat(inputs)
+        losses, proposals = self.rpn_head.loss_and_predict(feats, data_samples)
+        roi_losses = self.roi_head.loss(feats, proposals, data_samples)
+        clash = set(losses) & set(roi_losses)
+        if clash:
+            raise KeyError(f"{type(self).__name__}: the RPN and RoI head both return {sorted(clash)}")
+        losses.update(roi_losses)
+        return losses
+
+    def predict(
+        self, inputs: torch.Tensor, data_samples: list[DataSample] | None = None, rescale: bool = True
+    ) -> list[DataSample]:
+        """Detections per image in ``pred_instances`` (original pixels when ``rescale``).
+
+        Without data samples, samples are made from the batch shape (no rescaling possible).
+        """
+        data_samples = data_samples if data_samples is not None else _samples_for_batch(inputs)
+        feats = self.extract_feat(inputs)
+        proposals = self.rpn_head.predict(feats, data_samples)
+        results = self.roi_head.predict(feats, proposals, data_samples, rescale=rescale)
+        if len(results) != len(data_samples):
+            raise RuntimeError(f"the RoI head returned {len(results)} results for {len(data_samples)} images")
+        for sample, instances in zip(data_samples, results):
+            sample.pred_instances = instances
+        return data_samples
+
+    def forward_tensor(self, inputs: torch.Tensor, data_samples: list[DataSample] | None = None) -> tuple:
+        """Raw outputs: RPN per-level lists, then the RoI head's outputs on the test proposals."""
+        data_samples = data_samples if data_samples is not None else _samples_for_batch(inputs)
+        feats = self.extract_feat(inputs)
+        rpn_cls_scores, rpn_bbox_preds = self.rpn_head(feats)
+        proposals: list[InstanceData] = self.rpn_head.proposals_from_outputs(
+            rpn_cls_scores, rpn_bbox_preds, data_samples, self.rpn_head.test_proposal_cfg
+        )
+        return (rpn_cls_scores, rpn_bbox_preds, *self.roi_head(feats, proposals))
+
+
+def _samples_for_batch(inputs: torch.Tensor) -> list[DataSample]:
+    shape = tuple(inputs.shape[-2:])
+    return [
+        DataSample(metainfo=dict(img_shape=shape, ori_shape=shape, batch_input_shape=shape))
+        for _ in range(inputs.shape[0])
+    ]
+
+
+@MODELS.register()
+class FasterRCNN(TwoStageDetector):
+    """Faster R-CNN (Ren et al., NeurIPS 2015): a :class:`TwoStageDetector` whose RoI head has
+    only the box branch. The name exists so configs read as the published model."""
+
+
+@MODELS.register()
+class MaskRCNN(TwoStageDetector):
+    """Mask R-CNN (He et al., ICCV 2017): a :class:`TwoStageDetector` whose RoI head has a mask
+    branch; predictions carry ``masks`` (K, H, W) bool at the original image size."""
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        rpn_head: nn.Module,
+        roi_head: nn.Module,
+        neck: nn.Module | None = None,
+        data_preprocessor: nn.Module | Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(backbone, rpn_head, roi_head, neck=neck, data_preprocessor=data_preprocessor)
+        if not self.with_mask:
+            raise ValueError(
+                "MaskRCNN: roi_head has no mask_head; give StandardRoIHead(mask_head=FCNMaskHead(...))"
+            )
