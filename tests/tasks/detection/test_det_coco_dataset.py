@@ -51,7 +51,6 @@ def coco_content() -> dict:
             {"id": 2, "image_id": 1, "category_id": 90, "bbox": [50, 10, 40, 20], "area": 800, "iscrowd": 0,
              "segmentation": {"size": [80, 100], "counts": compressed["counts"].decode("ascii")}},
             {"id": 3, "image_id": 1, "category_id": 1, "bbox": [5, 5, 0.5, 10], "area": 5, "iscrowd": 0},
-            {"id": 4, "image_id": 1, "category_id": 1, "bbox": [200, 5, 10, 10], "area": 100, "iscrowd": 0},
             {"id": 5, "image_id": 3, "category_id": 1, "bbox": [5, 5, 20, 10], "area": 200, "iscrowd": 1,
              "segmentation": {"size": [60, 70], "counts": uncompressed_counts(crowd)}},
             {"id": 6, "image_id": 3, "category_id": 1, "bbox": [30, 30, 10, 12], "area": 120, "iscrowd": 0,
@@ -88,7 +87,7 @@ def test_sparse_category_ids_map_to_sorted_contiguous_labels(coco_root):
     first = dataset.get_data_info(0)
     assert first["img_path"] == str(coco_root / "images" / "a.png") and first["img_id"] == 1
     assert (first["height"], first["width"]) == (80, 100)
-    # The 0.5-wide box and the box outside the image are dropped, like MMDetection.
+    # The 0.5-wide box is dropped, like MMDetection.
     assert [inst["bbox_label"] for inst in first["instances"]] == [1, 2]
     assert first["instances"][0]["bbox"] == [10, 20, 40, 60]
     assert first["instances"][1]["bbox"] == [50, 10, 90, 30]
@@ -138,14 +137,14 @@ def test_masks_decode_polygon_compressed_and_uncompressed_rle(coco_root):
 
 def test_malformed_records_name_file_and_image_id(coco_root):
     content = coco_content()
-    content["annotations"][5]["bbox"] = "wide"
+    content["annotations"][4]["bbox"] = "wide"
     (coco_root / "annotations" / "instances.json").write_text(json.dumps(content))
     with pytest.raises(DatasetError, match=r"instances\.json.*image id 3.*bbox"):
         make(coco_root)
     skipping = make(coco_root, skip_bad_samples=True)
     assert len(skipping) == 3 and skipping.bad_sample_count == 1
-    content["annotations"][5]["bbox"] = [1, 1, 5, 5]
-    content["annotations"][5]["category_id"] = 7
+    content["annotations"][4]["bbox"] = [1, 1, 5, 5]
+    content["annotations"][4]["category_id"] = 7
     (coco_root / "annotations" / "instances.json").write_text(json.dumps(content))
     with pytest.raises(DatasetError, match="image id 3.*category_id 7"):
         make(coco_root)
@@ -164,3 +163,15 @@ def test_unknown_image_and_not_coco_file(coco_root):
     (coco_root / "annotations" / "instances.json").write_text(json.dumps({"images": []}))
     with pytest.raises(DatasetError, match="not a COCO instances file"):
         make(coco_root)
+
+
+@pytest.mark.parametrize(("bbox", "reason"), [([200, 5, 10, 10], "entirely outside"), ([10, 5, -4, 10], "negative size")])
+def test_a_bad_box_is_an_error_naming_file_and_image_or_is_skipped_and_counted(coco_root, bbox, reason):
+    path = coco_root / "annotations" / "instances.json"
+    coco = json.loads(path.read_text())
+    coco["annotations"].append({"id": 99, "image_id": 1, "category_id": 1, "bbox": bbox, "area": 100, "iscrowd": 0})
+    path.write_text(json.dumps(coco))
+    with pytest.raises(DatasetError, match=rf"instances\.json.*image id 1: annotation 99 .*{reason}"):
+        make(coco_root).get_data_info(0)
+    skipping = make(coco_root, skip_bad_samples=True)
+    assert skipping.bad_sample_count == 1 and len(skipping) == 3

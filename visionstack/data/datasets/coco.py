@@ -10,8 +10,9 @@ The annotation file is COCO's ``instances_*.json``: ``images`` (``id, file_name,
 COCO's sparse category ids (1..90 for COCO itself) map to contiguous labels 0..C-1 in sorted id
 order; ``metainfo["classes"]`` holds their names and ``metainfo["cat_ids"]`` the ids, so metrics can
 map labels back. Crowd regions (``iscrowd=1``) are kept with ``ignore_flag=1``. Like MMDetection,
-an annotation is dropped when its box has no overlap with the image, ``area <= 0``, or a width or
-height below one pixel. ``mask`` is the raw ``segmentation`` (a list of flat polygons, or an RLE dict
+an annotation is dropped when ``area <= 0`` or its width or height is below one pixel; a box of
+negative size or entirely outside the image is an error (or, with ``skip_bad_samples``, a
+skipped and counted record). ``mask`` is the raw ``segmentation`` (a list of flat polygons, or an RLE dict
 with compressed string or uncompressed list ``counts``); ``LoadAnnotations`` decodes it.
 """
 
@@ -41,7 +42,8 @@ def parse_coco_annotation(
         label: the contiguous label of its category.
 
     Raises:
-        ValueError: when ``bbox`` is not four numbers or ``segmentation`` has the wrong type.
+        ValueError: when ``bbox`` is not four numbers, has a negative size or lies entirely outside
+            the image, or ``segmentation`` has the wrong type.
     """
     bbox = annotation.get("bbox")
     if (
@@ -53,10 +55,17 @@ def parse_coco_annotation(
             f"annotation {annotation.get('id')!r} has bbox {bbox!r}; expected [x, y, w, h] numbers"
         )
     x, y, w, h = (float(v) for v in bbox)
+    if w < 0 or h < 0:  # malformed, not merely tiny: say so (skip_bad_samples counts it instead)
+        raise ValueError(f"annotation {annotation.get('id')!r} has bbox {bbox!r} of negative size")
     overlap_w = max(0.0, min(x + w, image_width) - max(x, 0.0))
     overlap_h = max(0.0, min(y + h, image_height) - max(y, 0.0))
-    if overlap_w * overlap_h == 0 or float(annotation.get("area", w * h)) <= 0 or w < 1 or h < 1:
-        return None
+    if w >= 1 and h >= 1 and overlap_w * overlap_h == 0:
+        raise ValueError(
+            f"annotation {annotation.get('id')!r} has bbox {bbox!r} entirely outside the "
+            f"{image_width}x{image_height} image"
+        )
+    if float(annotation.get("area", w * h)) <= 0 or w < 1 or h < 1:
+        return None  # degenerate boxes are dropped, as MMDetection does
     instance: dict[str, Any] = {
         "bbox": [x, y, x + w, y + h],
         "bbox_label": int(label),
