@@ -2,7 +2,6 @@
 # <data_root>/{train,val}2017/*.jpg. Images are resized to fit 1333x800 (aspect kept), batch of 2 per GPU
 # (16 images over 8 GPUs is the batch the 1x schedule's learning rate assumes).
 data_root = "data/coco/"
-backend_args = None
 train_pipeline = [
     dict(type="LoadImage"),
     dict(type="LoadAnnotations", with_bbox=True),

@@ -1,7 +1,8 @@
 # The synthetic shapes dataset (5 classes: circle, square, triangle, star, cross), COCO format, written by
 #   visionstack data synth detection --out data/synth_det
 # Layout: <data_root>/annotations/instances_{train,val}.json, <data_root>/{train,val}/*.png; image sides
-# are 128-256 px, so resizing to fit 256x256 keeps the CPU cost small.
+# are 128-256 px, so resizing to fit 256x256 keeps the CPU cost small. Everything else is COCO's.
+_base_ = "coco_detection.py"
 data_root = "data/synth_det/"
 train_pipeline = [
     dict(type="LoadImage"),
@@ -18,34 +19,15 @@ test_pipeline = [
 ]
 train_dataloader = dict(
     batch_size=8,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type="DefaultSampler", shuffle=True),
-    collate_fn=dict(type="pseudo_collate"),
     dataset=dict(
-        type="CocoDataset",
-        data_root=data_root,
         ann_file="annotations/instances_train.json",
         data_prefix=dict(img="train/"),
         filter_cfg=dict(filter_empty_gt=True, min_size=8),
-        pipeline=train_pipeline,
     ),
 )
 val_dataloader = dict(
     batch_size=8,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type="DefaultSampler", shuffle=False),
-    collate_fn=dict(type="pseudo_collate"),
-    dataset=dict(
-        type="CocoDataset",
-        data_root=data_root,
-        ann_file="annotations/instances_val.json",
-        data_prefix=dict(img="val/"),
-        test_mode=True,
-        pipeline=test_pipeline,
-    ),
+    dataset=dict(ann_file="annotations/instances_val.json", data_prefix=dict(img="val/")),
 )
-test_dataloader = val_dataloader
-val_evaluator = dict(type="CocoMetric", ann_file=data_root + "annotations/instances_val.json", metric="bbox")
+val_evaluator = dict(ann_file=data_root + "annotations/instances_val.json")
 test_evaluator = val_evaluator

@@ -93,3 +93,4 @@ def test_boxes_stay_inside_and_masks_stay_aligned(case):
             after = results["img"].shape[:2]
             tolerance = tolerance * max(1.0, after[0] / before[0], after[1] / before[1]) + 1.0
         check(results, name, tolerance)
+    assert len(results["gt_masks"]) == len(results["gt_bboxes"])
