@@ -25,6 +25,7 @@ _SCRIPT = textwrap.dedent(
     metrics = runner.val()
     torch.save({"state_dict": runner.model.module.state_dict(), "metrics": metrics},
                f"{work_dir}/rank{runner.rank}.pt")
+    torch.distributed.barrier()  # no rank closes its connections while another still uses them
     torch.distributed.destroy_process_group()
     """
 )

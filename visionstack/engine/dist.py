@@ -71,6 +71,9 @@ def init_dist_from_env(backend: str | None = None) -> bool:
 
 def _destroy_group() -> None:
     if is_distributed():
+        # every rank reaches this point before any closes its connections: a rank tearing down
+        # while another still talks to it aborts the other ("terminate called ...")
+        torch_dist.barrier()
         torch_dist.destroy_process_group()
 
 
