@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torch import nn
 
 import visionstack.models.losses.focal_loss  # noqa: F401  (registers FocalLoss)
 import visionstack.models.losses.smooth_l1_loss  # noqa: F401  (registers L1Loss)
@@ -18,37 +17,16 @@ from visionstack.registry import MODELS, build
 from visionstack.structures import DataSample, InstanceData
 from visionstack.tasks.detection.models.retina_head import RetinaHead
 from visionstack.tasks.detection.models.single_stage import SingleStageDetector
+from visionstack.testing.tiny_backbone import TinyConvBackbone
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "detection"
-
-
-class TinyBackbone(nn.Module):
-    """Five stride-2 conv + BN + ReLU stages; returns the maps of strides 8, 16 and 32 (24, 32, 48 channels).
-
-    A narrow stand-in for ResNet so that the overfit test runs in seconds on a shared CPU.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        widths = [3, 16, 16, 24, 32, 48]
-        self.stages = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(a, b, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU())
-            for a, b in zip(widths[:-1], widths[1:])
-        )
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        outs = []
-        for stage in self.stages:
-            x = stage(x)
-            outs.append(x)
-        return tuple(outs[2:])
 
 
 def tiny_retinanet(num_classes: int = 3, seed: int = 0) -> SingleStageDetector:
     """The narrow backbone, a 3-level 32-channel FPN (strides 8-32), one conv per tower."""
     torch.manual_seed(seed)
     return SingleStageDetector(
-        backbone=TinyBackbone(),
+        backbone=TinyConvBackbone(),
         neck=FPN([24, 32, 48], 32, num_outs=3),
         bbox_head=RetinaHead(
             num_classes,

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 import visionstack.models.losses.smooth_l1_loss  # noqa: F401  (registers L1Loss)
 import visionstack.models.necks.fpn  # noqa: F401  (registers FPN)
@@ -21,30 +20,9 @@ from visionstack.tasks.detection.models.mask_head import FCNMaskHead
 from visionstack.tasks.detection.models.roi_head import Shared2FCBBoxHead, SingleRoIExtractor, StandardRoIHead
 from visionstack.tasks.detection.models.rpn_head import RPNHead
 from visionstack.tasks.detection.models.two_stage import FasterRCNN, MaskRCNN, TwoStageDetector
+from visionstack.testing.tiny_backbone import TinyConvBackbone
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "detection"
-
-
-class TinyBackbone(nn.Module):
-    """Five stride-2 conv + BN + ReLU stages; returns strides 4, 8, 16, 32 (16, 24, 32, 48 channels).
-
-    A narrow stand-in for ResNet so that the overfit test runs in seconds on a shared CPU.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        widths = [3, 16, 16, 24, 32, 48]
-        self.stages = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(a, b, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU())
-            for a, b in zip(widths[:-1], widths[1:])
-        )
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        outs = []
-        for stage in self.stages:
-            x = stage(x)
-            outs.append(x)
-        return tuple(outs[1:])
 
 
 def tiny_rcnn(num_classes: int = 3, with_mask: bool = False, seed: int = 0) -> TwoStageDetector:
@@ -64,7 +42,7 @@ def tiny_rcnn(num_classes: int = 3, with_mask: bool = False, seed: int = 0) -> T
     )
     detector = MaskRCNN if with_mask else FasterRCNN
     return detector(
-        backbone=TinyBackbone(),
+        backbone=TinyConvBackbone((1, 2, 3, 4)),
         neck=FPN([16, 24, 32, 48], 32, num_outs=5),
         rpn_head=RPNHead(
             32,
