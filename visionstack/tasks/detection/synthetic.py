@@ -3,9 +3,12 @@
 Each image (sides drawn between ``image_size[0]`` and ``image_size[1]`` pixels) has a textured
 background (noise, a linear gradient, or stripes) and one to six flat-coloured shapes of five classes
 (circle, square, triangle, star, cross), rotated, at sizes drawn per COCO's area buckets (small
-< 32², medium < 96², large). Shapes are painted in order, so later ones occlude earlier ones; the
-annotation is the *visible* mask, and an instance less than 15% visible (or under 10 pixels) is left
-out. Masks are exact: each shape is rasterised once (COCO's polygon rasteriser, on vertices rounded
+< 32², medium < 96², large). Shapes are painted in order, so later ones occlude earlier ones, and may
+reach past the border; the annotation is the *visible* mask. Visibility is the visible pixels over
+the whole shape's area (occlusion and truncation both count): a shape less than 15% visible (or
+under 10 pixels) is left out, and one less than half visible is annotated as a crowd region
+(``iscrowd=1``): a corner of a square cannot be told from a corner of a star, so such instances are
+ignored in training and evaluation, as VOC does with ``difficult`` objects and COCO with crowds. Masks are exact: each shape is rasterised once (COCO's polygon rasteriser, on vertices rounded
 to 0.01 px) and its colour painted on exactly those pixels. Unoccluded polygonal shapes that lie
 inside the image are annotated as polygons; circles, truncated and occluded shapes as compressed RLE.
 
@@ -38,6 +41,7 @@ SHAPE_CLASSES = ("circle", "square", "triangle", "star", "cross")
 CIRCLE_VERTICES = 48
 MIN_VISIBLE_FRACTION = 0.15
 MIN_VISIBLE_PIXELS = 10
+HARD_VISIBLE_FRACTION = 0.5  # less visible than this: annotated iscrowd=1 (ignored)
 # COCO's area buckets (pixels): small < 32², medium < 96², large above.
 AREA_BUCKETS = ((8.0**2, 32.0**2), (32.0**2, 96.0**2), (96.0**2, 200.0**2))
 BUCKET_PROBABILITIES = (0.4, 0.4, 0.2)
@@ -82,6 +86,11 @@ class Shape:
     outline: np.ndarray
     full_mask: np.ndarray
     visible_mask: np.ndarray | None = None
+
+    @property
+    def visible_fraction(self) -> float:
+        """Visible pixels over the area of the whole outline (parts past the border count as hidden)."""
+        return float(self.visible_mask.sum()) / max(_area(self.outline), 1.0)
 
     @property
     def inside_image(self) -> bool:
@@ -150,10 +159,7 @@ def render_scene(rng: np.random.Generator, height: int, width: int) -> tuple[np.
         img[shape.full_mask] = shape.color
     kept = []
     for shape in shapes:
-        visible = int(shape.visible_mask.sum())
-        if visible >= MIN_VISIBLE_PIXELS and visible >= MIN_VISIBLE_FRACTION * max(
-            1, int(shape.full_mask.sum())
-        ):
+        if int(shape.visible_mask.sum()) >= MIN_VISIBLE_PIXELS and shape.visible_fraction >= MIN_VISIBLE_FRACTION:
             kept.append(shape)
     return img, kept
 
@@ -178,7 +184,7 @@ def _annotation(shape: Shape, annotation_id: int, image_id: int) -> dict:
         "category_id": shape.label + 1,
         "bbox": [x1, y1, x2 - x1, y2 - y1],
         "area": int(mask.sum()),
-        "iscrowd": 0,
+        "iscrowd": int(shape.visible_fraction < HARD_VISIBLE_FRACTION),
         "segmentation": segmentation,
     }
 
@@ -216,8 +222,8 @@ def _write_split(
 
 def write_synthetic_detection(
     out_dir: str | os.PathLike,
-    num_train: int = 400,
-    num_val: int = 100,
+    num_train: int = 2000,
+    num_val: int = 200,
     image_size: tuple[int, int] = (128, 256),
     seed: int = 0,
 ) -> dict[str, dict]:
@@ -239,6 +245,6 @@ def write_synthetic_detection(
     }
 
 
-def synth_detection(out: Path, seed: int = 0, num_train: int = 400, num_val: int = 100) -> dict[str, dict]:
+def synth_detection(out: Path, seed: int = 0, num_train: int = 2000, num_val: int = 200) -> dict[str, dict]:
     """The ``visionstack data synth detection --out DIR`` entry point: :func:`write_synthetic_detection`."""
     return write_synthetic_detection(out, num_train=num_train, num_val=num_val, seed=seed)
