@@ -1,13 +1,13 @@
 # Mask R-CNN sized for a CPU on the synthetic shapes (write them first:
 #   visionstack data synth detection --out data/synth_det).
-# The CPU Faster R-CNN of faster_rcnn_r18_fpn_synth.py plus the 4-conv FCN mask head (128 channels) on
+# The CPU Faster R-CNN of faster_rcnn_r18_fpn_synth.py plus the 4-conv FCN mask head (64 channels) on
 # 14x14 RoIAlign features; the metric reports box and mask AP.
 _base_ = ["./faster_rcnn_r18_fpn_synth.py", "../_base_/models/mask_rcnn_mask_head.py"]
 
 model = dict(
     roi_head=dict(
-        mask_roi_extractor=dict(out_channels=128),
-        mask_head=dict(in_channels=128, conv_out_channels=128, num_classes=5),
+        mask_roi_extractor=dict(out_channels=64),
+        mask_head=dict(in_channels=64, conv_out_channels=64, num_classes=5),
     ),
 )
 train_pipeline = [
@@ -17,3 +17,6 @@ train_pipeline = [
     dict(type="RandomFlip", prob=0.5),
     dict(type="PackDetInputs"),
 ]
+# With masks an iteration takes ~0.95 s instead of ~0.6 s, so 3 epochs instead of 5 keep training under 15 minutes.
+train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=3, val_interval=3)
+default_hooks = dict(checkpoint=dict(interval=3))

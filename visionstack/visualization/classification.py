@@ -47,16 +47,15 @@ def draw_classification(
     return _write_lines(image, lines, font_size)
 
 
-def _as_bgr(image: np.ndarray) -> np.ndarray:
+def _as_bgr(image: np.ndarray, owner: str = "draw_classification") -> np.ndarray:
+    """A uint8 (H, W, 3) BGR view of ``image`` (grayscale converted); errors name ``owner``."""
     image = np.asarray(image)
     if image.dtype != np.uint8:
-        raise TypeError(f"draw_classification: expected a uint8 image, got {image.dtype}")
+        raise TypeError(f"{owner}: expected a uint8 image, got {image.dtype}")
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(
-            f"draw_classification: expected (H, W, 3) BGR or (H, W) grayscale, got shape {image.shape}"
-        )
+        raise ValueError(f"{owner}: expected (H, W, 3) BGR or (H, W) grayscale, got shape {image.shape}")
     return image
 
 

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from .classification import _as_bgr
+
 __all__ = ["draw_detections", "class_color"]
 
 Color = tuple[int, int, int]
@@ -69,7 +71,7 @@ def draw_detections(
     """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"draw_detections: alpha must be in [0, 1], got {alpha}")
-    image = _as_bgr(image_bgr).copy()
+    image = _as_bgr(image_bgr, "draw_detections").copy()
     height, width = image.shape[:2]
     fields = _selected_fields(instances, score_thr, height, width)
     colors = [class_color(int(label), palette) for label in fields["labels"]]
@@ -83,19 +85,6 @@ def draw_detections(
         for label, score in zip(fields["labels"], fields["scores"])
     ]
     return _write_captions(image, fields["bboxes"], captions, colors, font_size)
-
-
-def _as_bgr(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image)
-    if image.dtype != np.uint8:
-        raise TypeError(f"draw_detections: expected a uint8 image, got {image.dtype}")
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(
-            f"draw_detections: expected (H, W, 3) BGR or (H, W) grayscale, got shape {image.shape}"
-        )
-    return image
 
 
 def _numpy(value: Any) -> np.ndarray:

@@ -178,7 +178,10 @@ class CocoMetric(BaseMetric):
                 f"CocoMetric: ann_file {str(path)!r} does not exist; check the metric's ann_file"
             )
         with contextlib.redirect_stdout(io.StringIO()):
-            return self._coco_cls(str(path))
+            coco = self._coco_cls(str(path))
+        if "segm" in self.metric_types:
+            _boxes_as_missing_segmentations(coco, path)
+        return coco
 
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
         for index, sample in enumerate(data_samples):
@@ -381,3 +384,18 @@ def _render_table(title: str, columns: list[str], rows: list[tuple[str, list[flo
     buffer = io.StringIO()
     Console(file=buffer, width=120, force_terminal=False).print(table)
     return buffer.getvalue()
+
+
+def _boxes_as_missing_segmentations(coco: Any, path: Path) -> None:
+    """Give ground-truth annotations without ``segmentation`` their box as a polygon, so that mask
+    evaluation runs (COCOeval would stop with a KeyError); says how many and which ids."""
+    missing = [ann for ann in coco.dataset.get("annotations", []) if not ann.get("segmentation")]
+    for ann in missing:
+        x, y, w, h = ann["bbox"]
+        ann["segmentation"] = [[x, y, x + w, y, x + w, y + h, x, y + h]]
+    if missing:
+        ids = ", ".join(str(ann["id"]) for ann in missing[:5])
+        logger.warning(
+            "CocoMetric: %d annotation(s) of %s have no segmentation (ids %s%s); their boxes stand in for masks",
+            len(missing), path, ids, ", ..." if len(missing) > 5 else "",
+        )
