@@ -320,20 +320,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(work_root=Path(args.work_dir))
 
 
+def _with_overrides(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument(
+        "--set",
+        nargs="+",
+        action="extend",
+        metavar="KEY=VALUE",
+        help="override config values: train_dataloader.batch_size=8 model.head.num_classes=5",
+    )
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="visionstack", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_model_commands(commands)
+    _add_inspection_commands(commands)
+    _add_data_and_demo_commands(commands)
+    return parser
 
-    def with_overrides(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument(
-            "--set",
-            nargs="+",
-            action="extend",
-            metavar="KEY=VALUE",
-            help="override config values: train_dataloader.batch_size=8 model.head.num_classes=5",
-        )
-        return p
 
+def _add_model_commands(commands: Any) -> None:
+    """train, test, infer."""
+    with_overrides = _with_overrides
     train = with_overrides(commands.add_parser("train", help="train a model from a config"))
     train.add_argument("config")
     train.add_argument("--work-dir")
@@ -377,6 +386,10 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--device", default="cpu")
     infer.set_defaults(func=cmd_infer)
 
+
+def _add_inspection_commands(commands: Any) -> None:
+    """config show, logs plot."""
+    with_overrides = _with_overrides
     config = commands.add_parser("config", help="inspect configs").add_subparsers(
         dest="action", required=True
     )
@@ -391,6 +404,10 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--out", help="PNG path (default WORK_DIR/curves.png)")
     plot.set_defaults(func=cmd_logs_plot)
 
+
+def _add_data_and_demo_commands(commands: Any) -> None:
+    """data synth, data browse, foundations demo, demo."""
+    with_overrides = _with_overrides
     data = commands.add_parser("data", help="datasets").add_subparsers(dest="action", required=True)
     synth = data.add_parser("synth", help="write a deterministic synthetic dataset in the task's format")
     synth.add_argument("task", choices=("classification", "detection"))
@@ -415,7 +432,6 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="train the embedded default (Digits) and run inference")
     demo.add_argument("--work-dir", default="work_dirs/demo")
     demo.set_defaults(func=cmd_demo)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

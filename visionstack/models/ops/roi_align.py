@@ -56,17 +56,7 @@ def roi_align(
         with torch.autocast(features.device.type, enabled=False):
             return roi_align(features.float(), rois.float(), output_size, spatial_scale, sampling_ratio, aligned)
     out_h, out_w = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
-    if features.ndim != 4:
-        raise ValueError(f"roi_align: features must be (N, C, H, W), got shape {tuple(features.shape)}")
-    if rois.ndim != 2 or rois.shape[1] != 5:
-        raise ValueError(
-            f"roi_align: rois must be (K, 5) [batch_index, x1, y1, x2, y2], got {tuple(rois.shape)}"
-        )
-    if rois.numel() and not (0 <= rois[:, 0].min() and rois[:, 0].max() < features.shape[0]):
-        raise ValueError(
-            f"roi_align: rois[:, 0] must be batch indices in [0, {features.shape[0]}), "
-            f"got values in [{rois[:, 0].min().item()}, {rois[:, 0].max().item()}]"
-        )
+    _check_inputs(features, rois)
     rois = rois.to(features.dtype)
     offset = 0.5 if aligned else 0.0
     start = rois[:, 1:3] * spatial_scale - offset  # (K, 2) x, y
@@ -78,11 +68,40 @@ def roi_align(
         grid = torch.full_like(size, sampling_ratio, dtype=torch.long)
     else:
         grid = torch.ceil(size / size.new_tensor([out_w, out_h])).long().clamp(min=0)
-    num_rois, channels = rois.shape[0], features.shape[1]
+    return _pool_buckets(features, rois[:, 0].long(), start, bin_size, grid, (out_h, out_w))
+
+
+def _check_inputs(features: torch.Tensor, rois: torch.Tensor) -> None:
+    if features.ndim != 4:
+        raise ValueError(f"roi_align: features must be (N, C, H, W), got shape {tuple(features.shape)}")
+    if rois.ndim != 2 or rois.shape[1] != 5:
+        raise ValueError(
+            f"roi_align: rois must be (K, 5) [batch_index, x1, y1, x2, y2], got {tuple(rois.shape)}"
+        )
+    if rois.numel() and not (0 <= rois[:, 0].min() and rois[:, 0].max() < features.shape[0]):
+        raise ValueError(
+            f"roi_align: rois[:, 0] must be batch indices in [0, {features.shape[0]}), "
+            f"got values in [{rois[:, 0].min().item()}, {rois[:, 0].max().item()}]"
+        )
+
+
+def _pool_buckets(
+    features: torch.Tensor,
+    batch_index: torch.Tensor,
+    start: torch.Tensor,
+    bin_size: torch.Tensor,
+    grid: torch.Tensor,
+    output_size: tuple[int, int],
+) -> torch.Tensor:
+    """Pool every RoI, bucketed by its sampling grid rounded up to a power of two.
+
+    Inside a bucket the unused samples get weight 0. Few buckets means few kernel calls, and each
+    backward call allocates a gradient of the whole feature map, so the count matters more than the
+    padding. Returns (K, C, out_h, out_w) in the order of the RoIs.
+    """
+    out_h, out_w = output_size
+    num_rois, channels = batch_index.shape[0], features.shape[1]
     flat = features.permute(0, 2, 3, 1).reshape(-1, channels)  # (N * H * W, C): one row per position
-    # RoIs are bucketed by their sampling grid rounded up to a power of two; inside a bucket the
-    # unused samples get weight 0. Few buckets means few kernel calls, and each backward call
-    # allocates a gradient of the whole feature map, so the count matters more than the padding.
     padded = torch.where(grid > 1, 2 ** torch.ceil(torch.log2(grid.clamp(min=1).double())).long(), grid)
     pieces, order = [], []
     for pad_w, pad_h in torch.unique(padded, dim=0).tolist():
@@ -93,16 +112,10 @@ def roi_align(
         else:
             pieces.append(
                 _pool_group(
-                    flat,
-                    features.shape[-2:],
-                    rois[members, 0].long(),
-                    start[members],
-                    bin_size[members],
-                    grid[members],
-                    (out_h, out_w),
-                    (pad_h, pad_w),
+                    flat, features.shape[-2:], batch_index[members], start[members], bin_size[members],
+                    grid[members], output_size, (pad_h, pad_w),
                 )
-            )
+            )  # fmt: skip
         order.append(members)
     if not pieces:
         return features.new_zeros(0, channels, out_h, out_w)
