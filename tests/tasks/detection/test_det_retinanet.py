@@ -14,12 +14,15 @@ from visionstack.models.backbones import ResNet
 from visionstack.models.necks.fpn import FPN
 from visionstack.models.ops import AnchorGenerator, box_iou
 from visionstack.registry import MODELS, build
-from visionstack.structures import DataSample, InstanceData
 from visionstack.tasks.detection.models.retina_head import RetinaHead
 from visionstack.tasks.detection.models.single_stage import SingleStageDetector
+from visionstack.testing.detection import box_sample, fit_steps, predict_batch
+from visionstack.testing.detection import painted_boxes as painted
 from visionstack.testing.tiny_backbone import TinyConvBackbone
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "detection"
+
+sample = box_sample
 
 
 def tiny_retinanet(num_classes: int = 3, seed: int = 0) -> SingleStageDetector:
@@ -39,25 +42,6 @@ def tiny_retinanet(num_classes: int = 3, seed: int = 0) -> SingleStageDetector:
         ),
         data_preprocessor=dict(mean=[128.0] * 3, std=[64.0] * 3),
     )
-
-
-def sample(boxes: list[list[float]], labels: list[int], size: int = 64, scale: float = 1.0) -> DataSample:
-    return DataSample(
-        metainfo=dict(
-            img_shape=(size, size), ori_shape=(round(size / scale),) * 2, scale_factor=(scale, scale)
-        ),
-        gt_instances=InstanceData(
-            bboxes=torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4), labels=torch.tensor(labels).long()
-        ),
-    )
-
-
-def painted(boxes: list[list[float]], colors: list[tuple[int, int, int]], size: int = 64) -> torch.Tensor:
-    """A uint8 (3, size, size) image: grey background with flat coloured boxes."""
-    image = torch.full((3, size, size), 90, dtype=torch.uint8)
-    for (x1, y1, x2, y2), color in zip(boxes, colors):
-        image[:, int(y1) : int(y2), int(x1) : int(x2)] = torch.tensor(color, dtype=torch.uint8)[:, None, None]
-    return image
 
 
 def batch() -> dict:
@@ -148,21 +132,9 @@ def test_overfits_two_images():
     model = tiny_retinanet(num_classes=3, seed=1)
     images = [painted([[8, 10, 40, 42]], [(250, 30, 30)]), painted([[24, 16, 56, 56]], [(30, 30, 250)])]
     samples = [sample([[8, 10, 40, 42]], [0]), sample([[24, 16, 56, 56]], [2])]
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    history = []
-    model.train()
-    for _ in range(40):
-        data = model.data_preprocessor({"inputs": images, "data_samples": samples}, training=True)
-        total, _ = model.parse_losses(model(**data, mode="loss"))
-        optimizer.zero_grad()
-        total.backward()
-        optimizer.step()
-        history.append(total.item())
+    history = fit_steps(model, images, samples, lr=1e-3, steps=40)
     assert history[-1] < 0.3 * history[0], history
-    model.eval()
-    data = model.data_preprocessor({"inputs": images, "data_samples": samples})
-    with torch.no_grad():
-        outputs = model(**data, mode="predict")
+    outputs = predict_batch(model, images, samples)
     for out, gt in zip(outputs, samples):
         top = out.pred_instances[0]
         assert box_iou(top.bboxes, gt.gt_instances.bboxes).item() > 0.5

@@ -3,9 +3,9 @@ config build, losses and gradients, predict in original coordinates, overfit."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -15,14 +15,18 @@ from visionstack.config import Config
 from visionstack.models.necks.fpn import FPN
 from visionstack.models.ops import RandomSampler, box_iou
 from visionstack.registry import MODELS, build
-from visionstack.structures import BitmapMasks, DataSample, InstanceData
+from visionstack.structures import DataSample
 from visionstack.tasks.detection.models.mask_head import FCNMaskHead
 from visionstack.tasks.detection.models.roi_head import Shared2FCBBoxHead, SingleRoIExtractor, StandardRoIHead
 from visionstack.tasks.detection.models.rpn_head import RPNHead
 from visionstack.tasks.detection.models.two_stage import FasterRCNN, MaskRCNN, TwoStageDetector
+from visionstack.testing.detection import box_sample, fit_steps, predict_batch
+from visionstack.testing.detection import painted_boxes as painted
 from visionstack.testing.tiny_backbone import TinyConvBackbone
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "detection"
+
+sample = partial(box_sample, with_masks=True)
 
 
 def tiny_rcnn(num_classes: int = 3, with_mask: bool = False, seed: int = 0) -> TwoStageDetector:
@@ -53,30 +57,6 @@ def tiny_rcnn(num_classes: int = 3, with_mask: bool = False, seed: int = 0) -> T
         roi_head=roi_head,
         data_preprocessor=dict(mean=[128.0] * 3, std=[64.0] * 3),
     )
-
-
-def sample(boxes: list[list[float]], labels: list[int], size: int = 64, scale: float = 1.0) -> DataSample:
-    bitmaps = np.zeros((len(boxes), size, size), dtype=np.uint8)
-    for index, (x1, y1, x2, y2) in enumerate(boxes):
-        bitmaps[index, int(y1) : int(y2), int(x1) : int(x2)] = 1
-    return DataSample(
-        metainfo=dict(
-            img_shape=(size, size), ori_shape=(round(size / scale),) * 2, scale_factor=(scale, scale)
-        ),
-        gt_instances=InstanceData(
-            bboxes=torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
-            labels=torch.tensor(labels).long(),
-            masks=BitmapMasks(bitmaps, size, size),
-        ),
-    )
-
-
-def painted(boxes: list[list[float]], colors: list[tuple[int, int, int]], size: int = 64) -> torch.Tensor:
-    """A uint8 (3, size, size) image: grey background with flat coloured boxes."""
-    image = torch.full((3, size, size), 90, dtype=torch.uint8)
-    for (x1, y1, x2, y2), color in zip(boxes, colors):
-        image[:, int(y1) : int(y2), int(x1) : int(x2)] = torch.tensor(color, dtype=torch.uint8)[:, None, None]
-    return image
 
 
 def batch() -> dict:
@@ -160,21 +140,9 @@ def test_overfits_two_images():
     model = tiny_rcnn(num_classes=3, with_mask=True, seed=1)
     images = [painted([[8, 10, 40, 42]], [(250, 30, 30)]), painted([[24, 16, 56, 56]], [(30, 30, 250)])]
     samples = [sample([[8, 10, 40, 42]], [0]), sample([[24, 16, 56, 56]], [2])]
-    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
-    history = []
-    model.train()
-    for _ in range(40):
-        data = model.data_preprocessor({"inputs": images, "data_samples": samples}, training=True)
-        total, _ = model.parse_losses(model(**data, mode="loss"))
-        optimizer.zero_grad()
-        total.backward()
-        optimizer.step()
-        history.append(total.item())
+    history = fit_steps(model, images, samples, lr=2e-3, steps=40)
     assert history[-1] < 0.3 * history[0], history
-    model.eval()
-    data = model.data_preprocessor({"inputs": images, "data_samples": samples})
-    with torch.no_grad():
-        outputs = model(**data, mode="predict")
+    outputs = predict_batch(model, images, samples)
     for out, gt in zip(outputs, samples):
         top = out.pred_instances[0]
         assert box_iou(top.bboxes, gt.gt_instances.bboxes).item() > 0.5
