@@ -5,7 +5,11 @@
 # centerness on the regression branch, GIoU loss), AdamW for 9 epochs at 256 px with bfloat16 autocast on the
 # CPU (AMX makes it twice as fast as float32; about 14 min on 2 cores). The last level takes
 # every object above 256 px (the images are at most 256 px).
-_base_ = ["../_base_/datasets/synth_det.py", "../_base_/default_runtime.py"]
+_base_ = [
+    "../_base_/datasets/synth_det.py",
+    "../_base_/schedules/cpu_adamw_cosine.py",
+    "../_base_/default_runtime.py",
+]
 
 model = dict(
     type="SingleStageDetector",
@@ -45,17 +49,5 @@ model = dict(
     ),
 )
 
-optim_wrapper = dict(
-    type="AmpOptimWrapper",  # bfloat16 autocast on the CPU (AMX), float16 on CUDA
-    optimizer=dict(type="AdamW", lr=1e-3, weight_decay=0.05),
-    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0),
-    clip_grad=dict(max_norm=35.0),
-)
-param_scheduler = [
-    dict(type="LinearLR", start_factor=0.01, by_epoch=False, begin=0, end=100),
-    dict(type="CosineAnnealingLR", by_epoch=True, begin=0, eta_min=1e-5),
-]
 train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=9, val_interval=3)
-val_cfg = dict()
-test_cfg = dict()
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=3, save_best="coco/bbox_mAP"))

@@ -4,7 +4,11 @@
 # head tower instead of four, AdamW for 9 epochs at 256 px (bfloat16 autocast on the CPU). Assignment, losses
 # and test settings are the paper's; the anchors are one octave smaller (octave base scale 2: 16-203 px instead
 # of 32-406 px at strides 8-64), since at 256 px many shapes are smaller than 32 px.
-_base_ = ["../_base_/datasets/synth_det.py", "../_base_/default_runtime.py"]
+_base_ = [
+    "../_base_/datasets/synth_det.py",
+    "../_base_/schedules/cpu_adamw_cosine.py",
+    "../_base_/default_runtime.py",
+]
 
 model = dict(
     type="SingleStageDetector",
@@ -41,17 +45,5 @@ model = dict(
     ),
 )
 
-optim_wrapper = dict(
-    type="AmpOptimWrapper",
-    optimizer=dict(type="AdamW", lr=1e-3, weight_decay=0.05),
-    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0),
-    clip_grad=dict(max_norm=35.0),
-)
-param_scheduler = [
-    dict(type="LinearLR", start_factor=0.01, by_epoch=False, begin=0, end=100),
-    dict(type="CosineAnnealingLR", by_epoch=True, begin=0, eta_min=1e-5),
-]
 train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=9, val_interval=3)
-val_cfg = dict()
-test_cfg = dict()
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=3, save_best="coco/bbox_mAP"))
