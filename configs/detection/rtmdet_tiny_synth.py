@@ -7,43 +7,9 @@
 # of the 2000 images (bfloat16 autocast on the CPU).
 # Left out for the CPU budget: Mosaic/MixUp (the synthetic images are small and plentiful) and the EMA
 # (momentum 0.0002 needs far more iterations than this schedule has).
-_base_ = ["../_base_/datasets/synth_det.py", "../_base_/default_runtime.py"]
+_base_ = ["../_base_/models/rtmdet_tiny.py", "../_base_/datasets/synth_det.py", "../_base_/default_runtime.py"]
 
-model = dict(
-    type="RTMDet",
-    data_preprocessor=dict(
-        type="DetDataPreprocessor",
-        mean=[103.53, 116.28, 123.675],
-        std=[57.375, 57.12, 58.395],
-        bgr_to_rgb=False,
-        pad_size_divisor=32,
-    ),
-    backbone=dict(
-        type="CSPNeXt",
-        arch="P5",
-        deepen_factor=0.167,
-        widen_factor=0.375,
-        expand_ratio=0.5,
-        channel_attention=True,
-    ),
-    neck=dict(type="CSPNeXtPAFPN", in_channels=[96, 192, 384], out_channels=96, num_csp_blocks=1, expand_ratio=0.5),
-    bbox_head=dict(
-        type="RTMDetSepBNHead",
-        num_classes=5,
-        in_channels=96,
-        feat_channels=96,
-        stacked_convs=2,
-        share_conv=True,
-        pred_kernel_size=1,
-        exp_on_reg=False,
-        prior_generator=dict(type="MlvlPointGenerator", strides=[8, 16, 32], offset=0),
-        bbox_coder=dict(type="DistancePointBBoxCoder"),
-        assigner=dict(type="DynamicSoftLabelAssigner", topk=13),
-        loss_cls=dict(type="QualityFocalLoss", use_sigmoid=True, beta=2.0, loss_weight=1.0),
-        loss_bbox=dict(type="GIoULoss", loss_weight=2.0),
-        test_cfg=dict(nms_pre=30000, score_thr=0.001, iou_threshold=0.65, max_per_img=300, min_bbox_size=0),
-    ),
-)
+model = dict(bbox_head=dict(num_classes=5))
 
 optim_wrapper = dict(
     type="AmpOptimWrapper",  # bfloat16 autocast on the CPU (AMX), float16 on CUDA
