@@ -5,7 +5,7 @@
     visionstack infer CONFIG CHECKPOINT INPUT... [--out-dir D] [--topk K] [--score-thr T]
     visionstack config show CONFIG [--set ...] [--format py|json|yaml]
     visionstack logs plot WORK_DIR [--out PNG]
-    visionstack data synth {classification,detection} --out DIR
+    visionstack data synth {classification,detection,segmentation} --out DIR
     visionstack data browse CONFIG [--out-dir D] [--num N] [--split train|val] [--set ...]
     visionstack foundations demo {perceptron,xor,moons,digits} [--out-dir D]
     visionstack demo                       train the Digits config, then infer on a few images
@@ -152,11 +152,20 @@ def cmd_infer(args: argparse.Namespace) -> int:
     records = inferencer.to_records(samples, topk=args.topk)
     _print_predictions(records, args.score_thr)
     if args.out_dir:
-        _write_predictions(args.out_dir, samples, records, inferencer.class_names, args.topk, args.score_thr)
+        _write_predictions(
+            args.out_dir,
+            samples,
+            records,
+            inferencer.class_names,
+            args.topk,
+            args.score_thr,
+            inferencer.palette,
+        )
     return 0
 
 
 DETECTIONS_SHOWN = 3  # "class score" pairs per image in the console table
+SEG_CLASSES_SHOWN = 3  # "class share" pairs per image in the console table
 
 
 def _print_predictions(records: list[dict], score_thr: float) -> None:
@@ -164,15 +173,25 @@ def _print_predictions(records: list[dict], score_thr: float) -> None:
     from rich.table import Table
 
     detection = any("detections" in record for record in records)
+    segmentation = any("classes_present" in record for record in records)
     table = Table(title="predictions")
     table.add_column("image")
     if detection:
         table.add_column(f"detections (score >= {score_thr:g})", justify="right")
         table.add_column(f"best {DETECTIONS_SHOWN} (class score)")
+    elif segmentation:
+        table.add_column("classes", justify="right")
+        table.add_column(f"largest {SEG_CLASSES_SHOWN} (class: share of pixels)")
     else:
         table.add_column("top-k (class: score)")
     for record in records:
-        if detection:
+        if segmentation and not detection:
+            present = record.get("classes_present", [])
+            largest = ", ".join(
+                f"{item['class']}: {100 * item['fraction']:.1f}%" for item in present[:SEG_CLASSES_SHOWN]
+            )
+            table.add_row(str(record["img_path"]), str(len(present)), largest)
+        elif detection:
             kept = [item for item in record.get("detections", []) if item["score"] >= score_thr]
             best = ", ".join(f"{item['class']} {item['score']:.2f}" for item in kept[:DETECTIONS_SHOWN])
             table.add_row(str(record["img_path"]), str(len(kept)), best)
@@ -183,25 +202,44 @@ def _print_predictions(records: list[dict], score_thr: float) -> None:
 
 
 def _write_predictions(
-    out_dir: str, samples, records: list[dict], class_names, topk: int, score_thr: float
+    out_dir: str,
+    samples,
+    records: list[dict],
+    class_names,
+    topk: int,
+    score_thr: float,
+    palette: Sequence[Sequence[int]] | None = None,
 ) -> None:
-    """predictions.json plus ``<stem>_pred.png``: the image with its predictions drawn."""
+    """predictions.json plus ``<stem>_pred.png``: the image with its predictions drawn.
+
+    Semantic segmentation also writes ``<stem>_label.png``: the predicted class ids at the original
+    image size (8-bit grey, 16-bit when a label exceeds 255), readable as a label map.
+    """
     import cv2
 
     from .visualization import draw_classification, draw_detections
+    from .visualization.segmentation import draw_sem_seg
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "predictions.json").write_text(json.dumps(records, indent=2))
     for sample, record in zip(samples, records):
-        if "pred_instances" not in sample and "pred_label" not in sample:
+        if not any(name in sample for name in ("pred_instances", "pred_label", "pred_sem_seg")):
             continue
+        stem = Path(record["img_path"]).stem
         image = cv2.imread(str(record["img_path"]), cv2.IMREAD_COLOR)
         if "pred_instances" in sample:
             drawn = draw_detections(image, sample.pred_instances, class_names, score_thr=score_thr)
+        elif "pred_sem_seg" in sample:
+            seg_map = sample.pred_sem_seg.data.detach().cpu()
+            labels = seg_map.reshape(seg_map.shape[-2:]).numpy()  # (1, H, W) -> (H, W), original image size
+            drawn = draw_sem_seg(image, labels, palette, class_names)
+            cv2.imwrite(
+                str(out / f"{stem}_label.png"), labels.astype("uint8" if labels.max() <= 255 else "uint16")
+            )
         else:
             drawn = draw_classification(image, sample.pred_label, class_names, topk=min(topk, 3))
-        cv2.imwrite(str(out / (Path(record["img_path"]).stem + "_pred.png")), drawn)
+        cv2.imwrite(str(out / f"{stem}_pred.png"), drawn)
     print(f"predictions written to {out}/predictions.json")
 
 
@@ -240,11 +278,20 @@ def cmd_foundations_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_data_synth(args: argparse.Namespace) -> int:
+    counts = {"num_train": args.num_train, "num_val": args.num_val}
+    counts = {key: value for key, value in counts.items() if value is not None}
+    if args.image_size is not None and args.task != "segmentation":
+        raise ConfigError(f"data synth {args.task}: --image-size is for the segmentation dataset only")
     if args.task == "detection":
         from .tasks.detection.synthetic import synth_detection
 
-        counts = {"num_train": args.num_train, "num_val": args.num_val}
-        summary = synth_detection(Path(args.out), seed=args.seed, **{k: v for k, v in counts.items() if v is not None})
+        summary = synth_detection(Path(args.out), seed=args.seed, **counts)
+    elif args.task == "segmentation":
+        from .tasks.segmentation.synthetic import write_synthetic_segmentation
+
+        if args.image_size is not None:
+            counts["image_size"] = args.image_size
+        summary = write_synthetic_segmentation(Path(args.out), seed=args.seed, **counts)
     else:
         from .data.datasets.digits import write_digits
 
@@ -267,7 +314,8 @@ def cmd_data_browse(args: argparse.Namespace) -> int:
         raise ConfigError(f"data browse: {_config_name(cfg)} has no {key}.dataset to browse")
     set_random_seed(int((cfg.get("randomness") or {}).get("seed") or 0))  # the same pictures every time
     dataset = build(loader_cfg["dataset"], DATASETS)
-    class_names = (getattr(dataset, "metainfo", None) or {}).get("classes")
+    metainfo = getattr(dataset, "metainfo", None) or {}
+    class_names, palette = metainfo.get("classes"), metainfo.get("palette")
     out = Path(args.out_dir or Path(_default_work_dir(args.config)) / "browse" / args.split)
     out.mkdir(parents=True, exist_ok=True)
     count = min(args.num, len(dataset))
@@ -281,7 +329,8 @@ def cmd_data_browse(args: argparse.Namespace) -> int:
         sample = packed.get("data_samples")
         img_path = sample.get("img_path") if sample is not None else None
         stem = Path(str(img_path)).stem if img_path else "sample"
-        cv2.imwrite(str(out / f"{index}_{stem}.png"), _draw_packed(packed["inputs"], sample, class_names))
+        drawn = _draw_packed(packed["inputs"], sample, class_names, palette)
+        cv2.imwrite(str(out / f"{index}_{stem}.png"), drawn)
     print(f"{count} samples of {key} drawn to {out}")
     return 0
 
@@ -302,13 +351,22 @@ def _packed_image(inputs: Any) -> Any:
     return np.repeat(array, 3, axis=2) if array.shape[2] == 1 else array
 
 
-def _draw_packed(inputs: Any, sample: Any, class_names: Sequence[str] | None) -> Any:
-    """The packed image with its ground truth: instances (boxes, labels, masks) or the class label."""
+def _draw_packed(
+    inputs: Any,
+    sample: Any,
+    class_names: Sequence[str] | None,
+    palette: Sequence[Sequence[int]] | None = None,
+) -> Any:
+    """The packed image with its ground truth: instances (boxes, labels, masks), the semantic map
+    (palette colours, ``[R, G, B]`` per class; ignore pixels unpainted) or the class label."""
     from .visualization import draw_classification, draw_detections
+    from .visualization.segmentation import draw_sem_seg
 
     image = _packed_image(inputs)
     if sample is not None and "gt_instances" in sample:
         return draw_detections(image, sample.gt_instances, class_names)
+    if sample is not None and "gt_sem_seg" in sample:
+        return draw_sem_seg(image, sample.gt_sem_seg.data, palette, class_names)
     if sample is not None and "gt_label" in sample:
         return draw_classification(image, sample.gt_label, class_names)
     return image
@@ -410,11 +468,16 @@ def _add_data_and_demo_commands(commands: Any) -> None:
     with_overrides = _with_overrides
     data = commands.add_parser("data", help="datasets").add_subparsers(dest="action", required=True)
     synth = data.add_parser("synth", help="write a deterministic synthetic dataset in the task's format")
-    synth.add_argument("task", choices=("classification", "detection"))
+    synth.add_argument("task", choices=("classification", "detection", "segmentation"))
     synth.add_argument("--out", required=True)
     synth.add_argument("--seed", type=int, default=0)
-    synth.add_argument("--num-train", type=int, help="training images (detection default 2000)")
-    synth.add_argument("--num-val", type=int, help="validation images (detection default 200)")
+    synth.add_argument(
+        "--num-train", type=int, help="training images (detection default 2000, segmentation 1000)"
+    )
+    synth.add_argument(
+        "--num-val", type=int, help="validation images (detection default 200, segmentation 100)"
+    )
+    synth.add_argument("--image-size", type=int, help="segmentation: side of the square images (default 128)")
     synth.set_defaults(func=cmd_data_synth)
     browse = with_overrides(data.add_parser("browse", help="draw the samples a config's pipeline produces"))
     browse.add_argument("config")

@@ -61,21 +61,27 @@ def _test_pipeline_cfg(cfg: Mapping) -> list:
     )
 
 
-def _class_names(cfg: Mapping, meta: Mapping) -> Sequence[str] | None:
+def _dataset_meta_value(cfg: Mapping, meta: Mapping, key: str) -> list | None:
+    """``key`` (``classes``, ``palette``) of the dataset metainfo: from the checkpoint's
+    ``dataset_meta``, else a dataloader's ``dataset.metainfo``, else the dataset class's ``METAINFO``."""
     dataset_meta = meta.get("dataset_meta") or {}
-    if dataset_meta.get("classes"):
-        return list(dataset_meta["classes"])
-    for key in ("test_dataloader", "val_dataloader", "train_dataloader"):
-        dataset_cfg = (cfg.get(key) or {}).get("dataset") or {}
+    if dataset_meta.get(key):
+        return list(dataset_meta[key])
+    for loader_key in ("test_dataloader", "val_dataloader", "train_dataloader"):
+        dataset_cfg = (cfg.get(loader_key) or {}).get("dataset") or {}
         metainfo = dataset_cfg.get("metainfo") or {}
-        if metainfo.get("classes"):
-            return list(metainfo["classes"])
+        if metainfo.get(key):
+            return list(metainfo[key])
         dataset_type = dataset_cfg.get("type")
         if isinstance(dataset_type, str) and dataset_type in DATASETS:
-            classes = getattr(DATASETS.get(dataset_type), "METAINFO", {}).get("classes")
-            if classes:
-                return list(classes)
+            value = getattr(DATASETS.get(dataset_type), "METAINFO", {}).get(key)
+            if value:
+                return list(value)
     return None
+
+
+def _class_names(cfg: Mapping, meta: Mapping) -> Sequence[str] | None:
+    return _dataset_meta_value(cfg, meta, "classes")
 
 
 class Inferencer:
@@ -87,15 +93,27 @@ class Inferencer:
             the initial weights.
         device: where the model runs.
         batch_size: images per forward pass.
+        keep_seg_logits: keep the segmentor's ``seg_logits`` ((C, H, W) float at the original size)
+            in the returned samples. Off by default: over a folder they would all be held at once
+            (150 classes of a 512x683 image are 200 MB); ``pred_sem_seg`` is kept either way.
     """
 
-    def __init__(self, cfg: Mapping, checkpoint: str | Path | None, device: str = "cpu", batch_size: int = 8):
+    def __init__(
+        self,
+        cfg: Mapping,
+        checkpoint: str | Path | None,
+        device: str = "cpu",
+        batch_size: int = 8,
+        keep_seg_logits: bool = False,
+    ):
         self.model = build(cfg["model"], MODELS).to(device).eval()
         meta = load_checkpoint(self.model, checkpoint, map_location=device) if checkpoint else {}
         self.pipeline = Compose([build(t, TRANSFORMS) for t in _test_pipeline_cfg(cfg)])
         self.collate = FUNCTIONS.get("pseudo_collate")
         self.class_names = _class_names(cfg, meta or {})
+        self.palette = _dataset_meta_value(cfg, meta or {}, "palette")  # [R, G, B] per class (segmentation)
         self.batch_size = batch_size
+        self.keep_seg_logits = keep_seg_logits
 
     @torch.no_grad()
     def __call__(self, inputs: Iterable[str | Path]) -> list[DataSample]:
@@ -108,15 +126,22 @@ class Inferencer:
                 if packed is None:
                     raise ValueError(f"{path}: the test pipeline dropped this image")
                 items.append(packed)
-            samples.extend(self.model.test_step(self.collate(items)))
+            predicted = self.model.test_step(self.collate(items))
+            if not self.keep_seg_logits:
+                for sample in predicted:
+                    if "seg_logits" in sample:
+                        del sample.seg_logits
+            samples.extend(predicted)
         return samples
 
     def to_records(self, samples: Sequence[DataSample], topk: int = 5) -> list[dict[str, Any]]:
         """JSON-ready results, one per image.
 
         Classification predictions get a ranked ``topk`` list and ``pred_label``/``pred_class``/
-        ``pred_score``; detection predictions a ``detections`` list (see :func:`detection_records`).
-        Other ``pred_*`` fields are written as plain nested lists.
+        ``pred_score``; detection predictions a ``detections`` list (see :func:`detection_records`);
+        semantic segmentation predictions a ``classes_present`` list (see :func:`seg_class_records`;
+        the map itself goes to a PNG, not to JSON). Other ``pred_*`` fields are written as plain
+        nested lists.
         """
         return [self._record(sample, topk) for sample in samples]
 
@@ -138,8 +163,10 @@ class Inferencer:
             record["pred_score"] = record["topk"][0]["score"]
         if "pred_instances" in sample:
             record["detections"] = detection_records(sample.pred_instances, self.class_names)
+        if "pred_sem_seg" in sample:
+            record["classes_present"] = seg_class_records(sample.pred_sem_seg.data, self.class_names)
         for name, value in sample.items():
-            if name.startswith("pred_") and name not in ("pred_label", "pred_instances"):
+            if name.startswith("pred_") and name not in ("pred_label", "pred_instances", "pred_sem_seg"):
                 record[name] = value.to_dict() if hasattr(value, "to_dict") else value
         return record
 
@@ -176,4 +203,38 @@ def detection_records(instances: Any, class_names: Sequence[str] | None = None) 
         if rles is not None:
             record["mask"] = rles[index]
         records.append(record)
+    return records
+
+
+def seg_class_records(
+    seg_map: torch.Tensor, class_names: Sequence[str] | None = None, ignore_index: int = 255
+) -> list[dict[str, Any]]:
+    """The classes of one predicted segmentation map, largest area first.
+
+    Args:
+        seg_map: (1, H, W) or (H, W) class indices (``pred_sem_seg.data``, original image size).
+        class_names: names by label; None writes the label as a string.
+        ignore_index: a label that is not a class (not listed).
+
+    Returns:
+        ``{"label", "class", "pixels", "fraction"}`` per class present; ``fraction`` is the share of
+        all H x W pixels. Ties in size keep the label order.
+    """
+    labels = torch.as_tensor(seg_map).detach().cpu().long().reshape(-1)
+    total = labels.numel()
+    labels = labels[(labels != ignore_index) & (labels >= 0)]
+    counts = torch.bincount(labels) if labels.numel() else torch.zeros(0, dtype=torch.long)
+    present = counts.nonzero().flatten()
+    order = torch.argsort(counts[present], descending=True, stable=True)
+    records = []
+    for label in present[order].tolist():
+        named = class_names is not None and label < len(class_names)
+        records.append(
+            {
+                "label": label,
+                "class": str(class_names[label]) if named else str(label),
+                "pixels": int(counts[label]),
+                "fraction": int(counts[label]) / total,
+            }
+        )
     return records

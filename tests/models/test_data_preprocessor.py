@@ -124,3 +124,21 @@ def test_moves_inputs_and_samples_to_cuda():
     assert out["inputs"].is_cuda and out["data_samples"][0].gt_label.label.is_cuda
     expected = numpy_reference(uint8_images((3, 8, 8)), MEAN, STD, True, 1, 0.0)
     np.testing.assert_allclose(out["inputs"].cpu().numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_gt_sem_seg_is_padded_with_the_ignore_value_to_the_batch_size():
+    from visionstack.structures import DataSample, PixelData
+
+    small, large = DataSample(), DataSample()
+    small.gt_sem_seg = PixelData(data=torch.ones(1, 3, 4, dtype=torch.long))
+    large.gt_sem_seg = PixelData(data=torch.full((1, 5, 6), 2, dtype=torch.long))
+    preprocessor = DataPreprocessor(pad_size_divisor=4)
+    images = [torch.zeros(3, 3, 4, dtype=torch.uint8), torch.zeros(3, 5, 6, dtype=torch.uint8)]
+    out = preprocessor({"inputs": images, "data_samples": [small, large]})
+    assert out["inputs"].shape == (2, 3, 8, 8)
+    for sample, (height, width), value in zip(out["data_samples"], ((3, 4), (5, 6)), (1, 2)):
+        seg = sample.gt_sem_seg.data
+        assert seg.shape == (1, 8, 8)
+        assert (seg[:, :height, :width] == value).all()
+        assert (seg[:, height:] == 255).all() and (seg[:, :, width:] == 255).all()
+    assert DataPreprocessor(seg_pad_value=0).seg_pad_value == 0

@@ -31,6 +31,10 @@ TINY_MODEL_CONFIGS = {
 }
 # every registered non-model, non-backbone class: how to build and call it on a tiny input
 TINY_PART_CASES = {
+    "DiceLoss": (
+        dict(type="DiceLoss", use_sigmoid=False),
+        lambda m: m(torch.randn(2, 3, 4, 4, requires_grad=True), torch.randint(0, 3, (2, 4, 4))),
+    ),
     "CSPNeXtPAFPN": (dict(type="CSPNeXtPAFPN", in_channels=[8, 16], out_channels=8, num_csp_blocks=1),
                      lambda m: sum(o.mean() for o in m((torch.randn(2, 8, 8, 8), torch.randn(2, 16, 4, 4))))),
     "FPN": (dict(type="FPN", in_channels=[8, 16], out_channels=8, num_outs=3, add_extra_convs="on_output"),

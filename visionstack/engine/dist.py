@@ -5,6 +5,8 @@ from __future__ import annotations
 import atexit
 import functools
 import os
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -63,18 +65,56 @@ def init_dist_from_env(backend: str | None = None) -> bool:
     if backend == "nccl":
         torch.cuda.set_device(get_local_rank())
     torch_dist.init_process_group(backend=backend, **_restart_store_args())
-    # Tear the group down before the interpreter does: a gloo group left to static destruction can
-    # abort the process at exit ("terminate called without an active exception").
+    # Tear the group down before the interpreter does (see _destroy_group).
     atexit.register(_destroy_group)
     return True
 
 
 def _destroy_group() -> None:
+    """At exit: close the group on every rank together, then let the backend's threads go idle.
+
+    A gloo worker thread drops its reference to a finished collective (and the tensors it holds) a
+    moment after the collective completes. If the interpreter is already finalizing then, that
+    thread's decref needs the GIL, Python ends the thread from inside a C++ destructor and the
+    process aborts ("terminate called without an active exception"; seen under CPU contention,
+    about one run in ten). Waiting here, while the interpreter is alive, closes that window.
+    """
     if is_distributed():
-        # every rank reaches this point before any closes its connections: a rank tearing down
-        # while another still talks to it aborts the other ("terminate called ...")
+        # every rank reaches this point before any closes its connections
         torch_dist.barrier()
         torch_dist.destroy_process_group()
+    wait_for_native_threads_idle()
+
+
+def wait_for_native_threads_idle(timeout: float = 5.0, interval: float = 0.01) -> bool:
+    """Sleep (releasing the GIL) until every other thread of this process is blocked, or ``timeout``.
+
+    Reads the thread states of ``/proc/self/task`` (Linux); elsewhere it only sleeps ``interval``.
+    Returns True when all other threads were seen sleeping twice in a row.
+    """
+    task_dir = "/proc/self/task"
+    if not os.path.isdir(task_dir):
+        time.sleep(interval)
+        return True
+    own = str(threading.get_native_id())
+    deadline = time.monotonic() + timeout
+    idle_polls = 0
+    while time.monotonic() < deadline:
+        time.sleep(interval)
+        busy = False
+        for tid in os.listdir(task_dir):
+            if tid == own:
+                continue
+            try:
+                with open(f"{task_dir}/{tid}/stat") as handle:
+                    state = handle.read().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue  # the thread ended meanwhile
+            busy |= state == "R"
+        idle_polls = 0 if busy else idle_polls + 1
+        if idle_polls >= 2:
+            return True
+    return False
 
 
 def _restart_store_args() -> dict[str, Any]:

@@ -34,6 +34,8 @@ class DataPreprocessor(nn.Module):
         bgr_to_rgb: reverse the channel order of 3-channel inputs (images are loaded BGR).
         pad_size_divisor: the padded batch height and width are multiples of this.
         pad_value: value of padded pixels, in normalised units (padding follows normalisation).
+        seg_pad_value: value given to the padded pixels of each sample's ``gt_sem_seg`` map, which is
+            padded (bottom and right) to the batch size together with its image (255 = ignore).
         num_classes: when given and batch augmentations run, samples without ``gt_label.score`` get
             a one-hot (multi-hot) score of this length before mixing.
         batch_augments: callables ``(inputs, data_samples) -> (inputs, data_samples)`` applied in
@@ -54,6 +56,7 @@ class DataPreprocessor(nn.Module):
         bgr_to_rgb: bool = False,
         pad_size_divisor: int = 1,
         pad_value: float = 0.0,
+        seg_pad_value: int = 255,
         num_classes: int | None = None,
         batch_augments: Sequence[BatchAugment] | None = None,
         non_blocking: bool = False,
@@ -74,6 +77,7 @@ class DataPreprocessor(nn.Module):
         self.bgr_to_rgb = bgr_to_rgb
         self.pad_size_divisor = pad_size_divisor
         self.pad_value = pad_value
+        self.seg_pad_value = seg_pad_value
         self.num_classes = num_classes
         self.batch_augments = list(batch_augments or [])
         self.non_blocking = non_blocking
@@ -99,6 +103,7 @@ class DataPreprocessor(nn.Module):
             for sample in data_samples:
                 if hasattr(sample, "set_metainfo"):
                     sample.set_metainfo({"batch_input_shape": shape, "pad_shape": shape})
+                self._pad_seg_map(sample, *shape)
         if training and self.batch_augments:
             batch, data_samples = self._augment(batch, data_samples)
         return {"inputs": batch, "data_samples": data_samples}
@@ -150,6 +155,20 @@ class DataPreprocessor(nn.Module):
         if image.shape[-2:] == (height, width):
             return image
         return F.pad(image, (0, width - image.shape[-1], 0, height - image.shape[-2]), value=self.pad_value)
+
+    def _pad_seg_map(self, sample: Any, height: int, width: int) -> None:
+        """Pad ``sample.gt_sem_seg.data`` to (height, width) with ``seg_pad_value``, like its image."""
+        seg = getattr(sample, "gt_sem_seg", None)
+        data = getattr(seg, "data", None) if seg is not None else None
+        if data is None or tuple(data.shape[-2:]) == (height, width):
+            return
+        if data.shape[-2] > height or data.shape[-1] > width:
+            raise ValueError(
+                f"DataPreprocessor: gt_sem_seg of {sample.metainfo.get('img_path')!r} is {tuple(data.shape[-2:])}, "
+                f"larger than the batch {(height, width)}; the map and its image must have the same size"
+            )
+        pad = (0, width - data.shape[-1], 0, height - data.shape[-2])
+        seg.data = F.pad(data, pad, value=self.seg_pad_value)
 
     def _augment(self, batch: torch.Tensor, data_samples: list | None) -> tuple[torch.Tensor, list]:
         if data_samples is None:

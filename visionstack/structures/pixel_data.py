@@ -18,7 +18,8 @@ class PixelData(BaseDataElement):
             raise TypeError(f"PixelData field {name!r} must be a tensor or array, got {type(value).__name__}")
         if value.ndim not in (2, 3):
             raise ValueError(f"PixelData field {name!r} must be (H, W) or (C, H, W), got shape {tuple(value.shape)}")
-        shape = self.shape
+        # a field being replaced may change size when it is the only one (e.g. padding a map)
+        shape = next((tuple(other.shape[-2:]) for key, other in self.items() if key != name), None)
         if shape is not None and tuple(value.shape[-2:]) != shape:
             raise ValueError(f"PixelData field {name!r} has size {tuple(value.shape[-2:])}, others have {shape}")
 

@@ -1,3 +1,3 @@
 """Task libraries: what is special to one task (models, heads, datasets, metrics)."""
 
-from . import classification, detection  # noqa: F401
+from . import classification, detection, segmentation  # noqa: F401

@@ -29,6 +29,13 @@ CONFIGS: dict[str, dict] = {
     "Compose": dict(transforms=[dict(type="RandomFlip", prob=1.0), dict(type="Resize", scale=(9, 9))]),
     "RandomApply": dict(transforms=[dict(type="ColorJitter", brightness=0.5)], prob=1.0),
     "RandomChoice": dict(transforms=[dict(type="CenterCrop", crop_size=8), dict(type="ResizeEdge", scale=8)]),
+    # Moved here from the detection task (shared with segmentation); their annotation handling is
+    # tested in tests/tasks/detection and tests/data/transforms/test_annotations.py.
+    "LoadAnnotations": dict(with_bbox=False, with_label=False, with_seg=False),
+    "RandomResize": dict(scale=(20, 14), ratio_range=(0.5, 1.5), keep_ratio=True),
+    "RandomCrop": dict(crop_size=(12, 9), cat_max_ratio=0.75),
+    "Pad": dict(size_divisor=8),
+    "PhotoMetricDistortion": dict(),
 }
 
 

@@ -1,6 +1,7 @@
-"""Data transforms (TRANSFORMS): loading, geometric, photometric, formatting, and wrappers."""
+"""Data transforms (TRANSFORMS): loading, annotations, geometric, spatial, photometric, formatting, wrappers."""
 
 from . import image_ops
+from .annotations import LoadAnnotations, apply_label_map, read_seg_map, reduce_zero_label_map
 from .base import BaseTransform, Compose, RandomApply, RandomChoice, Transform
 from .formatting import PackInputs, image_to_tensor, to_label_tensor
 from .geometric import (
@@ -15,6 +16,19 @@ from .geometric import (
 )
 from .loading import LoadImage, read_image
 from .photometric import RANDAUG_OPS, TIMM_INCREASING_POLICIES, AugmentPolicy, ColorJitter, RandAugment
+from .photometric_distortion import PhotoMetricDistortion
+from .spatial import (
+    INSTANCE_KEYS,
+    Pad,
+    RandomCrop,
+    RandomResize,
+    boxes_inside,
+    crop_det_results,
+    flip_det_results,
+    keep_instances,
+    pad_det_results,
+    resize_det_results,
+)
 
 __all__ = [
     "image_ops",
@@ -41,4 +55,19 @@ __all__ = [
     "AugmentPolicy",
     "ColorJitter",
     "RandAugment",
+    "LoadAnnotations",
+    "apply_label_map",
+    "read_seg_map",
+    "reduce_zero_label_map",
+    "PhotoMetricDistortion",
+    "INSTANCE_KEYS",
+    "Pad",
+    "RandomCrop",
+    "RandomResize",
+    "boxes_inside",
+    "crop_det_results",
+    "flip_det_results",
+    "keep_instances",
+    "pad_det_results",
+    "resize_det_results",
 ]

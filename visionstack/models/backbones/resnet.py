@@ -5,6 +5,14 @@ The module tree and parameter names equal torchvision's ``resnet18/34/50/101/152
 a torchvision ``.pth`` loads without renaming (see :func:`load_torchvision_checkpoint`). Bottleneck
 blocks put the stride on the 3x3 convolution ("ResNet v1.5", as torchvision does), which is about
 0.5 % top-1 better than the paper's stride on the first 1x1.
+
+For dense prediction the stage ``strides`` and ``dilations`` are configurable (Chen et al., DeepLab,
+"atrous" convolution; Yu & Koltun, "Multi-Scale Context Aggregation by Dilated Convolutions", 2016):
+``strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4)`` keeps the last two stages at output stride 8 while
+their receptive field grows as before. ``stem="deep"`` is ResNet-C of He et al., "Bag of Tricks for
+Image Classification with Convolutional Neural Networks" (CVPR 2019, section 4.2), which
+MMSegmentation calls ``ResNetV1c``; its keys (``stem.0`` ... ``stem.8``, ``layer1.0.conv1`` ...)
+equal MMSegmentation's, so those checkpoints load too.
 """
 
 from __future__ import annotations
@@ -25,8 +33,11 @@ NormLayer = Callable[[int], nn.Module]
 logger = logging.getLogger(__name__)
 
 
-def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+def conv3x3(in_channels: int, out_channels: int, stride: int = 1, dilation: int = 1) -> nn.Conv2d:
+    """3x3 convolution without bias; ``padding=dilation`` keeps the size at stride 1."""
+    return nn.Conv2d(
+        in_channels, out_channels, 3, stride=stride, padding=dilation, dilation=dilation, bias=False
+    )
 
 
 def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
@@ -42,6 +53,8 @@ class BasicBlock(nn.Module):
         stride: stride of the first convolution.
         downsample: projection of the shortcut when shape changes, else None.
         norm_layer: factory ``norm_layer(num_features) -> nn.Module``.
+        dilation: dilation (and padding) of the first 3x3 convolution. The second stays undilated,
+            as in MMSegmentation's ``BasicBlock``, so its dilated ResNet-18/34 models behave the same.
     """
 
     expansion = 1
@@ -53,9 +66,10 @@ class BasicBlock(nn.Module):
         stride: int = 1,
         downsample: nn.Module | None = None,
         norm_layer: NormLayer = nn.BatchNorm2d,
+        dilation: int = 1,
     ) -> None:
         super().__init__()
-        self.conv1 = conv3x3(in_channels, channels, stride)
+        self.conv1 = conv3x3(in_channels, channels, stride, dilation)
         self.bn1 = norm_layer(channels)
         self.relu = nn.ReLU(inplace=True)
         self.conv2 = conv3x3(channels, channels)
@@ -76,7 +90,8 @@ class BasicBlock(nn.Module):
 class Bottleneck(nn.Module):
     """1x1 reduce, 3x3 (strided), 1x1 expand (x4) with a shortcut; ResNet-50/101/152.
 
-    Args: as :class:`BasicBlock`; the output has ``channels * 4`` channels.
+    Args: as :class:`BasicBlock`; the output has ``channels * 4`` channels and ``dilation``
+    applies to the (only) 3x3 convolution.
     """
 
     expansion = 4
@@ -88,11 +103,12 @@ class Bottleneck(nn.Module):
         stride: int = 1,
         downsample: nn.Module | None = None,
         norm_layer: NormLayer = nn.BatchNorm2d,
+        dilation: int = 1,
     ) -> None:
         super().__init__()
         self.conv1 = conv1x1(in_channels, channels)
         self.bn1 = norm_layer(channels)
-        self.conv2 = conv3x3(channels, channels, stride)
+        self.conv2 = conv3x3(channels, channels, stride, dilation)
         self.bn2 = norm_layer(channels)
         self.conv3 = conv1x1(channels, channels * self.expansion)
         self.bn3 = norm_layer(channels * self.expansion)
@@ -120,14 +136,18 @@ RESNET_ARCHS: dict[int, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, in
     152: (Bottleneck, (3, 8, 36, 3)),
 }
 STAGE_CHANNELS = (64, 128, 256, 512)
+# The deep stem's widths: two 3x3 convs of stem_channels / 2, one of stem_channels (64, as MMSeg).
+DEEP_STEM_CHANNELS = (32, 32, 64)
 
 
 @MODELS.register()
 class ResNet(nn.Module):
     """ResNet backbone returning the feature maps of the stages in ``out_indices``.
 
-    Stage ``i`` (``layer{i+1}``) has stride ``4 * 2**i`` with the ImageNet stem and
-    ``2**i`` with the CIFAR stem, and ``STAGE_CHANNELS[i] * expansion`` channels.
+    With the default ``strides``, stage ``i`` (``layer{i+1}``) has output stride ``4 * 2**i`` with
+    the ImageNet and deep stems and ``2**i`` with the CIFAR stem, and ``STAGE_CHANNELS[i] *
+    expansion`` channels (the output stride is the stem's 4 (or 1) times the product of ``strides``
+    up to the stage).
 
     Args:
         depth: 18, 34, 50, 101 or 152.
@@ -135,7 +155,10 @@ class ResNet(nn.Module):
         stem: ``"imagenet"``: 7x7 stride-2 conv + 3x3 stride-2 max pool (torchvision; the default);
             ``"cifar"``: 3x3 stride-1 conv and no pooling, for inputs of about 32x32 (He et al.,
             section 4.2), so that small images keep their resolution. Keys are the same; only
-            ``conv1.weight`` is (64, C, 3, 3) instead of (64, C, 7, 7).
+            ``conv1.weight`` is (64, C, 3, 3) instead of (64, C, 7, 7);
+            ``"deep"``: three 3x3 convs (32 stride 2, 32, 64 channels) each with norm and ReLU, then
+            the max pool (ResNet-C, MMSegmentation's ``ResNetV1c``); ``stem.0`` ... ``stem.8``
+            replace ``conv1``/``bn1``.
         out_indices: stages (0..3, negative counts from the end) whose outputs are returned.
         frozen_stages: -1 freezes nothing; 0 freezes the stem; ``k`` freezes the stem and stages
             ``0..k-1`` (parameters get ``requires_grad=False``, norm layers stay in eval mode).
@@ -147,7 +170,17 @@ class ResNet(nn.Module):
             by :meth:`forward`), so that the state dict equals torchvision's key for key.
         pretrained: path of a local torchvision checkpoint (e.g. ``resnet50-0676ba61.pth``) loaded
             after initialisation with :func:`load_torchvision_checkpoint`; its ``fc`` is dropped
-            unless ``num_classes`` is given. Nothing is downloaded.
+            unless ``num_classes`` is given. Nothing is downloaded. With ``stem="deep"`` the file
+            must hold a ResNet-C (``ResNetV1c``) state dict with the ``stem.*`` keys.
+        strides: stride of the first block of each of the four stages; a stage with stride 1 keeps
+            the resolution of the one before.
+        dilations: dilation of the 3x3 convolutions of each stage. Dilated convolutions let a
+            stage with stride 1 see as far as a strided one: ``strides=(1, 2, 1, 1),
+            dilations=(1, 1, 2, 4)`` gives output stride 8, ``(1, 2, 2, 1)``/``(1, 1, 1, 2)`` 16.
+            Parameters do not depend on them, so ImageNet weights load unchanged.
+        contract_dilation: the first block of a stage with dilation ``d > 1`` uses ``d // 2`` (it
+            still sees the previous stage's resolution); MMSegmentation's dilated ResNet configs
+            set this (``contract_dilation=True``).
 
     Attributes:
         out_channels: channels of each returned output, aligned with ``out_indices``.
@@ -160,7 +193,7 @@ class ResNet(nn.Module):
         self,
         depth: int = 50,
         in_channels: int = 3,
-        stem: Literal["imagenet", "cifar"] = "imagenet",
+        stem: Literal["imagenet", "cifar", "deep"] = "imagenet",
         out_indices: Sequence[int] = (3,),
         frozen_stages: int = -1,
         norm_eval: bool = False,
@@ -168,14 +201,20 @@ class ResNet(nn.Module):
         zero_init_residual: bool = False,
         num_classes: int | None = None,
         pretrained: str | os.PathLike | None = None,
+        strides: Sequence[int] = (1, 2, 2, 2),
+        dilations: Sequence[int] = (1, 1, 1, 1),
+        contract_dilation: bool = True,
     ) -> None:
         super().__init__()
         if depth not in RESNET_ARCHS:
             raise ValueError(f"ResNet: depth must be one of {sorted(RESNET_ARCHS)}, got {depth}")
-        if stem not in ("imagenet", "cifar"):
-            raise ValueError(f"ResNet: stem must be 'imagenet' or 'cifar', got {stem!r}")
+        if stem not in ("imagenet", "cifar", "deep"):
+            raise ValueError(f"ResNet: stem must be 'imagenet', 'cifar' or 'deep', got {stem!r}")
         block, stage_blocks = RESNET_ARCHS[depth]
+        self.strides = _check_per_stage(strides, "strides", len(stage_blocks))
+        self.dilations = _check_per_stage(dilations, "dilations", len(stage_blocks))
         self.depth = depth
+        self.stem_type = stem
         self.out_indices = normalize_out_indices(out_indices, len(stage_blocks), "ResNet")
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
@@ -185,8 +224,12 @@ class ResNet(nn.Module):
         self._build_stem(in_channels, stem, norm_layer)
         channels = 64
         for index, (num_blocks, stage_width) in enumerate(zip(stage_blocks, STAGE_CHANNELS)):
-            stride = 1 if index == 0 else 2
-            stage = _make_stage(block, channels, stage_width, num_blocks, stride, norm_layer)
+            dilation = self.dilations[index]
+            first_dilation = dilation // 2 if contract_dilation and dilation > 1 else dilation
+            stride = self.strides[index]
+            stage = _make_stage(
+                block, channels, stage_width, num_blocks, stride, norm_layer, (first_dilation, dilation)
+            )
             self.add_module(f"layer{index + 1}", stage)
             channels = stage_width * block.expansion
         if num_classes is not None:
@@ -200,6 +243,16 @@ class ResNet(nn.Module):
         self._freeze_stages()
 
     def _build_stem(self, in_channels: int, stem: str, norm_layer: NormLayer) -> None:
+        if stem == "deep":
+            # conv-norm-ReLU triples as one Sequential: the indices 0..8 are MMSeg's key names.
+            layers: list[nn.Module] = []
+            for index, width in enumerate(DEEP_STEM_CHANNELS):
+                stride = 2 if index == 0 else 1
+                layers += [conv3x3(in_channels, width, stride), norm_layer(width), nn.ReLU(inplace=True)]
+                in_channels = width
+            self.stem = nn.Sequential(*layers)
+            self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+            return
         if stem == "imagenet":
             self.conv1 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
             self.maxpool: nn.Module = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
@@ -226,9 +279,12 @@ class ResNet(nn.Module):
     def stages(self) -> list[nn.Sequential]:
         return [self.layer1, self.layer2, self.layer3, self.layer4]
 
+    def _stem_modules(self) -> list[nn.Module]:
+        return [self.stem] if self.stem_type == "deep" else [self.conv1, self.bn1]
+
     def _freeze_stages(self) -> None:
         if self.frozen_stages >= 0:
-            freeze_modules([self.conv1, self.bn1])
+            freeze_modules(self._stem_modules())
         freeze_modules(self.stages[: max(self.frozen_stages, 0)])
 
     def train(self, mode: bool = True) -> ResNet:
@@ -240,7 +296,9 @@ class ResNet(nn.Module):
         return self
 
     def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, C, H, W) -> (N, 64, H / 4, W / 4) (ImageNet stem) or (N, 64, H, W) (CIFAR stem)."""
+        """(N, C, H, W) -> (N, 64, H / 4, W / 4) (ImageNet, deep stem) or (N, 64, H, W) (CIFAR stem)."""
+        if self.stem_type == "deep":
+            return self.maxpool(self.stem(x))
         return self.maxpool(self.relu(self.bn1(self.conv1(x))))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -270,15 +328,29 @@ def _make_stage(
     num_blocks: int,
     stride: int,
     norm_layer: NormLayer,
+    dilations: tuple[int, int] = (1, 1),
 ) -> nn.Sequential:
-    """One ``layerN``: the first block changes stride/width (with a projected shortcut)."""
+    """One ``layerN``: the first block changes stride/width (with a projected shortcut).
+
+    ``dilations`` is (first block's, other blocks') dilation."""
+    first_dilation, dilation = dilations
     out_channels = channels * block.expansion
     downsample = None
     if stride != 1 or in_channels != out_channels:
         downsample = nn.Sequential(conv1x1(in_channels, out_channels, stride), norm_layer(out_channels))
-    blocks = [block(in_channels, channels, stride, downsample, norm_layer)]
-    blocks += [block(out_channels, channels, 1, None, norm_layer) for _ in range(num_blocks - 1)]
+    blocks = [block(in_channels, channels, stride, downsample, norm_layer, first_dilation)]
+    blocks += [block(out_channels, channels, 1, None, norm_layer, dilation) for _ in range(num_blocks - 1)]
     return nn.Sequential(*blocks)
+
+
+def _check_per_stage(values: Sequence[int], name: str, num_stages: int) -> tuple[int, ...]:
+    """``values`` as a tuple of ``num_stages`` positive ints, else a ValueError naming ``name``."""
+    values = tuple(values)
+    if len(values) != num_stages or not all(isinstance(v, int) and v >= 1 for v in values):
+        raise ValueError(
+            f"ResNet: {name} must be {num_stages} positive integers (one per stage), got {values!r}"
+        )
+    return values
 
 
 def load_torchvision_checkpoint(
@@ -313,7 +385,7 @@ def load_torchvision_checkpoint(
         raise RuntimeError(
             f"cannot load {source} into ResNet-{backbone.depth}: missing keys {missing[:5]}, "
             f"unexpected keys {unexpected[:5]}, shape mismatches {mismatched[:5]} (is the depth or the "
-            f"stem right? torchvision checkpoints need stem='imagenet')"
+            f"stem right? torchvision checkpoints need stem='imagenet', ResNetV1c ones stem='deep')"
         )
     backbone.load_state_dict(state_dict, strict=True)
     return leftover

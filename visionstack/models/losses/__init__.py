@@ -2,6 +2,7 @@
 
 from .bce_loss import BCEWithLogitsLoss
 from .cross_entropy_loss import CrossEntropyLoss
+from .dice_loss import DiceLoss
 from .focal_loss import FocalLoss, sigmoid_focal_loss
 from .gfocal_loss import QualityFocalLoss
 from .iou_loss import GIoULoss, IoULoss
@@ -10,6 +11,7 @@ from .smooth_l1_loss import L1Loss, SmoothL1Loss, smooth_l1
 __all__ = [
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",
+    "DiceLoss",
     "FocalLoss",
     "GIoULoss",
     "IoULoss",

@@ -1,7 +1,12 @@
-"""Detection and instance-segmentation transforms (TRANSFORMS): boxes and masks follow the image."""
+"""Detection and instance-segmentation transforms (TRANSFORMS): boxes and masks follow the image.
 
-from .formatting import PackDetInputs
-from .geometric import (
+The box-, mask- and map-aware spatial transforms, ``PhotoMetricDistortion`` and ``LoadAnnotations``
+live in :mod:`visionstack.data.transforms` (shared with segmentation) and are re-exported here.
+"""
+
+from ....data.transforms.annotations import LoadAnnotations
+from ....data.transforms.photometric_distortion import PhotoMetricDistortion
+from ....data.transforms.spatial import (
     INSTANCE_KEYS,
     Pad,
     RandomCrop,
@@ -13,9 +18,9 @@ from .geometric import (
     pad_det_results,
     resize_det_results,
 )
-from .loading import FilterAnnotations, LoadAnnotations
+from .formatting import PackDetInputs
+from .loading import FilterAnnotations
 from .mixing import MixUp, Mosaic, concat_instances
-from .photometric import PhotoMetricDistortion
 
 __all__ = [
     "PackDetInputs",

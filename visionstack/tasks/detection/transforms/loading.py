@@ -1,117 +1,19 @@
-"""Turning a record's ``instances`` into arrays, and filtering instances that are too small."""
+"""Filtering instances that are too small.
+
+``LoadAnnotations`` (instances and semantic maps) lives in :mod:`visionstack.data.transforms.annotations`,
+shared with segmentation; it is re-exported here for the detection imports.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
+from ....data.transforms.annotations import LoadAnnotations
 from ....data.transforms.base import BaseTransform
+from ....data.transforms.spatial import keep_instances
 from ....registry import TRANSFORMS
-from ....structures.masks import (
-    BitmapMasks,
-    PolygonMasks,
-    bitmap_to_polygons,
-    polygons_to_bitmap,
-    rle_to_bitmap,
-)
-from .geometric import keep_instances
 
 __all__ = ["LoadAnnotations", "FilterAnnotations"]
-
-
-def _valid_polygons(mask: list) -> list[np.ndarray]:
-    """Polygons usable by COCO: even length, at least three points."""
-    return [np.asarray(p, dtype=np.float64) for p in mask if len(p) % 2 == 0 and len(p) >= 6]
-
-
-@TRANSFORMS.register()
-class LoadAnnotations(BaseTransform):
-    """Load the instance annotations of a detection record (MMDetection's ``LoadAnnotations``).
-
-    Reads ``results["instances"]`` (each ``{"bbox": [x1, y1, x2, y2], "bbox_label", "ignore_flag",
-    "mask"}``) into:
-
-    * ``gt_bboxes``: (N, 4) float32 x1 y1 x2 y2, absolute pixels;
-    * ``gt_bboxes_labels``: (N,) int64;
-    * ``gt_ignore_flags``: (N,) bool (crowd regions, VOC ``difficult``, unusable masks);
-    * ``gt_masks``: :class:`BitmapMasks` (``poly2mask=True``) or :class:`PolygonMasks` of the
-      image's ``ori_shape`` (so ``LoadImage`` must come first, or the record must carry ``height``
-      and ``width``). ``mask`` may be polygons or an RLE dict (compressed or uncompressed ``counts``).
-
-    An instance whose mask has no usable polygon is kept with an empty mask and ``ignore_flag`` set
-    (as MMDetection). With ``poly2mask=False`` an RLE mask becomes the polygons of its outer
-    contours (through boundary pixel centres, so within one pixel of the RLE) instead of being ignored.
-
-    Args:
-        with_bbox: load ``gt_bboxes`` and ``gt_ignore_flags``.
-        with_label: load ``gt_bboxes_labels``.
-        with_mask: load ``gt_masks``.
-        poly2mask: rasterise polygons into bitmaps (otherwise keep polygons).
-    """
-
-    def __init__(
-        self, with_bbox: bool = True, with_label: bool = True, with_mask: bool = False, poly2mask: bool = True
-    ) -> None:
-        self.with_bbox = with_bbox
-        self.with_label = with_label
-        self.with_mask = with_mask
-        self.poly2mask = poly2mask
-
-    def transform(self, results: dict) -> dict:
-        instances = results.get("instances")
-        if instances is None:
-            raise KeyError(
-                f"LoadAnnotations: the record of {results.get('img_path')!r} has no `instances`; "
-                "use a detection dataset (CocoDataset, VOCDataset)"
-            )
-        ignore = np.array([bool(inst.get("ignore_flag", 0)) for inst in instances], dtype=bool)
-        if self.with_mask:
-            results["gt_masks"], unusable = self._load_masks(results, instances)
-            ignore |= unusable
-        if self.with_bbox:
-            boxes = [inst["bbox"] for inst in instances]
-            results["gt_bboxes"] = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-            results["gt_ignore_flags"] = ignore
-        if self.with_label:
-            results["gt_bboxes_labels"] = np.array([inst["bbox_label"] for inst in instances], dtype=np.int64)
-        return results
-
-    def _image_shape(self, results: dict) -> tuple[int, int]:
-        if "ori_shape" in results:
-            return int(results["ori_shape"][0]), int(results["ori_shape"][1])
-        if "height" in results and "width" in results:
-            return int(results["height"]), int(results["width"])
-        raise KeyError(
-            f"LoadAnnotations: masks of {results.get('img_path')!r} need the image size; put LoadImage first"
-        )
-
-    def _load_masks(
-        self, results: dict, instances: Sequence[dict]
-    ) -> tuple[BitmapMasks | PolygonMasks, np.ndarray]:
-        height, width = self._image_shape(results)
-        unusable = np.zeros(len(instances), dtype=bool)
-        polygons_per_instance: list[list[np.ndarray]] = []
-        bitmaps: list[np.ndarray] = []
-        for index, instance in enumerate(instances):
-            mask = instance.get("mask")
-            if isinstance(mask, dict):
-                bitmap = rle_to_bitmap(mask, height, width)
-                polygons = bitmap_to_polygons(bitmap) if not self.poly2mask else []
-            elif isinstance(mask, list):
-                polygons = _valid_polygons(mask)
-                bitmap = polygons_to_bitmap(polygons, height, width) if self.poly2mask else None
-                unusable[index] = not polygons
-            else:
-                polygons, bitmap = [], np.zeros((height, width), dtype=np.uint8)
-                unusable[index] = True
-            if not self.poly2mask and not polygons:
-                unusable[index] = True
-            polygons_per_instance.append(polygons)
-            bitmaps.append(bitmap)
-        if self.poly2mask:
-            return BitmapMasks(bitmaps, height, width), unusable
-        return PolygonMasks(polygons_per_instance, height, width), unusable
 
 
 @TRANSFORMS.register()

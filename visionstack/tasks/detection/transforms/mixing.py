@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 
 from ....data.transforms.base import BaseTransform
-from ....registry import TRANSFORMS
-from .geometric import (
+from ....data.transforms.spatial import (
     boxes_inside,
     crop_det_results,
     flip_det_results,
@@ -23,6 +22,7 @@ from .geometric import (
     pad_det_results,
     resize_det_results,
 )
+from ....registry import TRANSFORMS
 
 __all__ = ["Mosaic", "MixUp", "concat_instances"]
 

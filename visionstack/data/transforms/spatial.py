@@ -1,10 +1,13 @@
-"""Box- and mask-aware geometric transforms: random resize, random crop, pad.
+"""Box-, mask- and map-aware spatial transforms: random resize, random crop, pad.
 
-Results keys of detection (set by ``LoadAnnotations``): ``gt_bboxes`` (N, 4) float32 x1 y1 x2 y2 in
-absolute pixels, ``gt_bboxes_labels`` (N,) int64, ``gt_ignore_flags`` (N,) bool, ``gt_masks``
-(:class:`~visionstack.structures.masks.BitmapMasks` or ``PolygonMasks`` of N instances). These four
-always keep the same length and order. The ``*_det_results`` helpers move image, boxes, semantic map
-(via the shared helpers of :mod:`visionstack.data.transforms.geometric`) and masks together.
+Shared by detection, instance segmentation and semantic segmentation. The annotation keys (set by
+:class:`~visionstack.data.transforms.annotations.LoadAnnotations`) are ``gt_seg_map`` ((H, W) class
+indices, 255 = ignore; nearest-neighbour resize, padded with 255) and the instance keys ``gt_bboxes``
+(N, 4) float32 x1 y1 x2 y2 in absolute pixels, ``gt_bboxes_labels`` (N,) int64, ``gt_ignore_flags``
+(N,) bool and ``gt_masks`` (:class:`~visionstack.structures.masks.BitmapMasks` or ``PolygonMasks`` of
+N instances). The four instance keys always keep the same length and order. The ``*_det_results``
+helpers move image, boxes, semantic map (via the shared helpers of
+:mod:`visionstack.data.transforms.geometric`) and masks together; every size here is ``(w, h)``.
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ from collections.abc import Mapping, Sequence
 import cv2
 import numpy as np
 
-from ....data.transforms.base import BaseTransform
-from ....data.transforms.geometric import Resize, crop_results, flip_results, resize_results
-from ....registry import TRANSFORMS
+from ...registry import TRANSFORMS
+from .base import BaseTransform
+from .geometric import Resize, crop_results, flip_results, resize_results
 
 __all__ = [
     "INSTANCE_KEYS",
@@ -208,15 +211,26 @@ class RandomCrop(BaseTransform):
     uniformly in ``[crop_size, 1]``). The window's top-left corner is uniform over the valid offsets.
     Boxes are shifted and clipped to the window; a box left with no area is removed.
 
+    Semantic segmentation (MMSegmentation's ``cat_max_ratio``): when the results hold a ``gt_seg_map``
+    and ``cat_max_ratio < 1``, up to ``CAT_MAX_TRIES`` windows (of one drawn size) are tried and the
+    first kept in which more than one class is present and the most frequent class covers less than
+    ``cat_max_ratio`` of the pixels that are not ``ignore_index``; if none qualifies, the last one.
+    This keeps crops from being all sky or all road. Note ``crop_size`` is ``(w, h)`` here, where
+    MMSegmentation writes ``(h, w)``.
+
     Args:
         crop_size: see ``crop_type``.
         crop_type: ``absolute``, ``absolute_range``, ``relative`` or ``relative_range``.
         allow_negative_crop: keep a crop without any box left (otherwise return None, so the
             dataset draws another sample).
         recompute_bbox: replace each box by the tight box of its cropped mask.
+        cat_max_ratio: the largest share of one class in a crop of the semantic map, in (0, 1];
+            1 disables the rule.
+        ignore_index: the map value not counted by ``cat_max_ratio``.
     """
 
     CROP_TYPES = ("absolute", "absolute_range", "relative", "relative_range")
+    CAT_MAX_TRIES = 10
 
     def __init__(
         self,
@@ -224,7 +238,11 @@ class RandomCrop(BaseTransform):
         crop_type: str = "absolute",
         allow_negative_crop: bool = False,
         recompute_bbox: bool = False,
+        cat_max_ratio: float = 1.0,
+        ignore_index: int = 255,
     ) -> None:
+        if not 0 < cat_max_ratio <= 1:
+            raise ValueError(f"RandomCrop: cat_max_ratio must be in (0, 1], got {cat_max_ratio}")
         if crop_type not in self.CROP_TYPES:
             raise ValueError(f"RandomCrop: crop_type must be one of {self.CROP_TYPES}, got {crop_type!r}")
         low, high = float(crop_size[0]), float(crop_size[1])
@@ -238,6 +256,8 @@ class RandomCrop(BaseTransform):
         self.crop_type = crop_type
         self.allow_negative_crop = allow_negative_crop
         self.recompute_bbox = recompute_bbox
+        self.cat_max_ratio = float(cat_max_ratio)
+        self.ignore_index = int(ignore_index)
 
     def crop_shape(self, width: int, height: int) -> tuple[int, int]:
         """Draw the crop ``(w, h)`` for a ``width`` x ``height`` image."""
@@ -255,11 +275,29 @@ class RandomCrop(BaseTransform):
             )
         return max(1, int(width * fraction_w + 0.5)), max(1, int(height * fraction_h + 0.5))
 
+    @staticmethod
+    def _offset(width: int, height: int, crop_w: int, crop_h: int) -> tuple[int, int]:
+        """A uniform top-left corner ``(x1, y1)``; the row offset is drawn first, as MMDetection."""
+        y1 = int(np.random.randint(0, height - crop_h + 1))
+        x1 = int(np.random.randint(0, width - crop_w + 1))
+        return x1, y1
+
+    def class_balanced(self, seg_map: np.ndarray) -> bool:
+        """Whether a cropped map passes the ``cat_max_ratio`` rule (see the class docstring)."""
+        labels, counts = np.unique(seg_map, return_counts=True)
+        counts = counts[labels != self.ignore_index]
+        return len(counts) > 1 and counts.max() / counts.sum() < self.cat_max_ratio
+
     def transform(self, results: dict) -> dict | None:
         height, width = results["img"].shape[:2]
         crop_w, crop_h = self.crop_shape(width, height)
-        y1 = int(np.random.randint(0, height - crop_h + 1))  # MMDetection draws the row offset first
-        x1 = int(np.random.randint(0, width - crop_w + 1))
+        x1, y1 = self._offset(width, height, crop_w, crop_h)
+        seg_map = results.get("gt_seg_map")
+        if self.cat_max_ratio < 1 and seg_map is not None:
+            for _ in range(self.CAT_MAX_TRIES - 1):
+                if self.class_balanced(seg_map[y1 : y1 + crop_h, x1 : x1 + crop_w]):
+                    break
+                x1, y1 = self._offset(width, height, crop_w, crop_h)
         crop_det_results(results, x1, y1, x1 + crop_w, y1 + crop_h)
         if results.get("gt_bboxes") is None:
             return results

@@ -5,8 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ....data.transforms.base import BaseTransform
-from ....registry import TRANSFORMS
+from ...registry import TRANSFORMS
+from .base import BaseTransform
 
 __all__ = ["PhotoMetricDistortion"]
 

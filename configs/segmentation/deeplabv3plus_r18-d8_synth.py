@@ -1,0 +1,21 @@
+# DeepLabV3+ R-18-D8 sized for a CPU on the synthetic scenes (write them first:
+#   visionstack data synth segmentation --out data/synth_seg).
+# MMSeg's R-18 variant (deep-stem ResNet-18 at output stride 8, 128-channel separable ASPP, 48-channel C2
+# projection) from scratch. The atrous rates are the published 12/24/36 scaled to the 16 x 16 feature map of a
+# 128 x 128 crop (a quarter of a 512 crop's 64 x 64): 3/6/9. AdamW with bfloat16 autocast, batch 8.
+_base_ = [
+    "../_base_/models/deeplabv3plus_r50-d8.py",
+    "../_base_/datasets/synth_seg.py",
+    "../_base_/default_runtime.py",
+    "../_base_/schedules/cpu_seg_adamw.py",
+]
+crop_size = (128, 128)
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(depth=18),
+    decode_head=dict(
+        in_channels=512, channels=128, dilations=(1, 3, 6, 9), c1_in_channels=64, c1_channels=48, num_classes=8
+    ),
+    auxiliary_head=dict(in_channels=256, channels=64, num_classes=8),
+)
+train_cfg = dict(max_iters=1500, val_interval=500)

@@ -1,0 +1,18 @@
+# UNet-S5-D16 + FCN head sized for a CPU on the synthetic scenes (write them first:
+#   visionstack data synth segmentation --out data/synth_seg).
+# The published five-stage UNet with 16 base channels instead of 64 (16-256 channels, 1/16 of the compute),
+# from scratch, AdamW with bfloat16 autocast, 128 x 128 crops (multiples of 16), batch 8.
+_base_ = [
+    "../_base_/models/unet-s5-d16_fcn.py",
+    "../_base_/datasets/synth_seg.py",
+    "../_base_/default_runtime.py",
+    "../_base_/schedules/cpu_seg_adamw.py",
+]
+crop_size = (128, 128)
+model = dict(
+    data_preprocessor=dict(size=crop_size, size_divisor=16),
+    backbone=dict(base_channels=16),
+    decode_head=dict(in_channels=16, channels=16, num_classes=8),
+    auxiliary_head=dict(in_channels=32, channels=16, num_classes=8),
+)
+train_cfg = dict(max_iters=1500, val_interval=500)
