@@ -18,4 +18,5 @@ model = dict(
     ),
     auxiliary_head=dict(in_channels=256, channels=64, num_classes=8),
 )
-train_cfg = dict(max_iters=1500, val_interval=500)
+train_cfg = dict(max_iters=1200, val_interval=400)
+default_hooks = dict(checkpoint=dict(interval=400))

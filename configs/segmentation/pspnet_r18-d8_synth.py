@@ -15,4 +15,5 @@ model = dict(
     decode_head=dict(in_channels=512, channels=128, num_classes=8),
     auxiliary_head=dict(in_channels=256, channels=64, num_classes=8),
 )
-train_cfg = dict(max_iters=1500, val_interval=500)
+train_cfg = dict(max_iters=1200, val_interval=400)
+default_hooks = dict(checkpoint=dict(interval=400))

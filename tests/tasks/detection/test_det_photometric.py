@@ -65,3 +65,25 @@ def test_transform_is_uint8_seeded_and_draws_in_range():
         )
     with pytest.raises(ValueError, match="contrast_range"):
         PhotoMetricDistortion(contrast_range=(1.5, 0.5))
+
+
+def test_swap_channels_false_keeps_the_channel_order_and_the_other_draws():
+    from visionstack.data.transforms.photometric_distortion import PhotoMetricDistortion as Distortion
+
+    image = np.random.default_rng(0).integers(0, 256, (6, 7, 3), dtype=np.uint8)
+    mmdet, mmseg = Distortion(), Distortion(swap_channels=False)
+    swapped = 0
+    for seed in range(20):
+        np.random.seed(seed)
+        with_swap = mmdet.draw()
+        np.random.seed(seed)
+        without = mmseg.draw()
+        assert not without["swap"]
+        assert {k: v for k, v in with_swap.items() if k not in ("swap", "permutation")} == {
+            k: v for k, v in without.items() if k not in ("swap", "permutation")
+        }
+        if with_swap["swap"] and list(with_swap["permutation"]) != [0, 1, 2]:
+            swapped += 1
+            plain = dict(with_swap, swap=False)
+            assert np.array_equal(mmseg.distort(image, without), mmdet.distort(image, plain))
+    assert swapped > 0

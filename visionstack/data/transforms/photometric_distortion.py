@@ -31,6 +31,9 @@ class PhotoMetricDistortion(BaseTransform):
         contrast_range: the contrast factor's range.
         saturation_range: the saturation factor's range.
         hue_delta: the largest hue shift, in degrees.
+        swap_channels: permute the channels (MMDetection's recipe). MMSegmentation's distortion has no
+            channel swap: segmentation configs pass False, so colour stays a cue (the coin and the
+            permutation are still drawn, so the other draws do not depend on this setting).
     """
 
     def __init__(
@@ -39,6 +42,7 @@ class PhotoMetricDistortion(BaseTransform):
         contrast_range: tuple[float, float] = (0.5, 1.5),
         saturation_range: tuple[float, float] = (0.5, 1.5),
         hue_delta: int = 18,
+        swap_channels: bool = True,
     ) -> None:
         for name, (low, high) in (("contrast_range", contrast_range), ("saturation_range", saturation_range)):
             if not 0 <= low <= high:
@@ -54,6 +58,7 @@ class PhotoMetricDistortion(BaseTransform):
         self.contrast_range = tuple(contrast_range)
         self.saturation_range = tuple(saturation_range)
         self.hue_delta = hue_delta
+        self.swap_channels = swap_channels
 
     def draw(self) -> dict:
         """The random choices of one call (see the class docstring for the order)."""
@@ -65,7 +70,7 @@ class PhotoMetricDistortion(BaseTransform):
             "contrast": coins[1],
             "saturation": coins[2],
             "hue": coins[3],
-            "swap": coins[4],
+            "swap": coins[4] and self.swap_channels,
             "delta": float(np.random.uniform(-self.brightness_delta, self.brightness_delta)),
             "alpha": float(np.random.uniform(*self.contrast_range)),
             "saturation_factor": float(np.random.uniform(*self.saturation_range)),

@@ -30,7 +30,7 @@ from torch import nn
 
 from ...registry import MODELS
 from ..layers import DropPath, linear_drop_path_rates
-from ..pretrained import read_state_dict
+from ..pretrained import load_state_dict_strictly, read_state_dict
 from ._freezing import freeze_modules, normalize_out_indices
 
 NormLayer = Callable[[int], nn.Module]
@@ -372,19 +372,9 @@ def load_mit_checkpoint(
             k.removeprefix("backbone."): v for k, v in state_dict.items() if k.startswith("backbone.")
         }
     source = os.fspath(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else "the given state dict"
-    own = backbone.state_dict()
-    missing = sorted(set(own) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(own))
-    mismatched = [
-        f"{key}: checkpoint {tuple(state_dict[key].shape)} vs model {tuple(own[key].shape)}"
-        for key in own
-        if key in state_dict and state_dict[key].shape != own[key].shape
-    ]
-    if missing or unexpected or mismatched:
-        raise RuntimeError(
-            f"cannot load {source} into MixVisionTransformer: missing keys {missing[:5]}, unexpected keys "
-            f"{unexpected[:5]}, shape mismatches {mismatched[:5]} (are embed_dims/num_layers/num_heads those of "
-            f"the checkpoint, and are its keys MMSegmentation's (layers.0.0.projection.weight ...)?)"
-        )
-    backbone.load_state_dict(state_dict, strict=True)
+    hint = (
+        "are embed_dims/num_layers/num_heads those of the checkpoint, and are its keys MMSegmentation's "
+        "(layers.0.0.projection.weight ...)?"
+    )
+    load_state_dict_strictly(backbone, state_dict, source, "MixVisionTransformer", hint)
     logger.info("MixVisionTransformer: loaded %s", source)

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from ...registry import MODELS
-from ..pretrained import read_state_dict
+from ..pretrained import load_state_dict_strictly, read_state_dict
 from ._freezing import freeze_modules, normalize_out_indices, set_norm_eval
 
 NormLayer = Callable[[int], nn.Module]
@@ -373,19 +373,6 @@ def load_torchvision_checkpoint(
     if not hasattr(backbone, "fc"):
         leftover = {key: state_dict.pop(key) for key in list(state_dict) if key.startswith("fc.")}
     source = os.fspath(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else "the given state dict"
-    own = backbone.state_dict()
-    missing = sorted(set(own) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(own))
-    mismatched = [
-        f"{key}: checkpoint {tuple(state_dict[key].shape)} vs model {tuple(own[key].shape)}"
-        for key in own
-        if key in state_dict and state_dict[key].shape != own[key].shape
-    ]
-    if missing or unexpected or mismatched:
-        raise RuntimeError(
-            f"cannot load {source} into ResNet-{backbone.depth}: missing keys {missing[:5]}, "
-            f"unexpected keys {unexpected[:5]}, shape mismatches {mismatched[:5]} (is the depth or the "
-            f"stem right? torchvision checkpoints need stem='imagenet', ResNetV1c ones stem='deep')"
-        )
-    backbone.load_state_dict(state_dict, strict=True)
+    hint = "is the depth or the stem right? torchvision checkpoints need stem='imagenet', ResNetV1c ones stem='deep'"
+    load_state_dict_strictly(backbone, state_dict, source, f"ResNet-{backbone.depth}", hint)
     return leftover
