@@ -32,9 +32,17 @@ def feats() -> tuple[torch.Tensor, ...]:
     return tuple(torch.randn(2, c, s, s, generator=generator) for c, s in zip(CHANNELS, SIZES))
 
 
-def head_cases() -> dict[str, tuple[nn.Module, tuple[int, int], list[str]]]:
+COMMON = dict(num_classes=5, dropout_ratio=0.1)
+Case = tuple[nn.Module, tuple[int, int], list[str]]
+
+
+def head_cases() -> dict[str, Case]:
     """name -> (head, expected logit size, MMSegmentation state-dict keys it must have)."""
-    common = dict(num_classes=5, dropout_ratio=0.1)
+    return {**fcn_and_psp_cases(), **aspp_and_segformer_cases()}
+
+
+def fcn_and_psp_cases() -> dict[str, Case]:
+    common = COMMON
     return {
         "fcn": (
             FCNHead(in_channels=24, channels=10, **common),
@@ -63,6 +71,12 @@ def head_cases() -> dict[str, tuple[nn.Module, tuple[int, int], list[str]]]:
             (2, 2),
             ["psp_modules.0.1.conv.weight", "psp_modules.3.1.bn.running_mean", "bottleneck.conv.weight"],
         ),
+    }
+
+
+def aspp_and_segformer_cases() -> dict[str, Case]:
+    common = COMMON
+    return {
         "aspp": (
             ASPPHead(in_channels=24, channels=10, dilations=(1, 2, 3), **common),
             (2, 2),
