@@ -235,3 +235,63 @@ def test_image_size_is_refused_for_other_tasks(tmp_path, capsys):
     args = ["data", "synth", "detection", "--out", str(tmp_path), "--image-size", "40"]
     assert main(args) == 2
     assert "--image-size is for the segmentation dataset only" in capsys.readouterr().err
+
+
+def test_export_verify_int8_and_onnxruntime_infer(workspace, capsys):
+    """`export --verify --quantize int8`, then `infer --backend onnxruntime` writes the JSON and label
+    maps of the PyTorch `infer`."""
+    root, config, checkpoint = workspace
+    export_dir = root / "export"
+    assert (
+        main(
+            [
+                "export",
+                str(config),
+                str(checkpoint),
+                "--dynamic",
+                "--verify",
+                "--quantize",
+                "int8",
+                "--calibration-images",
+                "2",
+                "--out-dir",
+                str(export_dir),
+            ]
+        )
+        == 0
+    )
+    deploy = json.loads((export_dir / "deploy.json").read_text())
+    assert deploy["task"] == "segmentation" and deploy["classes"] == list(CLASSES)
+    assert deploy["palette"] == PALETTE
+    report = json.loads((export_dir / "verify.json").read_text())
+    assert report["fp32"]["max_input_diff"] == 0.0 and report["fp32"]["max_output_diff"] <= 1e-4
+    fp32 = report["fp32"]["metrics"]
+    assert fp32["pytorch"]["mIoU"] == pytest.approx(fp32["onnxruntime"]["mIoU"], abs=0.1)
+    assert (export_dir / "model_int8.onnx").stat().st_size < (export_dir / "model.onnx").stat().st_size
+    assert "mIoU" in report["int8"]["metrics"]["onnxruntime"]
+    images = sorted(root.glob("img_*.jpg"))
+    torch_out, ort_out = root / "infer_pt", root / "infer_ort"
+    assert main(["infer", str(config), str(checkpoint), *map(str, images), "--out-dir", str(torch_out)]) == 0
+    assert (
+        main(
+            [
+                "infer",
+                "--backend",
+                "onnxruntime",
+                str(export_dir),
+                *map(str, images),
+                "--out-dir",
+                str(ort_out),
+            ]
+        )
+        == 0
+    )
+    assert json.loads((ort_out / "predictions.json").read_text()) == json.loads(
+        (torch_out / "predictions.json").read_text()
+    )
+    for image in images:
+        np.testing.assert_array_equal(
+            cv2.imread(str(ort_out / f"{image.stem}_label.png"), cv2.IMREAD_UNCHANGED),
+            cv2.imread(str(torch_out / f"{image.stem}_label.png"), cv2.IMREAD_UNCHANGED),
+        )
+        assert (ort_out / f"{image.stem}_pred.png").is_file()

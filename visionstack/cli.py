@@ -3,6 +3,8 @@
     visionstack train CONFIG [--work-dir D] [--resume [CKPT]] [--set key.sub=value ...] [--amp]
     visionstack test CONFIG CHECKPOINT [--out metrics.json] [--coco-out PREFIX]
     visionstack infer CONFIG CHECKPOINT INPUT... [--out-dir D] [--topk K] [--score-thr T]
+    visionstack export CONFIG CHECKPOINT [--format onnx] [--dynamic] [--verify] [--quantize int8]
+    visionstack infer --backend onnxruntime MODEL_DIR INPUT... [--out-dir D]
     visionstack config show CONFIG [--set ...] [--format py|json|yaml]
     visionstack logs plot WORK_DIR [--out PNG]
     visionstack data synth {classification,detection,segmentation} --out DIR
@@ -145,8 +147,14 @@ def _plot_confusion_matrices(metrics: dict, runner, out_dir: Path) -> None:
 
 
 def cmd_infer(args: argparse.Namespace) -> int:
+    if args.backend == "onnxruntime":
+        return _infer_onnxruntime(args)
     from .inference import Inferencer
 
+    if not args.inputs:
+        raise SystemExit(
+            "visionstack infer: give CONFIG CHECKPOINT INPUT... (or --backend onnxruntime MODEL_DIR INPUT...)"
+        )
     inferencer = Inferencer(_load_config(args), args.checkpoint, device=args.device)
     samples = inferencer(args.inputs)
     records = inferencer.to_records(samples, topk=args.topk)
@@ -162,6 +170,130 @@ def cmd_infer(args: argparse.Namespace) -> int:
             inferencer.palette,
         )
     return 0
+
+
+def _infer_onnxruntime(args: argparse.Namespace) -> int:
+    """``infer --backend onnxruntime MODEL_DIR INPUT...``: the exported model, same JSON and drawings."""
+    from .deploy import OnnxInferencer
+
+    if args.set:
+        raise SystemExit("visionstack infer: --set does not apply to an exported model (re-export instead)")
+    inputs = [args.checkpoint, *args.inputs] if args.checkpoint else list(args.inputs)
+    if not inputs:
+        raise SystemExit("visionstack infer --backend onnxruntime: give MODEL_DIR INPUT...")
+    inferencer = OnnxInferencer(args.config, model_file=args.model_file, num_threads=args.threads)
+    results = inferencer(inputs)
+    records = inferencer.to_records(results, topk=args.topk)
+    _print_predictions(records, args.score_thr)
+    if args.out_dir:
+        from .export.verify import apply_runtime_result
+        from .structures import DataSample
+
+        samples = [apply_runtime_result(DataSample(metainfo={"img_path": r["img_path"]}), r) for r in results]
+        _write_predictions(
+            args.out_dir,
+            samples,
+            records,
+            inferencer.class_names,
+            args.topk,
+            args.score_thr,
+            inferencer.palette,
+        )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import glob
+
+    from .export.exporter import export_model
+
+    cfg = _load_config(args)
+    out_dir = Path(args.out_dir or Path("work_dirs") / "export" / Path(args.config).stem)
+    result = export_model(
+        cfg,
+        args.checkpoint,
+        out_dir,
+        dynamic=args.dynamic,
+        input_shape=args.input_shape,
+        config_path=args.config,
+    )
+    onnx_spec = result.deploy["onnx"]
+    print(
+        f"exported {result.deploy['model']['type']} ({result.deploy['task']}) in {result.seconds:.1f} s: "
+        f"{result.onnx_path} ({result.onnx_path.stat().st_size / 2**20:.1f} MiB), input {onnx_spec['input_shape']}"
+    )
+    print(f"deploy config: {out_dir / 'deploy.json'}")
+    report: dict[str, Any] = {}
+    if args.verify:
+        from .export.verify import verify_export
+
+        images = sorted(p for pattern in args.verify_images or () for p in glob.glob(pattern)) or None
+        report["fp32"] = verify_export(
+            cfg, args.checkpoint, out_dir, model=result.model, images=images, max_val=args.val_images
+        )
+        _print_verify("ONNX Runtime (fp32)", report["fp32"])
+    if args.quantize == "int8":
+        from .export.quantize import INT8_FILE, quantize_int8
+        from .export.verify import verify_export
+
+        calibration = _calibration_images(cfg, args.calibration_images)
+        path = quantize_int8(out_dir, calibration)
+        print(
+            f"INT8 model: {path} ({path.stat().st_size / 2**20:.1f} MiB), calibrated on {len(calibration)} training images"
+        )
+        report["int8"] = verify_export(
+            cfg,
+            args.checkpoint,
+            out_dir,
+            model=result.model,
+            model_file=INT8_FILE,
+            num_images=4,
+            max_val=args.val_images,
+        )
+        _print_verify("ONNX Runtime (int8)", report["int8"])
+    if report:
+        (out_dir / "verify.json").write_text(json.dumps(report, indent=2, default=str))
+        print(f"verification report: {out_dir / 'verify.json'}")
+    return 0
+
+
+def _calibration_images(cfg: Config, count: int) -> list[str]:
+    from .registry import DATASETS, build
+
+    dataset_cfg = (cfg.get("train_dataloader") or {}).get("dataset")
+    if not dataset_cfg:
+        raise SystemExit(
+            "--quantize int8 calibrates on training images: the config has no train_dataloader.dataset"
+        )
+    dataset = build(dataset_cfg, DATASETS)
+    step = max(1, len(dataset) // max(count, 1))
+    paths = []
+    for index in range(0, len(dataset), step):
+        info = dataset.get_data_info(index)
+        paths.append(str(info["img_path"]))
+        if len(paths) == count:
+            break
+    return paths
+
+
+def _print_verify(title: str, report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{title} vs PyTorch on {report['images']} images")
+    table.add_column("check")
+    table.add_column("value", justify="right")
+    for key, value in report.items():
+        if key in ("metrics", "metric_diff", "task", "images"):
+            continue
+        table.add_row(key, f"{value:.3g}" if isinstance(value, float) else str(value))
+    for name, metrics in (report.get("metrics") or {}).items():
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, (int, float)))
+        table.add_row(f"val metric ({name})", shown)
+    if report.get("metric_diff"):
+        worst = max(report["metric_diff"].items(), key=lambda item: item[1])
+        table.add_row("largest metric difference", f"{worst[0]} {worst[1]:.4g}")
+    Console(width=max(100, Console().width)).print(table)
 
 
 DETECTIONS_SHOWN = 3  # "class score" pairs per image in the console table
@@ -393,6 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="visionstack", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_model_commands(commands)
+    _add_export_command(commands)
     _add_inspection_commands(commands)
     _add_data_and_demo_commands(commands)
     return parser
@@ -429,10 +562,22 @@ def _add_model_commands(commands: Any) -> None:
     )
     test.set_defaults(func=cmd_test)
 
-    infer = with_overrides(commands.add_parser("infer", help="predict on images or folders"))
-    infer.add_argument("config")
-    infer.add_argument("checkpoint")
-    infer.add_argument("inputs", nargs="+", metavar="INPUT")
+    infer = with_overrides(
+        commands.add_parser(
+            "infer",
+            help="predict on images or folders",
+            description="CONFIG CHECKPOINT INPUT... with PyTorch, or --backend onnxruntime MODEL_DIR INPUT... "
+            "with a model written by `visionstack export`",
+        )
+    )
+    infer.add_argument("config", metavar="CONFIG|MODEL_DIR")
+    infer.add_argument("checkpoint", nargs="?", metavar="CHECKPOINT")
+    infer.add_argument("inputs", nargs="*", metavar="INPUT")
+    infer.add_argument("--backend", choices=("pytorch", "onnxruntime"), default="pytorch")
+    infer.add_argument(
+        "--model-file", help="onnxruntime: another ONNX file of MODEL_DIR (e.g. model_int8.onnx)"
+    )
+    infer.add_argument("--threads", type=int, help="onnxruntime: intra-op threads")
     infer.add_argument("--out-dir", help="write predictions.json and drawn images here")
     infer.add_argument("--topk", type=int, default=5)
     infer.add_argument(
@@ -443,6 +588,32 @@ def _add_model_commands(commands: Any) -> None:
     )
     infer.add_argument("--device", default="cpu")
     infer.set_defaults(func=cmd_infer)
+
+
+def _add_export_command(commands: Any) -> None:
+    export = _with_overrides(
+        commands.add_parser("export", help="export to ONNX with deploy.json (runs with visionstack.deploy)")
+    )
+    export.add_argument("config")
+    export.add_argument("checkpoint", nargs="?", help="weights (default: the initial ones)")
+    export.add_argument("--format", choices=("onnx",), default="onnx")
+    export.add_argument("--out-dir", help="default work_dirs/export/<config>")
+    export.add_argument(
+        "--dynamic", action="store_true", help="free batch, height and width (where the model allows)"
+    )
+    export.add_argument("--input-shape", type=int, nargs=2, metavar=("H", "W"), help="static input size")
+    export.add_argument(
+        "--verify", action="store_true", help="compare with PyTorch on sample images and the val metric"
+    )
+    export.add_argument(
+        "--verify-images", nargs="+", metavar="GLOB", help="sample images (default: val images)"
+    )
+    export.add_argument("--val-images", type=int, help="evaluate on the first N val images only")
+    export.add_argument(
+        "--quantize", choices=("int8",), help="also write model_int8.onnx (static, calibrated)"
+    )
+    export.add_argument("--calibration-images", type=int, default=32, help="training images to calibrate on")
+    export.set_defaults(func=cmd_export)
 
 
 def _add_inspection_commands(commands: Any) -> None:

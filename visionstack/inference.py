@@ -14,29 +14,11 @@ from typing import Any
 import torch
 
 from .data.transforms import Compose
+from .deploy import records
+from .deploy.runtime import IMAGE_SUFFIXES, expand_inputs  # noqa: F401  (re-exported)
 from .engine.checkpoint import load_checkpoint
 from .registry import DATASETS, FUNCTIONS, MODELS, TRANSFORMS, build
 from .structures import DataSample
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-
-
-def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
-    """Files as given, folders expanded to their images (sorted, recursive)."""
-    paths: list[Path] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-            if not found:
-                raise FileNotFoundError(f"{path}: folder holds no image ({', '.join(IMAGE_SUFFIXES)})")
-            paths.extend(found)
-        elif path.is_file():
-            paths.append(path)
-        else:
-            raise FileNotFoundError(f"input not found: {path}")
-    return paths
-
 
 # Transforms of a test pipeline that read annotations, which a bare image file does not have.
 ANNOTATION_LOADERS = ("LoadAnnotations",)
@@ -148,19 +130,9 @@ class Inferencer:
     def _record(self, sample: DataSample, topk: int) -> dict[str, Any]:
         record: dict[str, Any] = {"img_path": sample.get("img_path")}
         if "pred_label" in sample:
-            scores = sample.pred_label.score.float().cpu()
-            values, indices = scores.topk(min(topk, scores.numel()))
-            record["topk"] = [
-                {
-                    "label": int(i),
-                    "class": self.class_names[int(i)] if self.class_names else str(int(i)),
-                    "score": float(v),
-                }
-                for v, i in zip(values, indices)
-            ]
-            record["pred_label"] = record["topk"][0]["label"]
-            record["pred_class"] = record["topk"][0]["class"]
-            record["pred_score"] = record["topk"][0]["score"]
+            record.update(
+                records.classification_record(_numpy(sample.pred_label.score), self.class_names, topk)
+            )
         if "pred_instances" in sample:
             record["detections"] = detection_records(sample.pred_instances, self.class_names)
         if "pred_sem_seg" in sample:
@@ -172,69 +144,27 @@ class Inferencer:
 
 
 def detection_records(instances: Any, class_names: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """One image's detections as JSON-ready dicts, best score first.
-
-    Args:
-        instances: ``pred_instances``: ``bboxes`` (N, 4) xyxy in original-image pixels, ``scores``
-            (N,), ``labels`` (N,) and optionally ``masks`` (N, H, W) bool at the original size.
-        class_names: names by label; None writes the label as a string.
-
-    Returns:
-        N dicts ``{"bbox": [x1, y1, x2, y2], "score", "label", "class"}``, plus ``"mask"``: a COCO
-        compressed RLE ``{"size": [H, W], "counts": str}`` when the instances have masks.
-    """
-    from .tasks.detection.metrics.coco_format import encode_mask_rle
-
-    bboxes = torch.as_tensor(instances.bboxes).detach().cpu().double().reshape(-1, 4)
-    scores = torch.as_tensor(instances.scores).detach().cpu().double().reshape(-1)
-    labels = torch.as_tensor(instances.labels).detach().cpu().long().reshape(-1)
+    """One image's ``pred_instances`` (``bboxes``, ``scores``, ``labels``, optional ``masks``) as
+    JSON-ready dicts, best score first (see :func:`visionstack.deploy.records.detection_records`)."""
     masks = instances.get("masks")
-    rles = encode_mask_rle(masks) if masks is not None else None
-    records = []
-    for index in torch.argsort(scores, descending=True, stable=True).tolist():
-        label = int(labels[index])
-        named = class_names is not None and 0 <= label < len(class_names)
-        record = {
-            "bbox": [float(v) for v in bboxes[index]],
-            "score": float(scores[index]),
-            "label": label,
-            "class": str(class_names[label]) if named else str(label),
-        }
-        if rles is not None:
-            record["mask"] = rles[index]
-        records.append(record)
-    return records
+    return records.detection_records(
+        _numpy(instances.bboxes),
+        _numpy(instances.scores),
+        _numpy(instances.labels),
+        None if masks is None else _numpy(masks),
+        class_names,
+    )
 
 
 def seg_class_records(
     seg_map: torch.Tensor, class_names: Sequence[str] | None = None, ignore_index: int = 255
 ) -> list[dict[str, Any]]:
-    """The classes of one predicted segmentation map, largest area first.
+    """The classes of one predicted map, largest first (see :func:`visionstack.deploy.records.seg_class_records`)."""
+    return records.seg_class_records(_numpy(seg_map), class_names, ignore_index)
 
-    Args:
-        seg_map: (1, H, W) or (H, W) class indices (``pred_sem_seg.data``, original image size).
-        class_names: names by label; None writes the label as a string.
-        ignore_index: a label that is not a class (not listed).
 
-    Returns:
-        ``{"label", "class", "pixels", "fraction"}`` per class present; ``fraction`` is the share of
-        all H x W pixels. Ties in size keep the label order.
-    """
-    labels = torch.as_tensor(seg_map).detach().cpu().long().reshape(-1)
-    total = labels.numel()
-    labels = labels[(labels != ignore_index) & (labels >= 0)]
-    counts = torch.bincount(labels) if labels.numel() else torch.zeros(0, dtype=torch.long)
-    present = counts.nonzero().flatten()
-    order = torch.argsort(counts[present], descending=True, stable=True)
-    records = []
-    for label in present[order].tolist():
-        named = class_names is not None and label < len(class_names)
-        records.append(
-            {
-                "label": label,
-                "class": str(class_names[label]) if named else str(label),
-                "pixels": int(counts[label]),
-                "fraction": int(counts[label]) / total,
-            }
-        )
-    return records
+def _numpy(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        return value.float().numpy() if value.dtype == torch.bfloat16 else value.numpy()
+    return value.to_ndarray() if hasattr(value, "to_ndarray") else value

@@ -62,7 +62,13 @@ class Registry:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._objects: dict[str, Any] = {}
+        self._entries: dict[str, Any] = {}
+
+    @property
+    def _objects(self) -> dict[str, Any]:
+        """The entries, after every registering module of the package has been imported."""
+        load_registering_modules()
+        return self._entries
 
     def register(self, obj: Any = None, *, name: str | None = None) -> Any:
         """Register ``obj`` under ``name`` (default: its ``__name__``).
@@ -73,13 +79,13 @@ class Registry:
         if obj is None:
             return functools.partial(self.register, name=name)
         key = name or obj.__name__
-        existing = self._objects.get(key)
+        existing = self._entries.get(key)
         if existing is not None and existing is not obj:
             raise KeyError(
                 f"{self.name} registry: {key!r} is already registered by {_where(existing)}; "
                 f"cannot register {_where(obj)} under the same name"
             )
-        self._objects[key] = obj
+        self._entries[key] = obj
         return obj
 
     def get(self, name: str) -> Any:
@@ -119,6 +125,33 @@ class Registry:
 
     def __repr__(self) -> str:
         return f"Registry({self.name!r}, {len(self)} entries)"
+
+
+_REGISTERING_MODULES = (
+    "data",
+    "engine",
+    "evaluation",
+    "models",
+    "structures",
+    "tasks",
+    "testing",
+    "visualization",
+)
+_loading = False
+
+
+def load_registering_modules() -> None:
+    """Import every subpackage that registers something, once, on the first registry lookup.
+
+    ``import visionstack`` stays light (``visionstack.deploy`` and ``visionstack.foundations`` need
+    no PyTorch); a lookup by name must still find classes of modules the caller never imported.
+    """
+    global _loading
+    if _loading:
+        return
+    _loading = True
+    for name in _REGISTERING_MODULES:
+        importlib.import_module(f"visionstack.{name}")
 
 
 def _where(obj: Any) -> str:

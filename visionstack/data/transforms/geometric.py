@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from ...imaging import center_crop_box, edge_size, keep_ratio_size, scaled_size
 from ...registry import TRANSFORMS
 from . import image_ops
 from .base import BaseTransform
@@ -136,15 +137,12 @@ class Resize(BaseTransform):
     def target_size(self, width: int, height: int) -> tuple[int, int]:
         """The output ``(w, h)`` for an input of ``width`` x ``height``."""
         if self.scale is not None:
-            if not self.keep_ratio:
-                return self.scale
-            factor = min(max(self.scale) / max(width, height), min(self.scale) / min(width, height))
-            factor_w = factor_h = factor
-        elif isinstance(self.scale_factor, (int, float)):
+            return keep_ratio_size(width, height, self.scale) if self.keep_ratio else self.scale
+        if isinstance(self.scale_factor, (int, float)):
             factor_w = factor_h = float(self.scale_factor)
         else:
             factor_w, factor_h = (float(f) for f in self.scale_factor)
-        return max(1, int(width * factor_w + 0.5)), max(1, int(height * factor_h + 0.5))
+        return scaled_size(width, height, factor_w, factor_h)
 
     def transform(self, results: dict) -> dict:
         height, width = results["img"].shape[:2]
@@ -177,15 +175,7 @@ class ResizeEdge(BaseTransform):
 
     def target_size(self, width: int, height: int) -> tuple[int, int]:
         """The output ``(w, h)`` for an input of ``width`` x ``height``."""
-        along_width = {
-            "short": width < height,
-            "long": width > height,
-            "width": True,
-            "height": False,
-        }[self.edge]
-        if along_width:
-            return self.scale, max(1, int(self.scale * height / width))
-        return max(1, int(self.scale * width / height)), self.scale
+        return edge_size(width, height, self.scale, self.edge)
 
     def transform(self, results: dict) -> dict:
         height, width = results["img"].shape[:2]
@@ -290,9 +280,7 @@ class CenterCrop(BaseTransform):
         if self.auto_pad:
             self._pad_to_crop(results)
         height, width = results["img"].shape[:2]
-        y1 = max(0, int(round((height - crop_h) / 2.0)))
-        x1 = max(0, int(round((width - crop_w) / 2.0)))
-        return crop_results(results, x1, y1, min(width, x1 + crop_w), min(height, y1 + crop_h))
+        return crop_results(results, *center_crop_box(width, height, crop_w, crop_h))
 
     def _pad_to_crop(self, results: dict) -> None:
         height, width = results["img"].shape[:2]

@@ -16,6 +16,9 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from ...imaging import INTERPOLATIONS, interpolation_flag
+from ...imaging import resize_image as resize
+
 __all__ = [
     "INTERPOLATIONS",
     "interpolation_flag",
@@ -39,37 +42,11 @@ __all__ = [
     "translate",
 ]
 
-INTERPOLATIONS: dict[str, int] = {
-    "nearest": cv2.INTER_NEAREST,
-    "bilinear": cv2.INTER_LINEAR,
-    "bicubic": cv2.INTER_CUBIC,
-    "area": cv2.INTER_AREA,
-    "lanczos": cv2.INTER_LANCZOS4,
-}
-
 # ITU-R BT.601 luma weights (as PIL's "L" conversion and OpenCV's BGR2GRAY), in B, G, R order.
 _LUMA_BGR = np.array([0.114, 0.587, 0.299], dtype=np.float32)
 
 # PIL's ImageFilter.SMOOTH kernel, the "degenerate" image of the sharpness enhancer.
 _SMOOTH_KERNEL = np.array([[1, 1, 1], [1, 5, 1], [1, 1, 1]], dtype=np.float32) / 13.0
-
-
-def interpolation_flag(name: str) -> int:
-    """OpenCV flag for an interpolation name (``nearest, bilinear, bicubic, area, lanczos``)."""
-    if name not in INTERPOLATIONS:
-        raise ValueError(f"unknown interpolation {name!r}; choose one of {sorted(INTERPOLATIONS)}")
-    return INTERPOLATIONS[name]
-
-
-def resize(img: np.ndarray, size: tuple[int, int], interpolation: str = "bilinear") -> np.ndarray:
-    """Resize to ``size = (width, height)``; keeps a trailing channel axis of length 1."""
-    width, height = int(size[0]), int(size[1])
-    if width <= 0 or height <= 0:
-        raise ValueError(f"cannot resize to a non-positive size (w, h) = {(width, height)}")
-    out = cv2.resize(img, (width, height), interpolation=interpolation_flag(interpolation))
-    if img.ndim == 3 and out.ndim == 2:  # OpenCV drops a single channel axis
-        out = out[..., None]
-    return out
 
 
 def flip(img: np.ndarray, direction: str) -> np.ndarray:

@@ -58,6 +58,13 @@ class ImageClassifier(BaseModel):
         feats = self.extract_feat(inputs)
         return feats if self.head is None else self.head(feats)
 
+    export_output_names = ("logits",)
+
+    def export_forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """(N, num_classes) logits of a preprocessed batch: the graph ``visionstack export`` writes
+        (the runtime applies the softmax that ``predict`` applies)."""
+        return self._require_head("export").forward(self.extract_feat(inputs))
+
     def loss(self, inputs: torch.Tensor, data_samples: Sequence[DataSample]) -> dict[str, torch.Tensor]:
         return self._require_head("loss").loss(self.extract_feat(inputs), data_samples)
 

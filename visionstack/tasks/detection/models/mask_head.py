@@ -184,6 +184,18 @@ class FCNMaskHead(nn.Module):
             return {"loss_mask": mask_logits.sum() * 0.0}
         return {"loss_mask": self.loss_mask(self._class_logits(mask_logits, labels).float(), targets)}
 
+    def export_masks(self, mask_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """(K, C, M, M) logits -> (K, M, M) sigmoid probabilities of each RoI's class, for graph
+        export (the masks of :meth:`predict_masks` before pasting). Labels < 0 (padding rows) read
+        class 0."""
+        if self.class_agnostic:
+            logits = mask_logits[:, 0]
+        else:
+            side_y, side_x = mask_logits.shape[-2:]
+            index = labels.clamp(min=0).reshape(-1, 1, 1, 1).expand(-1, 1, side_y, side_x)
+            logits = mask_logits.gather(1, index)[:, 0]
+        return logits.float().sigmoid()
+
     @torch.no_grad()
     def predict_masks(
         self,

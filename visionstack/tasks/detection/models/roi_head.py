@@ -24,7 +24,7 @@ from ....models.ops import DeltaXYWHBBoxCoder, MaxIoUAssigner, RandomSampler, Ro
 from ....registry import MODELS
 from ....structures import DataSample, InstanceData
 from .mask_head import mask_targets
-from .rpn_head import sample_assignment
+from .rpn_head import clip_boxes_to_shapes, sample_assignment
 
 __all__ = ["RCNNTestConfig", "Shared2FCBBoxHead", "SingleRoIExtractor", "StandardRoIHead", "boxes_to_rois"]
 
@@ -36,6 +36,13 @@ def boxes_to_rois(boxes_per_image: Sequence[torch.Tensor]) -> torch.Tensor:
         for index, boxes in enumerate(boxes_per_image)
     ]
     return torch.cat(rows) if rows else torch.zeros(0, 5)
+
+
+def _batch_rois(boxes: torch.Tensor) -> torch.Tensor:
+    """(B, P, 4) xyxy boxes -> (B * P, 5) float32 rows ``[image_index, x1, y1, x2, y2]`` (image-major)."""
+    batch, count = boxes.shape[:2]
+    image_index = torch.arange(batch, device=boxes.device, dtype=torch.float32)[:, None, None]
+    return torch.cat([image_index.expand(-1, count, 1), boxes.float()], dim=-1).reshape(-1, 5)
 
 
 def _float_rois(boxes_per_image: Sequence[torch.Tensor], feats: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -113,6 +120,41 @@ class SingleRoIExtractor(nn.Module):
             else:
                 # keep every level's features in the graph so distributed training sees all gradients
                 pooled = pooled + 0.0 * feats[level].sum()
+        return pooled
+
+    def export_forward(self, feats: Sequence[torch.Tensor], rois: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` without data-dependent shapes, for graph export.
+
+        Every RoI is pooled on every level by the :func:`~visionstack.export.ops.onnx_roi_align`
+        operator (one ONNX ``RoiAlign`` each) and ``torch.where`` keeps the level of its scale, in
+        place of selecting each level's members.
+
+        Args:
+            feats: levels (B, C, H_l, W_l).
+            rois: (K, 5) ``[image_index, x1, y1, x2, y2]`` in input pixels.
+
+        Returns:
+            (K, C, output_size, output_size) float32.
+        """
+        from ....export.ops import onnx_roi_align  # the export extra (onnxscript) is only needed here
+
+        if len(feats) < self.num_inputs:
+            raise ValueError(
+                f"SingleRoIExtractor: needs {self.num_inputs} levels (strides {self.featmap_strides}), got {len(feats)}"
+            )
+        rois = rois.float()
+        levels = self.map_roi_levels(rois)[:, None, None, None]
+        pooled = None
+        for level, layer in enumerate(self.roi_layers):
+            pooled_level = onnx_roi_align(
+                feats[level].float(),
+                rois,
+                self.output_size,
+                layer.spatial_scale,
+                layer.sampling_ratio,
+                layer.aligned,
+            )
+            pooled = pooled_level if pooled is None else torch.where(levels == level, pooled_level, pooled)
         return pooled
 
 
@@ -419,6 +461,77 @@ class StandardRoIHead(nn.Module):
         cfg = self.test_cfg
         dets, labels = multiclass_nms(boxes, scores, cfg.score_thr, cfg.nms_iou_thr, cfg.max_per_img)
         return InstanceData(bboxes=dets[:, :4], scores=dets[:, 4], labels=labels)
+
+    # ---- export -----------------------------------------------------------------------------
+    def export_predict(
+        self,
+        feats: Sequence[torch.Tensor],
+        proposals: torch.Tensor,
+        proposal_scores: torch.Tensor,
+        img_shape: torch.Tensor,
+        scale_factor: torch.Tensor,
+    ) -> tuple[torch.Tensor, ...]:
+        """:meth:`predict` (``rescale=True``) with fixed output shapes, for graph export.
+
+        The same detections as the eager path: softmax scores, class-specific decoding clipped to
+        ``img_shape``, per-class NMS over the (proposal, class) pairs in the preprocessed image's
+        pixels (:func:`~visionstack.export.ops.nms_topk`), then boxes divided by ``scale_factor``.
+        Padding proposals (score -1) never yield a detection.
+
+        Args:
+            feats: levels (B, C, H_l, W_l).
+            proposals: (B, P, 4) xyxy proposals in input pixels.
+            proposal_scores: (B, P); rows with a negative score are padding.
+            img_shape: (B, 2) float ``[height, width]`` of each image before padding.
+            scale_factor: (B, 2) float ``[w_factor, h_factor]`` of each image's resize.
+
+        Returns:
+            ``dets`` (B, K, 5) ``[x1, y1, x2, y2, score]`` in original pixels in decreasing score
+            and ``labels`` (B, K) int64, ``K = test_cfg.max_per_img``, padding rows with score -1,
+            label -1 and a zero box; with a mask head also ``masks`` (B, K, M, M) float32, the
+            sigmoid mask of each detection's class over its box (not pasted).
+        """
+        from ....export.ops import nms_topk  # the export extra (onnxscript) is only needed here
+
+        cfg = self.test_cfg
+        if cfg.max_per_img <= 0:
+            raise ValueError(
+                f"StandardRoIHead.export_predict: max_per_img must be > 0 to export, got {cfg.max_per_img}"
+            )
+        batch, count = proposals.shape[:2]
+        num_classes = self.bbox_head.num_classes
+        rois = _batch_rois(proposals)
+        cls_score, bbox_pred = self.bbox_head(self.bbox_roi_extractor.export_forward(feats, rois))
+        scores = torch.softmax(cls_score.float(), dim=1)[:, :-1].reshape(batch, count, num_classes)
+        scores = torch.where((proposal_scores > -0.5)[..., None], scores, -1.0).reshape(
+            batch, count * num_classes
+        )
+        deltas = self.bbox_head.class_deltas(bbox_pred.float())  # (B * P, C, 4)
+        priors = rois[:, None, 1:].expand_as(deltas)
+        boxes = self.bbox_head.bbox_coder.decode(priors, deltas).reshape(batch, count * num_classes, 4)
+        if self.bbox_head.bbox_coder.clip_border:
+            boxes = clip_boxes_to_shapes(boxes, img_shape)
+        labels = torch.arange(num_classes, device=boxes.device).repeat(count)[None].expand(batch, -1)
+        # softmax scores are >= 0: a threshold below -0.5 selects the same candidates and keeps padding out
+        kept_scores, kept_index = nms_topk(
+            boxes, scores, labels, num_classes, cfg.nms_iou_thr, max(cfg.score_thr, -0.5), cfg.max_per_img
+        )
+        found = kept_scores > -0.5
+        det_boxes = boxes.gather(1, kept_index[..., None].expand(-1, -1, 4))  # input pixels
+        det_labels = torch.where(found, labels.gather(1, kept_index), -1)
+        factor = scale_factor.to(det_boxes.dtype).repeat(1, 2)[:, None, :]  # (B, 1, 4): w, h, w, h
+        original = torch.where(found[..., None], det_boxes / factor, 0.0)
+        outputs = (torch.cat([original, kept_scores[..., None]], dim=-1), det_labels)
+        if not self.with_mask:
+            return outputs
+        mask_rois = _batch_rois(det_boxes)
+        mask_logits = self.mask_head(self._export_mask_feats(feats, mask_rois))
+        probabilities = self.mask_head.export_masks(mask_logits, det_labels.reshape(-1))
+        return (*outputs, probabilities.reshape(batch, cfg.max_per_img, *probabilities.shape[-2:]))
+
+    def _export_mask_feats(self, feats: Sequence[torch.Tensor], rois: torch.Tensor) -> torch.Tensor:
+        extractor = self.bbox_roi_extractor if self.share_roi_extractor else self.mask_roi_extractor
+        return extractor.export_forward(feats, rois)
 
     def _add_masks(
         self,

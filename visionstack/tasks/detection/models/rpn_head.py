@@ -31,7 +31,7 @@ from ....models.ops import (
 from ....registry import MODELS
 from ....structures import DataSample, InstanceData
 
-__all__ = ["ProposalConfig", "RPNHead", "sample_assignment"]
+__all__ = ["ProposalConfig", "RPNHead", "clip_boxes_to_shapes", "sample_assignment"]
 
 
 @dataclass(frozen=True)
@@ -289,6 +289,88 @@ class RPNHead(nn.Module):
         return InstanceData(
             bboxes=boxes[keep], scores=scores[keep], labels=torch.zeros_like(keep, dtype=torch.long)
         )
+
+    # ---- export -----------------------------------------------------------------------------
+    def export_proposals(
+        self,
+        cls_scores: Sequence[torch.Tensor],
+        bbox_preds: Sequence[torch.Tensor],
+        img_shape: torch.Tensor,
+        cfg: ProposalConfig | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`proposals_from_outputs` with fixed output shapes, for graph export.
+
+        The same proposals as the eager path (per level the ``nms_pre`` best anchors, decoding,
+        clipping, the ``min_bbox_size`` filter, NMS with the levels kept apart, the
+        ``max_per_img`` best), computed on the whole batch with tensor operations only: filtered
+        candidates get score -1 instead of being removed, and NMS is the
+        :func:`~visionstack.export.ops.nms_topk` operator.
+
+        Args:
+            cls_scores: per level (B, A, H_l, W_l) objectness logits.
+            bbox_preds: per level (B, A * 4, H_l, W_l) deltas.
+            img_shape: (B, 2) float ``[height, width]`` of each image inside the padded batch.
+            cfg: proposal settings (default: ``test_proposal_cfg``).
+
+        Returns:
+            ``(boxes (B, P, 4), scores (B, P))`` with ``P = cfg.max_per_img``: xyxy proposals in
+            input pixels in decreasing score; rows past the last proposal have score -1 (their
+            boxes are those of an arbitrary candidate and must be ignored).
+        """
+        from ....export.ops import nms_topk  # the export extra (onnxscript) is only needed here
+
+        cfg = cfg or self.test_proposal_cfg
+        if cfg.max_per_img <= 0:
+            raise ValueError(
+                f"RPNHead.export_proposals: max_per_img must be > 0 to export, got {cfg.max_per_img}"
+            )
+        sizes = [score.shape[-2:] for score in cls_scores]
+        anchors = self.anchor_generator.grid_priors(sizes, device=cls_scores[0].device, dtype=torch.float32)
+        scores, deltas, priors, level_ids = [], [], [], []
+        for level, (logits, pred, prior) in enumerate(zip(cls_scores, bbox_preds, anchors)):
+            probability = _flatten_scores(logits).float().sigmoid()  # (B, n)
+            delta = _flatten_deltas(pred).float()  # (B, n, 4)
+            if cfg.nms_pre > 0:
+                # eager keeps all n in anchor order when n <= nms_pre; top-k of all n only reorders
+                # them, which changes nothing but the order of exactly equal scores
+                probability, top = probability.topk(torch.sym_min(cfg.nms_pre, probability.shape[1]), dim=1)
+                delta = delta.gather(1, top[..., None].expand(-1, -1, 4))
+                prior = prior[top]  # (B, k, 4)
+            else:
+                prior = prior[None].expand(probability.shape[0], -1, 4)
+            scores.append(probability)
+            deltas.append(delta)
+            priors.append(prior)
+            level_ids.append(torch.full_like(probability, level, dtype=torch.long))
+        scores, level_ids = torch.cat(scores, dim=1), torch.cat(level_ids, dim=1)
+        boxes = self.bbox_coder.decode(torch.cat(priors, dim=1), torch.cat(deltas, dim=1))
+        if self.bbox_coder.clip_border:
+            boxes = clip_boxes_to_shapes(boxes, img_shape)
+        large = ((boxes[..., 2:] - boxes[..., :2]) > cfg.min_bbox_size).all(dim=-1)
+        scores = torch.where(large, scores, -1.0)
+        kept_scores, kept_index = nms_topk(
+            boxes, scores, level_ids, len(cls_scores), cfg.nms_iou_thr, -0.5, cfg.max_per_img
+        )
+        return boxes.gather(1, kept_index[..., None].expand(-1, -1, 4)), kept_scores
+
+
+def clip_boxes_to_shapes(boxes: torch.Tensor, shapes: torch.Tensor) -> torch.Tensor:
+    """Clamp (B, ..., 4) xyxy boxes into per-image ``shapes`` (B, 2) ``[height, width]``: x into
+    ``[0, width]`` and y into ``[0, height]``, as :func:`~visionstack.models.ops.clip_boxes` with a
+    tensor shape per image (which keeps the image size an input of an exported graph)."""
+    view = (-1,) + (1,) * (boxes.ndim - 2)
+    height = shapes[:, 0].to(boxes.dtype).reshape(view)
+    width = shapes[:, 1].to(boxes.dtype).reshape(view)
+    x1, y1, x2, y2 = boxes.clamp(min=0).unbind(-1)
+    return torch.stack(
+        [
+            torch.minimum(x1, width),
+            torch.minimum(y1, height),
+            torch.minimum(x2, width),
+            torch.minimum(y2, height),
+        ],
+        dim=-1,
+    )
 
 
 def _flatten_scores(score: torch.Tensor) -> torch.Tensor:

@@ -115,6 +115,39 @@ class TwoStageDetector(BaseModel):
             sample.pred_instances = instances
         return data_samples
 
+    @property
+    def export_output_names(self) -> tuple[str, ...]:
+        """Names of :meth:`export_forward`'s outputs, in order."""
+        return ("dets", "labels", "masks") if self.with_mask else ("dets", "labels")
+
+    def export_forward(
+        self, inputs: torch.Tensor, img_shape: torch.Tensor, scale_factor: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        """:meth:`predict` (``rescale=True``) as plain tensors with fixed shapes, what ONNX export traces.
+
+        Args:
+            inputs: (B, 3, H, W) float32 preprocessed batch (normalised, padded), as ``predict`` takes.
+            img_shape: (B, 2) float32 ``[height, width]`` of each resized image before padding.
+            scale_factor: (B, 2) float32 ``[w_factor, h_factor]`` of each resize (boxes are divided by it).
+
+        Returns:
+            ``dets`` (B, K, 5) float32 ``[x1, y1, x2, y2, score]`` in original image pixels in
+            decreasing score and ``labels`` (B, K) int64, ``K`` the RoI head's ``max_per_img``;
+            rows past the last detection have score -1 and label -1. With a mask head also
+            ``masks`` (B, K, M, M) float32: each detection's sigmoid mask of its class over its
+            box (M = 28), to be pasted into the original image (``visionstack.deploy.masks``).
+        """
+        for name, method in (("rpn_head", "export_proposals"), ("roi_head", "export_predict")):
+            if not hasattr(getattr(self, name), method):
+                raise TypeError(
+                    f"{type(self).__name__}: {name} ({type(getattr(self, name)).__name__}) has no {method}(), "
+                    "so this detector cannot be exported"
+                )
+        feats = self.extract_feat(inputs)
+        rpn_cls_scores, rpn_bbox_preds = self.rpn_head(feats)
+        proposals, proposal_scores = self.rpn_head.export_proposals(rpn_cls_scores, rpn_bbox_preds, img_shape)
+        return self.roi_head.export_predict(feats, proposals, proposal_scores, img_shape, scale_factor)
+
     def forward_tensor(self, inputs: torch.Tensor, data_samples: list[DataSample] | None = None) -> tuple:
         """Raw outputs: RPN per-level lists, then the RoI head's outputs on the test proposals."""
         data_samples = data_samples if data_samples is not None else _samples_for_batch(inputs)

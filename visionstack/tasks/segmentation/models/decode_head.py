@@ -37,8 +37,9 @@ InputTransform = Literal["resize_concat", "multiple_select"]
 
 def resize(x: torch.Tensor, size: Sequence[int], align_corners: bool = False) -> torch.Tensor:
     """Bilinear resize of (N, C, H, W) to ``size`` (h, w); a no-op when the size already matches."""
-    size = (int(size[0]), int(size[1]))
-    if tuple(x.shape[-2:]) == size:
+    size = (size[0], size[1])  # ints, or symbolic sizes while exporting (int() would fix them)
+    # (while exporting, comparing symbolic sizes would fix them to the sample's: always interpolate)
+    if not torch.compiler.is_exporting() and tuple(x.shape[-2:]) == size:
         return x
     return F.interpolate(x, size=size, mode="bilinear", align_corners=align_corners)
 

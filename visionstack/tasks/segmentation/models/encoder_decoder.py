@@ -132,6 +132,14 @@ class EncoderDecoder(BaseModel):
         """The decode head's (N, C, h, w) logits at its own resolution (what export traces)."""
         return self.decode_head(self.extract_feat(inputs))
 
+    export_output_names = ("seg_logits",)
+
+    def export_forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) logits at the input size of one whole-image pass: the graph ``visionstack
+        export`` writes. Sliding windows are run by the deploy runtime around it; test-time
+        augmentation is not exported."""
+        return self.encode_decode(inputs)
+
     # ---- inference --------------------------------------------------------------------------
     def predict(self, inputs: torch.Tensor, data_samples: list[DataSample] | None = None) -> list[DataSample]:
         """``seg_logits`` and ``pred_sem_seg`` per image, in original image coordinates.

@@ -54,7 +54,39 @@ class PPM(nn.ModuleList):
         self.align_corners = align_corners
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return [resize(branch(x), x.shape[-2:], self.align_corners) for branch in self]
+        outs = []
+        for branch in self:
+            pool, conv = branch[0], branch[1]
+            pooled = adaptive_avg_pool_export(x, pool.output_size) if torch.compiler.is_exporting() else pool(x)
+            outs.append(resize(conv(pooled), x.shape[-2:], self.align_corners))
+        return outs
+
+
+def _bin_edges(length: Any, bins: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Start and end (exclusive) of each adaptive-pooling bin: ``floor(i L / b)``, ``ceil((i + 1) L / b)``."""
+    index = torch.arange(bins, device=device)
+    return (index * length) // bins, ((index + 1) * length + bins - 1) // bins
+
+
+def adaptive_avg_pool_export(x: torch.Tensor, output_size: int | Sequence[int]) -> torch.Tensor:
+    """``F.adaptive_avg_pool2d`` from an integral image, so that H and W can stay symbolic in ONNX.
+
+    The exporter lowers adaptive pooling to gathers at indices fixed by the sample size; here each
+    bin's mean is a difference of cumulative sums at bin edges computed from the (symbolic) size.
+    Equal to the PyTorch op up to float summation order.
+    """
+    out_h, out_w = (output_size, output_size) if isinstance(output_size, int) else output_size
+    height, width = x.shape[-2:]
+    integral = torch.nn.functional.pad(x.cumsum(-2).cumsum(-1), (1, 0, 1, 0))
+    top, bottom = _bin_edges(height, out_h, x.device)
+    left, right = _bin_edges(width, out_w, x.device)
+
+    def corners(rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        return integral.index_select(-2, rows).index_select(-1, cols)
+
+    sums = corners(bottom, right) - corners(top, right) - corners(bottom, left) + corners(top, left)
+    area = ((bottom - top)[:, None] * (right - left)[None, :]).to(x.dtype)
+    return sums / area
 
 
 @MODELS.register()
