@@ -1,7 +1,9 @@
 """Box coders: the regression targets a head learns, and their inverse.
 
 ``encode(priors, gt_boxes) -> targets`` and ``decode(priors, predictions, max_shape) -> boxes``;
-boxes are (..., 4) xyxy in absolute pixels.
+boxes are (..., 4) xyxy in absolute pixels. ``max_shape`` is one image's ``(height, width)``, or, for
+batched (B, ..., 4) boxes in an exported graph, a (B, 2) tensor of per-image ``[height, width]``
+(see :func:`clip_to_shape`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,36 @@ import torch
 from ...registry import MODELS
 from .boxes import box_cxcywh_to_xyxy, box_xyxy_to_cxcywh, clip_boxes
 
-__all__ = ["DeltaXYWHBBoxCoder", "DistancePointBBoxCoder"]
+__all__ = ["DeltaXYWHBBoxCoder", "DistancePointBBoxCoder", "clip_to_shape"]
+
+MaxShape = Sequence[int] | torch.Tensor
+
+
+def clip_to_shape(boxes: torch.Tensor, max_shape: MaxShape) -> torch.Tensor:
+    """Clamp xyxy boxes to ``[0, width] x [0, height]``.
+
+    Args:
+        boxes: (..., 4) xyxy boxes.
+        max_shape: ``(height, width)`` of one image (numbers: :func:`clip_boxes`), or a tensor of
+            per-image ``[height, width]`` of shape (B, 2) for (B, ..., 4) boxes (or (2,) for any
+            boxes). The tensor form uses only tensor ops (``minimum``/``maximum``), so the bounds
+            stay graph inputs when exported; both forms give the same values.
+
+    Returns:
+        (..., 4) clipped boxes.
+    """
+    if not isinstance(max_shape, torch.Tensor):
+        return clip_boxes(boxes, max_shape)
+    if max_shape.shape[-1] != 2 or max_shape.ndim > boxes.ndim - 1:
+        raise ValueError(
+            f"clip_to_shape: a tensor max_shape must be (2,) or (B, 2) [height, width] for (B, ..., 4) boxes, "
+            f"got {tuple(max_shape.shape)} for boxes {tuple(boxes.shape)}"
+        )
+    width_height = max_shape.to(boxes.dtype).flip(-1)
+    bounds = torch.cat([width_height, width_height], dim=-1)  # (..., 4) [w, h, w, h]
+    if bounds.ndim > 1:  # (B, 4) -> (B, 1, ..., 1, 4)
+        bounds = bounds.reshape(bounds.shape[:1] + (1,) * (boxes.ndim - 2) + (4,))
+    return torch.minimum(torch.clamp(boxes, min=0), bounds)
 
 
 @MODELS.register()
@@ -72,14 +103,15 @@ class DeltaXYWHBBoxCoder:
         return (deltas - deltas.new_tensor(self.target_means)) / deltas.new_tensor(self.target_stds)
 
     def decode(
-        self, priors: torch.Tensor, deltas: torch.Tensor, max_shape: Sequence[int] | None = None
+        self, priors: torch.Tensor, deltas: torch.Tensor, max_shape: MaxShape | None = None
     ) -> torch.Tensor:
         """Apply (..., 4) normalised deltas to (..., 4) xyxy priors.
 
         Args:
             priors: (..., 4) xyxy.
             deltas: (..., 4) predicted deltas (broadcastable with ``priors``).
-            max_shape: ``(height, width)`` to clip to when ``clip_border``.
+            max_shape: ``(height, width)`` to clip to when ``clip_border``, or a (B, 2) tensor of
+                per-image ``[height, width]`` for (B, ..., 4) boxes (:func:`clip_to_shape`).
 
         Returns:
             (..., 4) xyxy boxes.
@@ -98,7 +130,7 @@ class DeltaXYWHBBoxCoder:
             torch.cat([prior[..., :2] + center_shift, prior[..., 2:] * torch.exp(size_delta)], dim=-1)
         )
         if self.clip_border and max_shape is not None:
-            boxes = clip_boxes(boxes, max_shape)
+            boxes = clip_to_shape(boxes, max_shape)
         return boxes
 
 
@@ -134,11 +166,12 @@ class DistancePointBBoxCoder:
         return distances
 
     def decode(
-        self, points: torch.Tensor, distances: torch.Tensor, max_shape: Sequence[int] | None = None
+        self, points: torch.Tensor, distances: torch.Tensor, max_shape: MaxShape | None = None
     ) -> torch.Tensor:
         """(..., 2) points and (..., 4) ltrb distances -> (..., 4) xyxy boxes, clipped to
-        ``max_shape = (height, width)`` when given and ``clip_border``."""
+        ``max_shape = (height, width)`` (or a (B, 2) tensor of them, :func:`clip_to_shape`) when given
+        and ``clip_border``."""
         boxes = torch.cat([points - distances[..., :2], points + distances[..., 2:]], dim=-1)
         if self.clip_border and max_shape is not None:
-            boxes = clip_boxes(boxes, max_shape)
+            boxes = clip_to_shape(boxes, max_shape)
         return boxes

@@ -26,7 +26,15 @@ from ....models.ops import DistancePointBBoxCoder, MlvlPointGenerator
 from ....registry import MODELS
 from ....structures import DataSample, InstanceData
 from .retina_head import NormFactory, conv_tower, init_head_convs, levels_to_rows
-from .single_stage import DenseTestConfig, bbox_post_process, filter_scores_and_topk, unpack_gt_instances
+from .single_stage import (
+    DenseTestConfig,
+    bbox_post_process,
+    export_post_process,
+    export_topk_pairs,
+    filter_scores_and_topk,
+    gather_rows,
+    unpack_gt_instances,
+)
 
 __all__ = ["FCOSHead", "Scale", "centerness_target"]
 
@@ -275,3 +283,59 @@ class FCOSHead(nn.Module):
                 )
             )
         return results
+
+    def export_predict(
+        self,
+        cls_scores: Sequence[torch.Tensor],
+        bbox_preds: Sequence[torch.Tensor],
+        centernesses: Sequence[torch.Tensor],
+        img_shape: torch.Tensor,
+        scale_factor: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`predict` (with ``rescale``) on raw head outputs, as fixed-size tensors for export.
+
+        Candidates are chosen and thresholded on the class score alone; their NMS score is then
+        class score x centerness, as in :meth:`predict`.
+
+        Args:
+            cls_scores: per level (B, C, H_l, W_l) logits.
+            bbox_preds: per level (B, 4, H_l, W_l) distances.
+            centernesses: per level (B, 1, H_l, W_l) centerness logits.
+            img_shape: (B, 2) ``[height, width]`` of the resized images (boxes are clipped to it).
+            scale_factor: (B, 2) ``[w_factor, h_factor]`` (boxes are divided by it).
+
+        Returns:
+            ``dets`` (B, K, 5) and ``labels`` (B, K), K = ``test_cfg.max_per_img``; see
+            :func:`~visionstack.tasks.detection.models.single_stage.export_post_process`.
+        """
+        cfg = self.test_cfg
+        featmap_sizes = [score.shape[-2:] for score in cls_scores]
+        level_points = self.prior_generator.grid_priors(
+            featmap_sizes, cls_scores[0].device, cls_scores[0].dtype
+        )
+        priors, distances, class_scores, centerness, labels = [], [], [], [], []
+        for level, points in enumerate(level_points):
+            level_scores = levels_to_rows([cls_scores[level]], self.num_classes).sigmoid()  # (B, P, C)
+            level_distances = levels_to_rows([bbox_preds[level]], 4)
+            if self.norm_on_bbox:
+                level_distances = level_distances * self.strides[level]
+            top, prior, label = export_topk_pairs(level_scores, cfg.nms_pre)
+            priors.append(gather_rows(points, prior))
+            distances.append(gather_rows(level_distances, prior))
+            centerness.append(gather_rows(levels_to_rows([centernesses[level]], 1), prior))  # (B, K, 1)
+            class_scores.append(top)
+            labels.append(label)
+        # decoded once for all levels: the same values as per level, a smaller graph
+        boxes = self.bbox_coder.decode(torch.cat(priors, dim=1), torch.cat(distances, dim=1), img_shape)
+        class_scores = torch.cat(class_scores, dim=1)
+        return export_post_process(
+            boxes,
+            class_scores * torch.cat(centerness, dim=1)[..., 0].sigmoid(),
+            torch.cat(labels, dim=1),
+            class_scores > cfg.score_thr,
+            scale_factor,
+            self.num_classes,
+            cfg.nms_iou_thr,
+            cfg.max_per_img,
+            cfg.min_bbox_size if cfg.min_bbox_size > 0 else None,
+        )

@@ -21,7 +21,15 @@ from ....models.losses.smooth_l1_loss import L1Loss
 from ....models.ops import AnchorGenerator, DeltaXYWHBBoxCoder, MaxIoUAssigner, PseudoSampler
 from ....registry import MODELS
 from ....structures import DataSample, InstanceData
-from .single_stage import DenseTestConfig, bbox_post_process, filter_scores_and_topk, unpack_gt_instances
+from .single_stage import (
+    DenseTestConfig,
+    bbox_post_process,
+    export_post_process,
+    export_topk_pairs,
+    filter_scores_and_topk,
+    gather_rows,
+    unpack_gt_instances,
+)
 
 __all__ = ["RetinaHead", "conv_tower"]
 
@@ -214,3 +222,50 @@ class RetinaHead(nn.Module):
                 )
             )
         return results
+
+    def export_predict(
+        self,
+        cls_scores: Sequence[torch.Tensor],
+        bbox_preds: Sequence[torch.Tensor],
+        img_shape: torch.Tensor,
+        scale_factor: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`predict` (with ``rescale``) on raw head outputs, as fixed-size tensors for export.
+
+        Args:
+            cls_scores: per level (B, A * C, H_l, W_l) logits.
+            bbox_preds: per level (B, A * 4, H_l, W_l) deltas.
+            img_shape: (B, 2) ``[height, width]`` of the resized images (boxes are clipped to it).
+            scale_factor: (B, 2) ``[w_factor, h_factor]`` (boxes are divided by it).
+
+        Returns:
+            ``dets`` (B, K, 5) and ``labels`` (B, K), K = ``test_cfg.max_per_img``; see
+            :func:`~visionstack.tasks.detection.models.single_stage.export_post_process`.
+        """
+        cfg = self.test_cfg
+        featmap_sizes = [score.shape[-2:] for score in cls_scores]
+        level_anchors = self.prior_generator.grid_priors(
+            featmap_sizes, cls_scores[0].device, cls_scores[0].dtype
+        )
+        priors, deltas, scores, labels = [], [], [], []
+        for anchors, cls_score, bbox_pred in zip(level_anchors, cls_scores, bbox_preds):
+            level_scores = levels_to_rows([cls_score], self.num_classes).sigmoid()  # (B, P, C)
+            top, prior, label = export_topk_pairs(level_scores, cfg.nms_pre)
+            priors.append(gather_rows(anchors, prior))
+            deltas.append(gather_rows(levels_to_rows([bbox_pred], 4), prior))
+            scores.append(top)
+            labels.append(label)
+        # decoded once for all levels: the same values as per level, a smaller graph
+        boxes = self.bbox_coder.decode(torch.cat(priors, dim=1), torch.cat(deltas, dim=1), img_shape)
+        scores = torch.cat(scores, dim=1)
+        return export_post_process(
+            boxes,
+            scores,
+            torch.cat(labels, dim=1),
+            scores > cfg.score_thr,
+            scale_factor,
+            self.num_classes,
+            cfg.nms_iou_thr,
+            cfg.max_per_img,
+            cfg.min_bbox_size if cfg.min_bbox_size > 0 else None,
+        )

@@ -29,9 +29,10 @@ from ....models.backbones.cspnext import ActLayer, ConvNormAct, NormLayer, defau
 from ....models.losses.gfocal_loss import QualityFocalLoss
 from ....models.losses.iou_loss import GIoULoss
 from ....models.ops import DistancePointBBoxCoder, DynamicSoftLabelAssigner, MlvlPointGenerator, batched_nms
+from ....models.ops.box_coders import clip_to_shape
 from ....registry import MODELS
 from ....structures import DataSample, InstanceData
-from .single_stage import SingleStageDetector
+from .single_stage import SingleStageDetector, export_post_process, export_topk_pairs, gather_rows
 
 __all__ = ["RTMDet", "RTMDetSepBNHead", "RTMDetTestConfig"]
 
@@ -342,7 +343,9 @@ class RTMDetSepBNHead(nn.Module):
             scores = level_logits.sigmoid().flatten()  # (P_l * C,), index = point * C + class
             candidates = torch.nonzero(scores > cfg.score_thr).flatten()
             if cfg.nms_pre > 0 and candidates.numel() > cfg.nms_pre:
-                candidates = candidates[scores[candidates].topk(cfg.nms_pre).indices]
+                # stable: equal scores keep index order, the tie rule of ONNX TopK in the exported graph
+                order = torch.sort(scores[candidates], descending=True, stable=True).indices
+                candidates = candidates[order[: cfg.nms_pre]]
             kept_scores.append(scores[candidates])
             kept_boxes.append(level_boxes[candidates // self.num_classes])
             kept_labels.append(candidates % self.num_classes)
@@ -369,6 +372,52 @@ class RTMDetSepBNHead(nn.Module):
             boxes, scores, labels = boxes[large], scores[large], labels[large]
         keep = batched_nms(boxes, scores, labels, cfg.iou_threshold)[: cfg.max_per_img]
         return InstanceData(bboxes=boxes[keep], scores=scores[keep], labels=labels[keep].long())
+
+    def export_predict(
+        self,
+        cls_scores: Sequence[torch.Tensor],
+        bbox_preds: Sequence[torch.Tensor],
+        img_shape: torch.Tensor,
+        scale_factor: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`predict_by_feat` (with ``rescale``) on raw head outputs, as fixed-size tensors for export.
+
+        Args:
+            cls_scores: per level (B, C, H_l, W_l) logits.
+            bbox_preds: per level (B, 4, H_l, W_l) ltrb distances in pixels.
+            img_shape: (B, 2) ``[height, width]`` of the resized images (boxes are clamped to it).
+            scale_factor: (B, 2) ``[w_factor, h_factor]`` (boxes are divided by it).
+
+        Returns:
+            ``dets`` (B, K, 5) and ``labels`` (B, K), K = ``test_cfg.max_per_img``; see
+            :func:`~visionstack.tasks.detection.models.single_stage.export_post_process`.
+        """
+        cfg = self.test_cfg
+        sizes = [score.shape[-2:] for score in cls_scores]
+        level_points = self.prior_generator.grid_priors(sizes, cls_scores[0].device, bbox_preds[0].dtype)
+        priors, distances, scores, labels = [], [], [], []
+        for points, cls_score, bbox_pred in zip(level_points, cls_scores, bbox_preds):
+            batch = cls_score.shape[0]
+            level_scores = cls_score.permute(0, 2, 3, 1).reshape(batch, -1, self.num_classes).sigmoid()
+            top, prior, label = export_topk_pairs(level_scores, cfg.nms_pre)
+            priors.append(gather_rows(points, prior))
+            distances.append(gather_rows(bbox_pred.permute(0, 2, 3, 1).reshape(batch, -1, 4), prior))
+            scores.append(top)
+            labels.append(label)
+        # decoded once for all levels: the same values as per level, a smaller graph
+        boxes = self.bbox_coder.decode(torch.cat(priors, dim=1), torch.cat(distances, dim=1))
+        scores = torch.cat(scores, dim=1)
+        return export_post_process(
+            clip_to_shape(boxes, img_shape),
+            scores,
+            torch.cat(labels, dim=1),
+            scores > cfg.score_thr,
+            scale_factor,
+            self.num_classes,
+            cfg.iou_threshold,
+            cfg.max_per_img,
+            cfg.min_bbox_size if cfg.min_bbox_size >= 0 else None,
+        )
 
 
 @MODELS.register()

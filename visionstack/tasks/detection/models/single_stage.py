@@ -13,6 +13,12 @@ The module also holds the small pieces every dense head shares: reading the grou
 (:func:`unpack_gt_instances`), MMDetection's per-level candidate selection
 (:func:`filter_scores_and_topk`) and the final rescale + NMS (:func:`bbox_post_process`, configured by
 :class:`DenseTestConfig`).
+
+Export (ONNX): :meth:`SingleStageDetector.export_forward` maps ``(inputs, img_shape, scale_factor)``
+tensors to fixed-size ``(dets, labels)`` through the head's ``export_predict``, which computes the same
+detections as ``predict(rescale=True)`` with graph-friendly ops only: per-level candidates by
+:func:`export_topk_pairs` (``topk`` instead of a score mask) and :func:`export_post_process` (rescale,
+size filter and per-class NMS by :func:`~visionstack.export.ops.nms_topk` to ``max_per_img`` rows).
 """
 
 from __future__ import annotations
@@ -29,6 +35,12 @@ from ....models.ops import batched_nms
 from ....registry import MODELS
 from ....structures import DataSample, InstanceData
 from .data_preprocessor import DetDataPreprocessor
+
+EXPORT_OUTPUT_NAMES = ("dets", "labels")
+"""Outputs of a detector's ``export_forward``: (B, K, 5) ``[x1, y1, x2, y2, score]`` and (B, K) labels."""
+
+DROPPED_SCORE = -1.0
+"""Score of an export candidate that eager post-processing would drop, and of an empty output row."""
 
 
 @MODELS.register()
@@ -104,6 +116,48 @@ class SingleStageDetector(BaseModel):
             ]
         results = self.bbox_head.predict(self.extract_feat(inputs), data_samples, rescale=rescale)
         return self.add_pred_to_datasample(data_samples, results)
+
+    def export_forward(
+        self, inputs: torch.Tensor, img_shape: torch.Tensor, scale_factor: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Detections of a preprocessed batch as fixed-size tensors (the ONNX export graph).
+
+        Computes what ``predict(inputs, data_samples, rescale=True)`` computes, with the metainfo
+        given as tensors and only ops that ``torch.export`` keeps shape-generic (see the head's
+        ``export_predict``).
+
+        Args:
+            inputs: (B, 3, H, W) float32 output of the data preprocessor (normalised, padded).
+            img_shape: (B, 2) float32 ``[height, width]`` of each resized image before padding.
+            scale_factor: (B, 2) float32 ``[w_factor, h_factor]``; boxes are divided by it.
+
+        Returns:
+            ``dets`` (B, K, 5) float32 ``[x1, y1, x2, y2, score]`` in original-image pixels, in
+            decreasing score, and ``labels`` (B, K) int64, with K = ``test_cfg.max_per_img``; rows past
+            the last detection have score -1, label -1 and a zero box.
+
+        Raises:
+            TypeError: when the head has no ``export_predict``.
+            ValueError: on inputs of the wrong rank or width.
+        """
+        export_predict = getattr(self.bbox_head, "export_predict", None)
+        if export_predict is None:
+            raise TypeError(
+                f"{type(self).__name__}.export_forward: the head {type(self.bbox_head).__name__} has no "
+                "export_predict(), so this detector cannot be exported yet"
+            )
+        if inputs.ndim != 4:
+            raise ValueError(f"export_forward: inputs must be (B, 3, H, W), got shape {tuple(inputs.shape)}")
+        for name, value in (("img_shape", img_shape), ("scale_factor", scale_factor)):
+            if value.ndim != 2 or value.shape[1] != 2:
+                raise ValueError(f"export_forward: {name} must be (B, 2), got shape {tuple(value.shape)}")
+        outputs = self.bbox_head(self.extract_feat(inputs))
+        return export_predict(*outputs, img_shape=img_shape, scale_factor=scale_factor)
+
+    @property
+    def export_output_names(self) -> tuple[str, ...]:
+        """Names of the :meth:`export_forward` outputs, in order."""
+        return EXPORT_OUTPUT_NAMES
 
     def forward_tensor(self, inputs: torch.Tensor, data_samples: list[DataSample] | None = None) -> Any:
         """Raw head outputs (per-level tensors), what export traces."""
@@ -199,12 +253,14 @@ def filter_scores_and_topk(
         topk: most pairs kept; <= 0 keeps every pair above the threshold.
 
     Returns:
-        ``(scores (K,), labels (K,), prior_inds (K,))`` in decreasing score.
+        ``(scores (K,), labels (K,), prior_inds (K,))`` in decreasing score (equal scores in
+        (prior, class) order).
     """
     valid = scores > score_thr
     kept_scores = scores[valid]
     pairs = torch.nonzero(valid)  # (K, 2): prior, class
-    order = kept_scores.argsort(descending=True)
+    # stable: equal scores keep the (prior, class) order, the tie rule of ONNX TopK in the exported graph
+    order = torch.sort(kept_scores, descending=True, stable=True).indices
     if topk > 0:
         order = order[:topk]
     return kept_scores[order], pairs[order, 1], pairs[order, 0]
@@ -264,3 +320,94 @@ def rescale_boxes(bboxes: torch.Tensor, scale_factor: Sequence[float] | None) ->
         factors = factors.repeat(2)
     factor_w, factor_h = float(factors[0]), float(factors[1])
     return bboxes / bboxes.new_tensor([factor_w, factor_h, factor_w, factor_h])
+
+
+def export_topk_pairs(scores: torch.Tensor, nms_pre: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The ``nms_pre`` best (prior, class) pairs of each image, without a score threshold (export form).
+
+    The graph form of :func:`filter_scores_and_topk`: ``topk`` over every pair with K =
+    ``min(nms_pre, P * C)``, a size known from the shapes alone. Whenever more than ``nms_pre`` pairs
+    pass the threshold these are exactly the pairs eager keeps; otherwise they include them, and the
+    caller marks the pairs at or below the threshold as dropped. Equal scores: ONNX ``TopK`` puts the
+    lower index first, as the (stable) eager selection does; eager ``torch.topk`` leaves their order
+    unspecified, so only exact ties can make this differ from eager when run in PyTorch.
+
+    Args:
+        scores: (B, P, C) per-prior class scores.
+        nms_pre: pairs kept per image; <= 0 keeps all ``P * C``.
+
+    Returns:
+        ``(scores (B, K), prior_inds (B, K), labels (B, K))`` in decreasing score.
+    """
+    batch, _, num_classes = scores.shape
+    flat = scores.reshape(batch, -1)
+    count = flat.shape[1]
+    top, index = flat.topk(count if nms_pre <= 0 else torch.sym_min(nms_pre, count), dim=1)
+    prior = torch.div(index, num_classes, rounding_mode="floor")
+    return top, prior, index - prior * num_classes
+
+
+def gather_rows(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Rows ``index`` of per-image (B, P, D) values, or of shared (P, D) values -> (B, K, D)."""
+    if values.ndim == 2:
+        return values[index]
+    return values.gather(1, index[..., None].expand(-1, -1, values.shape[-1]))
+
+
+def export_post_process(
+    bboxes: torch.Tensor,
+    scores: torch.Tensor,
+    labels: torch.Tensor,
+    valid: torch.Tensor,
+    scale_factor: torch.Tensor,
+    num_classes: int,
+    iou_threshold: float,
+    max_per_img: int,
+    min_bbox_size: float | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The graph form of :func:`bbox_post_process` (with ``rescale``): fixed-size detections per image.
+
+    Boxes are divided by ``scale_factor`` first, as eager does, so that the NMS decisions agree;
+    candidates eager would drop (``~valid``, or a side not above ``min_bbox_size``) get the score
+    :data:`DROPPED_SCORE` instead of being removed.
+
+    Args:
+        bboxes: (B, N, 4) xyxy candidates in the resized-image frame.
+        scores: (B, N) their final scores (>= 0).
+        labels: (B, N) int64 classes.
+        valid: (B, N) bool, the candidates that passed the score threshold.
+        scale_factor: (B, 2) ``[w_factor, h_factor]`` of each image.
+        num_classes: number of classes of the per-class NMS.
+        iou_threshold: NMS IoU threshold.
+        max_per_img: detections per image (K), > 0.
+        min_bbox_size: drop boxes whose width or height (original pixels) is not above this; None
+            keeps all.
+
+    Returns:
+        ``dets`` (B, K, 5) ``[x1, y1, x2, y2, score]`` in decreasing score and ``labels`` (B, K) int64;
+        rows past the last detection have score -1, label -1 and a zero box.
+
+    Raises:
+        ValueError: when ``max_per_img`` is not positive (the output needs a fixed size).
+    """
+    if max_per_img <= 0:
+        raise ValueError(
+            f"export: test_cfg.max_per_img must be > 0 to fix the number of output rows, got {max_per_img}"
+        )
+    from ....export.ops import nms_topk  # here: the export extra (onnxscript) is optional for eager use
+
+    bboxes = bboxes / scale_factor.to(bboxes.dtype).repeat(1, 2)[:, None, :]
+    if min_bbox_size is not None:
+        valid = (
+            valid
+            & (bboxes[..., 2] - bboxes[..., 0] > min_bbox_size)
+            & (bboxes[..., 3] - bboxes[..., 1] > min_bbox_size)
+        )
+    scores = torch.where(valid, scores, DROPPED_SCORE)
+    kept_scores, kept = nms_topk(
+        bboxes, scores, labels, num_classes, iou_threshold, DROPPED_SCORE / 2, max_per_img
+    )
+    found = kept_scores > DROPPED_SCORE / 2
+    kept_boxes = torch.where(found[..., None], gather_rows(bboxes, kept), 0.0)
+    kept_labels = torch.where(found, labels.gather(1, kept), -1)
+    return torch.cat([kept_boxes, kept_scores[..., None]], dim=-1), kept_labels
