@@ -51,16 +51,9 @@ def encode_mask_rle(masks: Any) -> list[dict]:
     Returns:
         N dicts ``{"size": [H, W], "counts": str}`` (compressed RLE, counts decoded to ASCII).
     """
-    array = _to_numpy(masks)
-    if array.ndim != 3:
-        raise ValueError(f"encode_mask_rle: masks must be (N, H, W), got shape {tuple(array.shape)}")
-    if len(array) == 0:
-        return []
-    # pycocotools reads column-major uint8 (H, W, N).
-    encoded = mask_utils.encode(np.asfortranarray(array.transpose(1, 2, 0) != 0, dtype=np.uint8))
-    for rle in encoded:
-        rle["counts"] = rle["counts"].decode("ascii")
-    return encoded
+    from ....deploy.records import encode_mask_rle as encode_numpy
+
+    return encode_numpy(_to_numpy(masks))
 
 
 def xyxy_to_xywh(bboxes: np.ndarray) -> np.ndarray:
