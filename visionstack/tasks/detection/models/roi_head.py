@@ -21,10 +21,11 @@ from torch import nn
 from ....models.losses import CrossEntropyLoss
 from ....models.losses.smooth_l1_loss import L1Loss
 from ....models.ops import DeltaXYWHBBoxCoder, MaxIoUAssigner, RandomSampler, RoIAlign, multiclass_nms
+from ....models.ops.box_coders import clip_to_shape
 from ....registry import MODELS
 from ....structures import DataSample, InstanceData
 from .mask_head import mask_targets
-from .rpn_head import clip_boxes_to_shapes, sample_assignment
+from .rpn_head import sample_assignment
 
 __all__ = ["RCNNTestConfig", "Shared2FCBBoxHead", "SingleRoIExtractor", "StandardRoIHead", "boxes_to_rois"]
 
@@ -510,7 +511,7 @@ class StandardRoIHead(nn.Module):
         priors = rois[:, None, 1:].expand_as(deltas)
         boxes = self.bbox_head.bbox_coder.decode(priors, deltas).reshape(batch, count * num_classes, 4)
         if self.bbox_head.bbox_coder.clip_border:
-            boxes = clip_boxes_to_shapes(boxes, img_shape)
+            boxes = clip_to_shape(boxes, img_shape)
         labels = torch.arange(num_classes, device=boxes.device).repeat(count)[None].expand(batch, -1)
         # softmax scores are >= 0: a threshold below -0.5 selects the same candidates and keeps padding out
         kept_scores, kept_index = nms_topk(

@@ -28,10 +28,11 @@ from ....models.ops import (
     SamplingResult,
     batched_nms,
 )
+from ....models.ops.box_coders import clip_to_shape
 from ....registry import MODELS
 from ....structures import DataSample, InstanceData
 
-__all__ = ["ProposalConfig", "RPNHead", "clip_boxes_to_shapes", "sample_assignment"]
+__all__ = ["ProposalConfig", "RPNHead", "sample_assignment"]
 
 
 @dataclass(frozen=True)
@@ -345,32 +346,13 @@ class RPNHead(nn.Module):
         scores, level_ids = torch.cat(scores, dim=1), torch.cat(level_ids, dim=1)
         boxes = self.bbox_coder.decode(torch.cat(priors, dim=1), torch.cat(deltas, dim=1))
         if self.bbox_coder.clip_border:
-            boxes = clip_boxes_to_shapes(boxes, img_shape)
+            boxes = clip_to_shape(boxes, img_shape)
         large = ((boxes[..., 2:] - boxes[..., :2]) > cfg.min_bbox_size).all(dim=-1)
         scores = torch.where(large, scores, -1.0)
         kept_scores, kept_index = nms_topk(
             boxes, scores, level_ids, len(cls_scores), cfg.nms_iou_thr, -0.5, cfg.max_per_img
         )
         return boxes.gather(1, kept_index[..., None].expand(-1, -1, 4)), kept_scores
-
-
-def clip_boxes_to_shapes(boxes: torch.Tensor, shapes: torch.Tensor) -> torch.Tensor:
-    """Clamp (B, ..., 4) xyxy boxes into per-image ``shapes`` (B, 2) ``[height, width]``: x into
-    ``[0, width]`` and y into ``[0, height]``, as :func:`~visionstack.models.ops.clip_boxes` with a
-    tensor shape per image (which keeps the image size an input of an exported graph)."""
-    view = (-1,) + (1,) * (boxes.ndim - 2)
-    height = shapes[:, 0].to(boxes.dtype).reshape(view)
-    width = shapes[:, 1].to(boxes.dtype).reshape(view)
-    x1, y1, x2, y2 = boxes.clamp(min=0).unbind(-1)
-    return torch.stack(
-        [
-            torch.minimum(x1, width),
-            torch.minimum(y1, height),
-            torch.minimum(x2, width),
-            torch.minimum(y2, height),
-        ],
-        dim=-1,
-    )
 
 
 def _flatten_scores(score: torch.Tensor) -> torch.Tensor:
