@@ -20,7 +20,7 @@ from visionstack.registry import DATASETS, MODELS, build
 from visionstack.structures import InstanceData
 from visionstack.structures.masks import rle_to_bitmap
 from visionstack.tasks.detection.synthetic import SHAPE_CLASSES, write_synthetic_detection
-from visionstack.visualization import draw_detections
+from visionstack.tasks.detection.drawing import draw_detections
 
 CONFIG = """
 from visionstack.testing import TinyConvBackbone

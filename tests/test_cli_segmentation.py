@@ -19,7 +19,7 @@ from visionstack.registry import DATASETS, MODELS, build
 from visionstack.structures import DataSample, PixelData
 from visionstack.tasks.segmentation.metrics import IoUMetric
 from visionstack.tasks.segmentation.synthetic import SEG_CLASSES
-from visionstack.visualization.segmentation import draw_sem_seg
+from visionstack.tasks.segmentation.drawing import draw_sem_seg
 
 CLASSES = ("background", "box", "disc", "unused")
 PALETTE = [[20, 20, 20], [230, 30, 30], [30, 200, 60], [40, 40, 240]]  # [R, G, B]

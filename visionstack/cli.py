@@ -349,8 +349,9 @@ def _write_predictions(
     """
     import cv2
 
-    from .visualization import draw_classification, draw_detections
-    from .visualization.segmentation import draw_sem_seg
+    from .tasks.classification.drawing import draw_classification
+    from .tasks.detection.drawing import draw_detections
+    from .tasks.segmentation.drawing import draw_sem_seg
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -425,7 +426,7 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
             counts["image_size"] = args.image_size
         summary = write_synthetic_segmentation(Path(args.out), seed=args.seed, **counts)
     else:
-        from .data.datasets.digits import write_digits
+        from .tasks.classification.digits import write_digits
 
         summary = write_digits(str(args.out), scale=2)  # as configs/_base_/datasets/digits.py
     print(f"synthetic {args.task} dataset written to {args.out}: {summary}")
@@ -491,8 +492,9 @@ def _draw_packed(
 ) -> Any:
     """The packed image with its ground truth: instances (boxes, labels, masks), the semantic map
     (palette colours, ``[R, G, B]`` per class; ignore pixels unpainted) or the class label."""
-    from .visualization import draw_classification, draw_detections
-    from .visualization.segmentation import draw_sem_seg
+    from .tasks.classification.drawing import draw_classification
+    from .tasks.detection.drawing import draw_detections
+    from .tasks.segmentation.drawing import draw_sem_seg
 
     image = _packed_image(inputs)
     if sample is not None and "gt_instances" in sample:

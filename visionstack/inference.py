@@ -14,7 +14,9 @@ from typing import Any
 import torch
 
 from .data.transforms import Compose
-from .deploy import records
+from .tasks.classification import records as cls_records
+from .tasks.detection import records as det_records
+from .tasks.segmentation import records as seg_records
 from .deploy.runtime import IMAGE_SUFFIXES, expand_inputs  # noqa: F401  (re-exported)
 from .engine.checkpoint import load_checkpoint
 from .registry import DATASETS, FUNCTIONS, MODELS, TRANSFORMS, build
@@ -131,7 +133,7 @@ class Inferencer:
         record: dict[str, Any] = {"img_path": sample.get("img_path")}
         if "pred_label" in sample:
             record.update(
-                records.classification_record(_numpy(sample.pred_label.score), self.class_names, topk)
+                cls_records.classification_record(_numpy(sample.pred_label.score), self.class_names, topk)
             )
         if "pred_instances" in sample:
             record["detections"] = detection_records(sample.pred_instances, self.class_names)
@@ -147,7 +149,7 @@ def detection_records(instances: Any, class_names: Sequence[str] | None = None) 
     """One image's ``pred_instances`` (``bboxes``, ``scores``, ``labels``, optional ``masks``) as
     JSON-ready dicts, best score first (see :func:`visionstack.deploy.records.detection_records`)."""
     masks = instances.get("masks")
-    return records.detection_records(
+    return det_records.detection_records(
         _numpy(instances.bboxes),
         _numpy(instances.scores),
         _numpy(instances.labels),
@@ -160,7 +162,7 @@ def seg_class_records(
     seg_map: torch.Tensor, class_names: Sequence[str] | None = None, ignore_index: int = 255
 ) -> list[dict[str, Any]]:
     """The classes of one predicted map, largest first (see :func:`visionstack.deploy.records.seg_class_records`)."""
-    return records.seg_class_records(_numpy(seg_map), class_names, ignore_index)
+    return seg_records.seg_class_records(_numpy(seg_map), class_names, ignore_index)
 
 
 def _numpy(value: Any) -> Any:

@@ -151,7 +151,10 @@ def load_registering_modules() -> None:
         return
     _loading = True
     for name in _REGISTERING_MODULES:
-        importlib.import_module(f"visionstack.{name}")
+        module = importlib.import_module(f"visionstack.{name}")
+        import_all = getattr(module, "import_all", None)  # packages whose modules load lazily (tasks)
+        if import_all is not None:
+            import_all()
 
 
 def _where(obj: Any) -> str:

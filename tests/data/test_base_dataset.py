@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from visionstack.data import BaseDataset, DatasetError, ImageList, LoadImage, PackInputs
+from visionstack.data import BaseDataset, DatasetError, LoadImage, PackInputs
+from visionstack.tasks.classification.datasets import ImageList
 
 RECORDS = [
     {

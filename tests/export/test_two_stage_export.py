@@ -25,7 +25,7 @@ from visionstack.tasks.detection.models.two_stage import TwoStageDetector
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs" / "detection"
-MASKS_FILE = ROOT / "visionstack" / "deploy" / "masks.py"
+MASKS_FILE = ROOT / "visionstack" / "tasks" / "detection" / "mask_paste.py"
 CONFIG_FILES = {"faster": "faster_rcnn_r18_fpn_synth.py", "mask": "mask_rcnn_r18_fpn_synth.py"}
 # a random-init R-CNN scores all classes alike (~0.2-0.8): at 0.4 an image keeps dozens of detections,
 # fewer than max_per_img (100), and NMS removes some of the candidates
@@ -49,7 +49,7 @@ ONNX_BATCHES = {  # other batch sizes and image sizes than the export sample
 
 
 def load_masks_module():
-    """``visionstack/deploy/masks.py`` loaded on its own (it must not need torch or visionstack)."""
+    """``visionstack/tasks/detection/mask_paste.py`` loaded on its own (it must not need torch or visionstack)."""
     spec = importlib.util.spec_from_file_location("deploy_masks_under_test", MASKS_FILE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -195,7 +195,7 @@ def test_mask_paster_equals_eager_paste_and_needs_no_torch():
         "import importlib.util, sys\n"
         f"spec = importlib.util.spec_from_file_location('m', {str(MASKS_FILE)!r})\n"
         "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
-        "assert 'torch' not in sys.modules, 'deploy/masks.py imported torch'\n"
+        "assert 'torch' not in sys.modules, 'mask_paste.py imported torch'\n"
     )
     subprocess.run([sys.executable, "-c", check], check=True, timeout=60)
 

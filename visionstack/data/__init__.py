@@ -8,15 +8,6 @@ from . import transforms
 from .base_dataset import BaseDataset, DatasetError
 from .collate import default_collate, pseudo_collate
 from .dataset_wrappers import ConcatDataset, RepeatDataset
-from .datasets import (
-    IMG_EXTENSIONS,
-    Digits,
-    ImageFolder,
-    ImageList,
-    read_image_list,
-    scan_image_folder,
-    write_digits,
-)
 from .samplers import DefaultSampler, InfiniteSampler
 from .serialized_list import SerializedList
 from .transforms import (
@@ -51,13 +42,6 @@ __all__ = [
     "pseudo_collate",
     "ConcatDataset",
     "RepeatDataset",
-    "IMG_EXTENSIONS",
-    "Digits",
-    "ImageFolder",
-    "ImageList",
-    "read_image_list",
-    "scan_image_folder",
-    "write_digits",
     "DefaultSampler",
     "InfiniteSampler",
     "SerializedList",

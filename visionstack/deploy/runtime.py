@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from . import records
+from ..tasks.classification import records as cls_records
+from ..tasks.detection import records as det_records
+from ..tasks.segmentation import records as seg_records
 from .preprocess import Preprocessor, read_bgr_image
 
 __all__ = [
@@ -253,7 +255,7 @@ class OnnxInferencer:
             "labels": labels[keep].astype(np.int64),
         }
         if "masks" in outputs:
-            from .masks import paste_masks
+            from ..tasks.detection.mask_paste import paste_masks
 
             instances["masks"] = paste_masks(
                 outputs["masks"][index][keep],
@@ -271,11 +273,11 @@ class OnnxInferencer:
             record: dict[str, Any] = {"img_path": result.get("img_path")}
             if "pred_label" in result:
                 record.update(
-                    records.classification_record(result["pred_label"]["score"], self.class_names, topk)
+                    cls_records.classification_record(result["pred_label"]["score"], self.class_names, topk)
                 )
             if "pred_instances" in result:
                 instances = result["pred_instances"]
-                record["detections"] = records.detection_records(
+                record["detections"] = det_records.detection_records(
                     instances["bboxes"],
                     instances["scores"],
                     instances["labels"],
@@ -283,7 +285,7 @@ class OnnxInferencer:
                     self.class_names,
                 )
             if "pred_sem_seg" in result:
-                record["classes_present"] = records.seg_class_records(
+                record["classes_present"] = seg_records.seg_class_records(
                     result["pred_sem_seg"]["data"],
                     self.class_names,
                     int(self.postprocess_cfg.get("ignore_index", 255)),

@@ -1,18 +1,18 @@
-"""Pictures: confusion matrices, training curves, predictions drawn on images."""
+"""Pictures shared by every task: drawing primitives, confusion matrices, training curves.
 
-from .classification import draw_classification
+What a task draws (its predictions, its ground truth) lives in ``tasks/<task>/drawing.py``.
+"""
+
 from .confusion_matrix import plot_confusion_matrix
-from .detection import draw_detections
-from .segmentation import draw_sem_seg, seg_palette_bgr
+from .primitives import as_bgr, class_color, text_color
 from .training_curves import SCALARS_FILE, plot_logs, read_scalars
 
 __all__ = [
     "SCALARS_FILE",
-    "draw_classification",
-    "draw_detections",
-    "draw_sem_seg",
-    "seg_palette_bgr",
+    "as_bgr",
+    "class_color",
     "plot_confusion_matrix",
     "plot_logs",
     "read_scalars",
+    "text_color",
 ]

@@ -1,17 +1,6 @@
-"""Image classification: ImageClassifier, its heads and metrics (MMPretrain's scope)."""
+"""Image classification (MMPretrain's scope): datasets (folders, lists, the bundled digits),
+ImageClassifier and its heads, metrics, drawing and the task adapter."""
 
-from . import classifier, heads, metrics
-from .classifier import ImageClassifier, load_torchvision_resnet
-from .heads import ClsHead, LinearClsHead, VisionTransformerClsHead, gather_targets
+from ...utils.lazy import lazy_attributes
 
-__all__ = [
-    "ClsHead",
-    "ImageClassifier",
-    "LinearClsHead",
-    "VisionTransformerClsHead",
-    "classifier",
-    "gather_targets",
-    "heads",
-    "load_torchvision_resnet",
-    "metrics",
-]
+__getattr__, __dir__ = lazy_attributes(__name__, ('datasets', 'digits', 'classifier', 'heads', 'metrics', 'drawing'))

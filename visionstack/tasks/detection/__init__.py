@@ -1,19 +1,6 @@
-"""Detection and instance segmentation: VOC, metrics, transforms, the mixing dataset, synthetic data."""
+"""Detection and instance segmentation (MMDetection's scope): VOC and mixing datasets, transforms,
+detectors and heads, COCO/VOC metrics, the synthetic shapes, drawing and the task adapter."""
 
-from . import metrics, models, transforms
-from .datasets import VOC_CLASSES, VOCDataset, parse_voc_xml
-from .mix_dataset import MultiImageMixDataset
-from .synthetic import SHAPE_CLASSES, synth_detection, write_synthetic_detection
+from ...utils.lazy import lazy_attributes
 
-__all__ = [
-    "metrics",
-    "models",
-    "transforms",
-    "VOC_CLASSES",
-    "VOCDataset",
-    "parse_voc_xml",
-    "MultiImageMixDataset",
-    "SHAPE_CLASSES",
-    "synth_detection",
-    "write_synthetic_detection",
-]
+__getattr__, __dir__ = lazy_attributes(__name__, ('datasets', 'mix_dataset', 'transforms', 'models', 'metrics', 'synthetic', 'drawing'))

@@ -1,24 +1,6 @@
-"""Semantic segmentation (MMSegmentation's scope): datasets, PackSegInputs, EncoderDecoder and its heads,
-the IoU metric and the synthetic scenes."""
+"""Semantic segmentation (MMSegmentation's scope): datasets, PackSegInputs, EncoderDecoder and its
+heads, the IoU metric, the synthetic scenes, drawing and the task adapter."""
 
-from . import metrics, models, transforms
-from .datasets import ADE20KDataset, BaseSegDataset, CityscapesDataset, PascalVOCDataset, SynthSegDataset
-from .metrics import IoUMetric
-from .synthetic import SEG_CLASSES, SEG_PALETTE, write_synthetic_segmentation
-from .transforms import PackSegInputs
+from ...utils.lazy import lazy_attributes
 
-__all__ = [
-    "metrics",
-    "models",
-    "transforms",
-    "ADE20KDataset",
-    "BaseSegDataset",
-    "CityscapesDataset",
-    "PascalVOCDataset",
-    "SynthSegDataset",
-    "IoUMetric",
-    "SEG_CLASSES",
-    "SEG_PALETTE",
-    "write_synthetic_segmentation",
-    "PackSegInputs",
-]
+__getattr__, __dir__ = lazy_attributes(__name__, ('datasets', 'transforms', 'models', 'metrics', 'synthetic', 'drawing'))

@@ -51,7 +51,7 @@ def encode_mask_rle(masks: Any) -> list[dict]:
     Returns:
         N dicts ``{"size": [H, W], "counts": str}`` (compressed RLE, counts decoded to ASCII).
     """
-    from ....deploy.records import encode_mask_rle as encode_numpy
+    from ..records import encode_mask_rle as encode_numpy
 
     return encode_numpy(_to_numpy(masks))
 

@@ -135,7 +135,7 @@ class TwoStageDetector(BaseModel):
             decreasing score and ``labels`` (B, K) int64, ``K`` the RoI head's ``max_per_img``;
             rows past the last detection have score -1 and label -1. With a mask head also
             ``masks`` (B, K, M, M) float32: each detection's sigmoid mask of its class over its
-            box (M = 28), to be pasted into the original image (``visionstack.deploy.masks``).
+            box (M = 28), to be pasted into the original image (``visionstack.tasks.detection.mask_paste``).
         """
         for name, method in (("rpn_head", "export_proposals"), ("roi_head", "export_predict")):
             if not hasattr(getattr(self, name), method):

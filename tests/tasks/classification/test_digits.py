@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from visionstack.data import Digits, LoadImage, PackInputs, write_digits
+from visionstack.data import LoadImage, PackInputs
+from visionstack.tasks.classification.digits import Digits, write_digits
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ pixel columns ``round(x1) .. round(x2) - 1``; its outline is drawn on those bord
 
 from __future__ import annotations
 
-import colorsys
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,27 +16,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from .classification import _as_bgr
+from ...visualization.primitives import Color, as_bgr, class_color, text_color
 
 __all__ = ["draw_detections", "class_color"]
-
-Color = tuple[int, int, int]
-GOLDEN_RATIO_CONJUGATE = 0.618033988749895
-
-
-def class_color(label: int, palette: Sequence[Sequence[int]] | None = None) -> Color:
-    """The (B, G, R) colour of class ``label``: ``palette[label]`` (cycled), or a generated one.
-
-    Generated hues step by the golden ratio around the colour wheel, so neighbouring labels get
-    far-apart hues whatever the number of classes.
-    """
-    if palette is not None and len(palette) > 0:
-        blue, green, red = (int(v) for v in palette[label % len(palette)])
-        return blue, green, red
-    hue = (max(label, 0) * GOLDEN_RATIO_CONJUGATE + 0.05) % 1.0
-    red, green, blue = colorsys.hsv_to_rgb(hue, 0.85, 1.0)
-    return int(round(blue * 255)), int(round(green * 255)), int(round(red * 255))
-
 
 def draw_detections(
     image_bgr: np.ndarray,
@@ -71,7 +52,7 @@ def draw_detections(
     """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"draw_detections: alpha must be in [0, 1], got {alpha}")
-    image = _as_bgr(image_bgr, "draw_detections").copy()
+    image = as_bgr(image_bgr, "draw_detections").copy()
     height, width = image.shape[:2]
     fields = _selected_fields(instances, score_thr, height, width)
     colors = [class_color(int(label), palette) for label in fields["labels"]]
@@ -185,12 +166,6 @@ def _caption(label: int, score: float | None, class_names: Sequence[str] | None,
     return name if score is None else f"{name} {score:.2f}"
 
 
-def _text_color(color: Color) -> tuple[int, int, int, int]:
-    """Black on light colours, white on dark ones (ITU-R BT.601 luma), as RGBA."""
-    blue, green, red = color
-    return (0, 0, 0, 255) if 0.299 * red + 0.587 * green + 0.114 * blue > 140 else (255, 255, 255, 255)
-
-
 def _write_captions(
     image: np.ndarray, bboxes: np.ndarray, captions: list[str], colors: list[Color], font_size: int | None
 ) -> np.ndarray:
@@ -212,5 +187,5 @@ def _write_captions(
         x = min(extent[0], max(width - text_w, 0))
         y = extent[1] - text_h if extent[1] - text_h >= 0 else extent[1]
         draw.rectangle((x, y, x + text_w - 1, y + text_h - 1), fill=(red, green, blue))
-        draw.text((x + pad - left, y + pad - top), caption, font=font, fill=_text_color((blue, green, red)))
+        draw.text((x + pad - left, y + pad - top), caption, font=font, fill=text_color((blue, green, red)))
     return np.ascontiguousarray(np.asarray(canvas)[..., ::-1])

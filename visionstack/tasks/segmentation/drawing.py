@@ -15,8 +15,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from .classification import _as_bgr
-from .detection import _text_color, class_color
+from ...visualization.primitives import as_bgr, class_color, text_color
 
 __all__ = ["draw_sem_seg", "seg_palette_bgr"]
 
@@ -64,7 +63,7 @@ def draw_sem_seg(
     """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"draw_sem_seg: alpha must be in [0, 1], got {alpha}")
-    image = _as_bgr(image_bgr, "draw_sem_seg").copy()
+    image = as_bgr(image_bgr, "draw_sem_seg").copy()
     labels = _label_array(seg_map, image.shape[:2])
     painted = (labels != ignore_index) & (labels >= 0)
     present = np.unique(labels[painted])
@@ -135,5 +134,5 @@ def _write_names(
         y0 = min(max(y - text_h // 2, 0), max(height - text_h, 0))
         blue, green, red = (int(v) for v in colors[label])
         draw.rectangle((x0, y0, x0 + text_w - 1, y0 + text_h - 1), fill=(red, green, blue))
-        draw.text((x0 + pad - left, y0 + pad - top), name, font=font, fill=_text_color((blue, green, red)))
+        draw.text((x0 + pad - left, y0 + pad - top), name, font=font, fill=text_color((blue, green, red)))
     return np.ascontiguousarray(np.asarray(canvas)[..., ::-1])

@@ -18,9 +18,9 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ...data.base_dataset import BaseDataset
+from ...data.transforms.base import Transform
 from ...registry import DATASETS
-from ..base_dataset import BaseDataset
-from ..transforms.base import Transform
 
 __all__ = ["IMG_EXTENSIONS", "ImageFolder", "ImageList", "read_image_list", "scan_image_folder"]
 

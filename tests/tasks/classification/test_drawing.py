@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from visionstack.structures import LabelData
-from visionstack.visualization import draw_classification
+from visionstack.tasks.classification.drawing import draw_classification
 
 NAMES = ["airplane", "bird", "cat", "dog"]
 

@@ -29,9 +29,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ...data.transforms.base import Transform
 from ...registry import DATASETS
-from ..transforms.base import Transform
-from .classification import ImageFolder
+from .datasets import ImageFolder
 
 __all__ = ["Digits", "write_digits"]
 

@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from ...visualization.primitives import as_bgr
+
 __all__ = ["draw_classification"]
 
 MIN_FONT_SIZE = 8
@@ -42,21 +44,9 @@ def draw_classification(
     Returns:
         (H', W', 3) uint8 BGR image; (H', W') = (H, W) unless the image was enlarged.
     """
-    image = _enlarged(_as_bgr(image_bgr), min_side)
+    image = _enlarged(as_bgr(image_bgr, "draw_classification"), min_side)
     lines = _prediction_lines(pred_label, class_names, topk)
     return _write_lines(image, lines, font_size)
-
-
-def _as_bgr(image: np.ndarray, owner: str = "draw_classification") -> np.ndarray:
-    """A uint8 (H, W, 3) BGR view of ``image`` (grayscale converted); errors name ``owner``."""
-    image = np.asarray(image)
-    if image.dtype != np.uint8:
-        raise TypeError(f"{owner}: expected a uint8 image, got {image.dtype}")
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"{owner}: expected (H, W, 3) BGR or (H, W) grayscale, got shape {image.shape}")
-    return image
 
 
 def _enlarged(image: np.ndarray, min_side: int) -> np.ndarray:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from visionstack.structures import PixelData
-from visionstack.visualization.segmentation import draw_sem_seg, seg_palette_bgr
+from visionstack.tasks.segmentation.drawing import draw_sem_seg, seg_palette_bgr
 
 PALETTE = [[200, 0, 50], [0, 100, 250], [10, 220, 30]]  # [R, G, B] per class, as dataset metainfo
 GRAY = 100

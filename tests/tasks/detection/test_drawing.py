@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from visionstack.structures import BitmapMasks, InstanceData, PolygonMasks
-from visionstack.visualization import draw_detections
-from visionstack.visualization.detection import class_color
+from visionstack.tasks.detection.drawing import draw_detections
+from visionstack.visualization.primitives import class_color
 
 NAMES = ["circle", "square", "triangle"]
 PALETTE = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]  # (B, G, R) per label

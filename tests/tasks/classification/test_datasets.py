@@ -5,7 +5,8 @@ import os
 import numpy as np
 import pytest
 
-from visionstack.data import DatasetError, ImageFolder, ImageList, LoadImage, PackInputs
+from visionstack.data import DatasetError, LoadImage, PackInputs
+from visionstack.tasks.classification.datasets import ImageFolder, ImageList
 from visionstack.registry import build
 
 
