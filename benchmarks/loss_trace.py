@@ -7,7 +7,9 @@ before and after the change (same machine, same data) and compare the JSON files
     python benchmarks/loss_trace.py --out after.json --compare before.json
 
 The synthetic data is written once to ``--data`` (small sets: 200 detection, 160 segmentation images).
-Each run uses ``num_workers=0`` and its config's seed, so the trace is deterministic on one machine.
+Each run uses ``num_workers=0`` and its config's seed, so the trace is deterministic on one machine. By
+default it trains in float32 (``optim_wrapper.type=OptimWrapper``): the CPU configs' bfloat16 autocast is
+emulated, and very slow, on CPUs without AMX/AVX512-BF16; ``--amp`` keeps the configs' precision.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def _write_data(data: Path) -> None:
         cli_main(["data", "synth", "segmentation", "--out", str(data / "synth_seg"), "--num-train", "160", "--num-val", "8"])
 
 
-def trace(name: str, data: Path, iters: int) -> list[dict[str, float]]:
+def trace(name: str, data: Path, iters: int, amp: bool = False) -> list[dict[str, float]]:
     """The logged values of the first ``iters`` training iterations of config ``name``."""
     from visionstack.config import Config
     from visionstack.engine import Runner
@@ -55,6 +57,9 @@ def trace(name: str, data: Path, iters: int) -> list[dict[str, float]]:
 
     root = data / DATA_ROOTS[name]
     cfg = Config.fromfile(CONFIGS[name], [f"data_root={root}/"])
+    if not amp and cfg["optim_wrapper"].get("type") == "AmpOptimWrapper":
+        cfg["optim_wrapper"]["type"] = "OptimWrapper"
+        cfg["optim_wrapper"].pop("dtype", None)
     for key in ("val_evaluator", "test_evaluator"):
         if isinstance(cfg.get(key), dict) and "ann_file" in cfg[key]:
             cfg[key]["ann_file"] = str(root / "annotations" / "instances_val.json")
@@ -86,6 +91,7 @@ def main() -> None:
     parser.add_argument("--out", required=True, help="JSON file for the traces")
     parser.add_argument("--data", default="work_dirs/loss_trace_data")
     parser.add_argument("--iters", type=int, default=20)
+    parser.add_argument("--amp", action="store_true", help="keep the configs' bfloat16 autocast")
     parser.add_argument("--only", nargs="+", choices=sorted(CONFIGS))
     parser.add_argument("--compare", help="a JSON file written before: report the first difference")
     args = parser.parse_args()
@@ -94,7 +100,7 @@ def main() -> None:
     results = {}
     for name in args.only or CONFIGS:
         started = time.perf_counter()
-        results[name] = trace(name, data, args.iters)
+        results[name] = trace(name, data, args.iters, args.amp)
         print(f"{name}: {len(results[name])} iterations in {time.perf_counter() - started:.1f} s; "
               f"last {results[name][-1] if results[name] else None}")
     Path(args.out).write_text(json.dumps(results, indent=1))

@@ -15,7 +15,7 @@ import torch
 from visionstack.cli import main
 from visionstack.config import Config
 from visionstack.engine.randomness import set_random_seed
-from visionstack.inference import detection_records
+from visionstack.tasks.detection.records import detection_records as records_from_arrays
 from visionstack.registry import DATASETS, MODELS, build
 from visionstack.structures import InstanceData
 from visionstack.structures.masks import rle_to_bitmap
@@ -128,6 +128,12 @@ def test_infer_writes_detection_records_and_drawn_images(workspace, capsys):
         assert (drawn != cv2.imread(str(image_path))).any()  # score_thr 0: every box is drawn
     table = capsys.readouterr().out
     assert "detections (score >= 0)" in table and f"{records[0]['detections'][0]['class']} " in table
+
+
+def detection_records(instances, class_names=None):
+    masks = instances.get("masks")
+    fields = (instances.bboxes, instances.scores, instances.labels)
+    return records_from_arrays(*(f.numpy() for f in fields), None if masks is None else masks.numpy(), class_names)
 
 
 def test_detection_records_encode_masks_as_coco_rle():

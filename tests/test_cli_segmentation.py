@@ -14,7 +14,8 @@ import torch
 from visionstack.cli import main
 from visionstack.config import Config
 from visionstack.engine.randomness import set_random_seed
-from visionstack.inference import Inferencer, seg_class_records
+from visionstack.inference import Inferencer
+from visionstack.tasks.segmentation.records import seg_class_records
 from visionstack.registry import DATASETS, MODELS, build
 from visionstack.structures import DataSample, PixelData
 from visionstack.tasks.segmentation.metrics import IoUMetric
@@ -32,7 +33,7 @@ from visionstack.tasks.segmentation.transforms import PackSegInputs
 
 model = dict(
     type=EncoderDecoder,
-    data_preprocessor=dict(type="DataPreprocessor", mean=[128.0] * 3, std=[64.0] * 3, pad_size_divisor=32),
+    data_preprocessor=dict(type="SegDataPreProcessor", mean=[128.0] * 3, std=[64.0] * 3, size_divisor=32),
     backbone=dict(type=TinyConvBackbone, out_indices=(1, 2, 3)),
     decode_head=dict(type=FCNHead, in_channels=32, channels=8, num_classes=4, num_convs=1, in_index=-1),
 )
@@ -117,8 +118,8 @@ def test_infer_writes_class_shares_label_maps_and_overlays(workspace, capsys):
     assert main(["infer", str(config), str(checkpoint), *map(str, images), "--out-dir", str(out)]) == 0
     records = json.loads((out / "predictions.json").read_text())
     samples = Inferencer(Config.fromfile(config), checkpoint)(images)
-    assert all("seg_logits" not in sample for sample in samples)  # dropped unless keep_seg_logits
-    with_logits = Inferencer(Config.fromfile(config), checkpoint, keep_seg_logits=True)(images[:1])
+    assert all("seg_logits" not in sample for sample in samples)  # dropped unless keep_logits
+    with_logits = Inferencer(Config.fromfile(config), checkpoint, keep_logits=True)(images[:1])
     logits = with_logits[0].seg_logits.data
     assert logits.shape[0] == len(CLASSES) and logits.shape[1:] == samples[0].pred_sem_seg.shape
     np.testing.assert_array_equal(logits.argmax(0).numpy(), samples[0].pred_sem_seg.data[0].numpy())

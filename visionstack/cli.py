@@ -1,13 +1,14 @@
 """The ``visionstack`` command: one entry point for every task.
 
     visionstack train CONFIG [--work-dir D] [--resume [CKPT]] [--set key.sub=value ...] [--amp]
-    visionstack test CONFIG CHECKPOINT [--out metrics.json] [--coco-out PREFIX]
+    visionstack test CONFIG CHECKPOINT [--out metrics.json] [--out-format DIR]
     visionstack infer CONFIG CHECKPOINT INPUT... [--out-dir D] [--topk K] [--score-thr T]
     visionstack export CONFIG CHECKPOINT [--format onnx] [--dynamic] [--verify] [--quantize int8]
     visionstack infer --backend onnxruntime MODEL_DIR INPUT... [--out-dir D]
     visionstack config show CONFIG [--set ...] [--format py|json|yaml]
     visionstack logs plot WORK_DIR [--out PNG]
-    visionstack data synth {classification,detection,segmentation} --out DIR
+    visionstack data synth TASK --out DIR  write the task's synthetic dataset in its standard format
+    visionstack eval TASK --gt GT --pred PRED [--config CONFIG]   score saved predictions
     visionstack data browse CONFIG [--out-dir D] [--num N] [--split train|val] [--set ...]
     visionstack foundations demo {perceptron,xor,moons,digits} [--out-dir D]
     visionstack demo                       train the Digits config, then infer on a few images
@@ -18,15 +19,14 @@ Multi-GPU / multi-node: ``torchrun --nproc-per-node N -m visionstack train CONFI
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .config import Config, ConfigFileError
-from .registry import ConfigError
+from .registry import TASKS, ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,13 +70,12 @@ def cmd_test(args: argparse.Namespace) -> int:
     cfg["resume"] = False
     if args.unsafe_load:
         cfg["load_from_unsafe"] = True
-    coco_prefixes = _set_coco_outfile_prefix(cfg, args.coco_out) if args.coco_out else []
+    result_files = _add_result_writer(cfg, args) if args.out_format or args.coco_out else []
     runner = Runner.from_cfg(cfg)
     metrics = runner.test() or {}
-    for prefix in coco_prefixes:
-        for kind in ("bbox", "segm"):
-            if Path(f"{prefix}.{kind}.json").is_file():
-                print(f"COCO {kind} results written to {prefix}.{kind}.json")
+    for path, description in result_files:
+        if path.exists():
+            print(f"{description} written to {path}")
     scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
     for key, value in scalars.items():
         print(f"{key}: {value:.4f}")
@@ -88,50 +87,28 @@ def cmd_test(args: argparse.Namespace) -> int:
     return 0
 
 
-def _set_coco_outfile_prefix(cfg: Config, prefix: str) -> list[str]:
-    """Make every CocoMetric of ``test_evaluator`` write its results as COCO json files.
+def _add_result_writer(cfg: Config, args: argparse.Namespace) -> list[tuple[Path, str]]:
+    """Make ``test_evaluator`` also write the predictions in the task's standard format (the task adapter
+    says how); ``--coco-out PREFIX`` is ``--out-format DIR`` with the file stem ``PREFIX``'s name."""
+    from .tasks.adapter import adapter_for_config
 
-    With several CocoMetrics the second and later ones get ``<prefix>_<i>`` so that no file is
-    overwritten. Returns the prefixes set, without a trailing ``.json`` (as CocoMetric strips it).
-    """
-    from .registry import METRICS, resolve_type
-    from .tasks.detection.metrics import CocoMetric
-
+    flag = "--out-format" if args.out_format else "--coco-out"
+    if args.out_format:
+        out_dir, name = Path(args.out_format), "results"
+    else:
+        prefix = Path(args.coco_out[: -len(".json")] if args.coco_out.endswith(".json") else args.coco_out)
+        out_dir, name = prefix.parent, prefix.name
     if cfg.get("test_evaluator") is None:
-        raise ConfigError(f"test --coco-out: {_config_name(cfg)} has no test_evaluator")
-    cfg["test_evaluator"] = copy.deepcopy(cfg["test_evaluator"])  # test_evaluator may alias val_evaluator
-    nodes, found = [], []
-    for path, node in _typed_nodes(cfg["test_evaluator"], "test_evaluator"):
-        metric_cls = resolve_type(node["type"], METRICS, f"{path}.type")
-        found.append(getattr(metric_cls, "__name__", str(metric_cls)))
-        if isinstance(metric_cls, type) and issubclass(metric_cls, CocoMetric):
-            nodes.append(node)
-    if not nodes:
-        raise ConfigError(
-            f"test --coco-out: test_evaluator of {_config_name(cfg)} has no CocoMetric "
-            f"(it has: {', '.join(found) or 'nothing'}); COCO result files come from CocoMetric(outfile_prefix=...)"
-        )
-    prefix = prefix[: -len(".json")] if prefix.endswith(".json") else prefix
-    prefixes = [prefix if index == 0 else f"{prefix}_{index}" for index in range(len(nodes))]
-    for node, node_prefix in zip(nodes, prefixes):
-        node["outfile_prefix"] = node_prefix
-    return prefixes
+        raise ConfigError(f"test {flag}: {_config_name(cfg)} has no test_evaluator")
+    try:
+        cfg["test_evaluator"], files = adapter_for_config(cfg).add_result_writer(cfg["test_evaluator"], out_dir, name)
+    except ConfigError as error:
+        raise ConfigError(f"test {flag}: {_config_name(cfg)}: {error}") from error
+    return files
 
 
 def _config_name(cfg: Config) -> str:
     return str(getattr(cfg, "filename", None) or "the config")
-
-
-def _typed_nodes(value: Any, path: str) -> Iterator[tuple[str, dict]]:
-    """``(dotted path, dict)`` of every dict with a ``type`` inside ``value``, outermost first."""
-    if isinstance(value, dict):
-        if "type" in value:
-            yield path, value
-        for key, child in value.items():
-            yield from _typed_nodes(child, f"{path}.{key}")
-    elif isinstance(value, (list, tuple)):
-        for index, child in enumerate(value):
-            yield from _typed_nodes(child, f"{path}[{index}]")
 
 
 def _plot_confusion_matrices(metrics: dict, runner, out_dir: Path) -> None:
@@ -158,17 +135,10 @@ def cmd_infer(args: argparse.Namespace) -> int:
     inferencer = Inferencer(_load_config(args), args.checkpoint, device=args.device)
     samples = inferencer(args.inputs)
     records = inferencer.to_records(samples, topk=args.topk)
-    _print_predictions(records, args.score_thr)
+    context = inferencer.context(topk=args.topk, score_thr=args.score_thr)
+    _print_predictions(inferencer.adapter, records, context)
     if args.out_dir:
-        _write_predictions(
-            args.out_dir,
-            samples,
-            records,
-            inferencer.class_names,
-            args.topk,
-            args.score_thr,
-            inferencer.palette,
-        )
+        _write_predictions(args.out_dir, inferencer.adapter, inferencer.to_results(samples), records, context)
     return 0
 
 
@@ -184,21 +154,10 @@ def _infer_onnxruntime(args: argparse.Namespace) -> int:
     inferencer = OnnxInferencer(args.config, model_file=args.model_file, num_threads=args.threads)
     results = inferencer(inputs)
     records = inferencer.to_records(results, topk=args.topk)
-    _print_predictions(records, args.score_thr)
+    context = inferencer.context(topk=args.topk, score_thr=args.score_thr)
+    _print_predictions(inferencer.adapter, records, context)
     if args.out_dir:
-        from .export.verify import apply_runtime_result
-        from .structures import DataSample
-
-        samples = [apply_runtime_result(DataSample(metainfo={"img_path": r["img_path"]}), r) for r in results]
-        _write_predictions(
-            args.out_dir,
-            samples,
-            records,
-            inferencer.class_names,
-            args.topk,
-            args.score_thr,
-            inferencer.palette,
-        )
+        _write_predictions(args.out_dir, inferencer.adapter, results, records, context)
     return 0
 
 
@@ -296,83 +255,33 @@ def _print_verify(title: str, report: dict) -> None:
     Console(width=max(100, Console().width)).print(table)
 
 
-DETECTIONS_SHOWN = 3  # "class score" pairs per image in the console table
-SEG_CLASSES_SHOWN = 3  # "class share" pairs per image in the console table
-
-
-def _print_predictions(records: list[dict], score_thr: float) -> None:
+def _print_predictions(adapter: Any, records: list[dict], context: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    detection = any("detections" in record for record in records)
-    segmentation = any("classes_present" in record for record in records)
     table = Table(title="predictions")
-    table.add_column("image")
-    if detection:
-        table.add_column(f"detections (score >= {score_thr:g})", justify="right")
-        table.add_column(f"best {DETECTIONS_SHOWN} (class score)")
-    elif segmentation:
-        table.add_column("classes", justify="right")
-        table.add_column(f"largest {SEG_CLASSES_SHOWN} (class: share of pixels)")
-    else:
-        table.add_column("top-k (class: score)")
+    for column in ["image", *adapter.table_columns(context)]:
+        table.add_column(column)
     for record in records:
-        if segmentation and not detection:
-            present = record.get("classes_present", [])
-            largest = ", ".join(
-                f"{item['class']}: {100 * item['fraction']:.1f}%" for item in present[:SEG_CLASSES_SHOWN]
-            )
-            table.add_row(str(record["img_path"]), str(len(present)), largest)
-        elif detection:
-            kept = [item for item in record.get("detections", []) if item["score"] >= score_thr]
-            best = ", ".join(f"{item['class']} {item['score']:.2f}" for item in kept[:DETECTIONS_SHOWN])
-            table.add_row(str(record["img_path"]), str(len(kept)), best)
-        else:
-            ranked = ", ".join(f"{item['class']}: {item['score']:.3f}" for item in record.get("topk", []))
-            table.add_row(str(record["img_path"]), ranked)
+        table.add_row(str(record["img_path"]), *adapter.table_row(record, context))
     Console(width=max(100, Console().width)).print(table)
 
 
-def _write_predictions(
-    out_dir: str,
-    samples,
-    records: list[dict],
-    class_names,
-    topk: int,
-    score_thr: float,
-    palette: Sequence[Sequence[int]] | None = None,
-) -> None:
-    """predictions.json plus ``<stem>_pred.png``: the image with its predictions drawn.
-
-    Semantic segmentation also writes ``<stem>_label.png``: the predicted class ids at the original
-    image size (8-bit grey, 16-bit when a label exceeds 255), readable as a label map.
-    """
+def _write_predictions(out_dir: str, adapter: Any, results: Sequence[dict], records: list[dict], context: Any) -> None:
+    """predictions.json plus ``<stem>_pred.png``: the image with its predictions drawn, and whatever else the
+    task writes per image (a segmentor's ``<stem>_label.png`` label map)."""
     import cv2
-
-    from .tasks.classification.drawing import draw_classification
-    from .tasks.detection.drawing import draw_detections
-    from .tasks.segmentation.drawing import draw_sem_seg
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "predictions.json").write_text(json.dumps(records, indent=2))
-    for sample, record in zip(samples, records):
-        if not any(name in sample for name in ("pred_instances", "pred_label", "pred_sem_seg")):
+    for result, record in zip(results, records):
+        if not any(field in result for field in adapter.pred_fields):
             continue
         stem = Path(record["img_path"]).stem
         image = cv2.imread(str(record["img_path"]), cv2.IMREAD_COLOR)
-        if "pred_instances" in sample:
-            drawn = draw_detections(image, sample.pred_instances, class_names, score_thr=score_thr)
-        elif "pred_sem_seg" in sample:
-            seg_map = sample.pred_sem_seg.data.detach().cpu()
-            labels = seg_map.reshape(seg_map.shape[-2:]).numpy()  # (1, H, W) -> (H, W), original image size
-            drawn = draw_sem_seg(image, labels, palette, class_names)
-            cv2.imwrite(
-                str(out / f"{stem}_label.png"), labels.astype("uint8" if labels.max() <= 255 else "uint16")
-            )
-        else:
-            drawn = draw_classification(image, sample.pred_label, class_names, topk=min(topk, 3))
-        cv2.imwrite(str(out / f"{stem}_pred.png"), drawn)
+        cv2.imwrite(str(out / f"{stem}_pred.png"), adapter.draw(image, result, context))
+        adapter.write_prediction_files(out, stem, result, context)
     print(f"predictions written to {out}/predictions.json")
 
 
@@ -411,25 +320,29 @@ def cmd_foundations_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_data_synth(args: argparse.Namespace) -> int:
-    counts = {"num_train": args.num_train, "num_val": args.num_val}
-    counts = {key: value for key, value in counts.items() if value is not None}
-    if args.image_size is not None and args.task != "segmentation":
-        raise ConfigError(f"data synth {args.task}: --image-size is for the segmentation dataset only")
-    if args.task == "detection":
-        from .tasks.detection.synthetic import synth_detection
+    from .tasks.adapter import get_adapter
 
-        summary = synth_detection(Path(args.out), seed=args.seed, **counts)
-    elif args.task == "segmentation":
-        from .tasks.segmentation.synthetic import write_synthetic_segmentation
-
-        if args.image_size is not None:
-            counts["image_size"] = args.image_size
-        summary = write_synthetic_segmentation(Path(args.out), seed=args.seed, **counts)
-    else:
-        from .tasks.classification.digits import write_digits
-
-        summary = write_digits(str(args.out), scale=2)  # as configs/_base_/datasets/digits.py
+    options = {"num_train": args.num_train, "num_val": args.num_val, "image_size": args.image_size}
+    options = {key: value for key, value in options.items() if value is not None}
+    summary = get_adapter(args.task).write_synthetic(Path(args.out), seed=args.seed, **options)
     print(f"synthetic {args.task} dataset written to {args.out}: {summary}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Score saved predictions against ground truth in the dataset's own format (the task adapter's
+    ``evaluate``), with the numbers ``visionstack test`` computes."""
+    from .tasks.adapter import get_adapter
+
+    cfg = _load_config(args) if args.config else None
+    metrics = get_adapter(args.task).evaluate(args.gt, args.pred, cfg)
+    scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+    for key, value in scalars.items():
+        print(f"{key}: {value:.4f}")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(scalars, indent=2))
+        print(f"metrics written to {args.out}")
     return 0
 
 
@@ -439,6 +352,7 @@ def cmd_data_browse(args: argparse.Namespace) -> int:
 
     from .engine.randomness import set_random_seed
     from .registry import DATASETS, build
+    from .tasks.adapter import PredictionContext, adapter_for_config
 
     cfg = _load_config(args)
     key = f"{args.split}_dataloader"
@@ -448,7 +362,8 @@ def cmd_data_browse(args: argparse.Namespace) -> int:
     set_random_seed(int((cfg.get("randomness") or {}).get("seed") or 0))  # the same pictures every time
     dataset = build(loader_cfg["dataset"], DATASETS)
     metainfo = getattr(dataset, "metainfo", None) or {}
-    class_names, palette = metainfo.get("classes"), metainfo.get("palette")
+    context = PredictionContext(class_names=metainfo.get("classes"), palette=metainfo.get("palette"))
+    adapter = adapter_for_config(cfg) if cfg.get("model") else None
     out = Path(args.out_dir or Path(_default_work_dir(args.config)) / "browse" / args.split)
     out.mkdir(parents=True, exist_ok=True)
     count = min(args.num, len(dataset))
@@ -462,7 +377,7 @@ def cmd_data_browse(args: argparse.Namespace) -> int:
         sample = packed.get("data_samples")
         img_path = sample.get("img_path") if sample is not None else None
         stem = Path(str(img_path)).stem if img_path else "sample"
-        drawn = _draw_packed(packed["inputs"], sample, class_names, palette)
+        drawn = _draw_packed(packed["inputs"], sample, adapter, context)
         cv2.imwrite(str(out / f"{index}_{stem}.png"), drawn)
     print(f"{count} samples of {key} drawn to {out}")
     return 0
@@ -484,26 +399,20 @@ def _packed_image(inputs: Any) -> Any:
     return np.repeat(array, 3, axis=2) if array.shape[2] == 1 else array
 
 
-def _draw_packed(
-    inputs: Any,
-    sample: Any,
-    class_names: Sequence[str] | None,
-    palette: Sequence[Sequence[int]] | None = None,
-) -> Any:
-    """The packed image with its ground truth: instances (boxes, labels, masks), the semantic map
-    (palette colours, ``[R, G, B]`` per class; ignore pixels unpainted) or the class label."""
-    from .tasks.classification.drawing import draw_classification
-    from .tasks.detection.drawing import draw_detections
-    from .tasks.segmentation.drawing import draw_sem_seg
+def _draw_packed(inputs: Any, sample: Any, adapter: Any, context: Any) -> Any:
+    """The packed image with its ground truth, drawn by the task adapter (of the config's model, or else the
+    first whose ground-truth fields the sample holds)."""
+    from .registry import TASKS
+    from .tasks.adapter import get_adapter
 
     image = _packed_image(inputs)
-    if sample is not None and "gt_instances" in sample:
-        return draw_detections(image, sample.gt_instances, class_names)
-    if sample is not None and "gt_sem_seg" in sample:
-        return draw_sem_seg(image, sample.gt_sem_seg.data, palette, class_names)
-    if sample is not None and "gt_label" in sample:
-        return draw_classification(image, sample.gt_label, class_names)
-    return image
+    if sample is None:
+        return image
+    if adapter is None:
+        found = [get_adapter(name) for name in TASKS.keys()]
+        found = [candidate for candidate in found if any(field in sample for field in candidate.gt_fields)]
+        adapter = found[0] if found else None
+    return image if adapter is None else adapter.draw_ground_truth(image, sample, context)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -553,9 +462,15 @@ def _add_model_commands(commands: Any) -> None:
     test.add_argument("--work-dir")
     test.add_argument("--out", help="write the metrics as JSON")
     test.add_argument(
+        "--out-format",
+        metavar="DIR",
+        help="also write the predictions in the task's standard format into DIR (top-k JSON, COCO results "
+        "JSON, PNG label maps, ...); `visionstack eval` scores them",
+    )
+    test.add_argument(
         "--coco-out",
         metavar="PREFIX",
-        help="write COCO result files PREFIX.bbox.json (and PREFIX.segm.json) from the CocoMetric",
+        help="--out-format with result files named PREFIX.* (COCO: PREFIX.bbox.json, PREFIX.segm.json)",
     )
     test.add_argument(
         "--unsafe-load",
@@ -586,7 +501,7 @@ def _add_model_commands(commands: Any) -> None:
         "--score-thr",
         type=float,
         default=0.3,
-        help="detections below this score are not drawn or counted in the table (default 0.3)",
+        help="predictions scored below this are not drawn or counted in the table (default 0.3)",
     )
     infer.add_argument("--device", default="cpu")
     infer.set_defaults(func=cmd_infer)
@@ -641,16 +556,12 @@ def _add_data_and_demo_commands(commands: Any) -> None:
     with_overrides = _with_overrides
     data = commands.add_parser("data", help="datasets").add_subparsers(dest="action", required=True)
     synth = data.add_parser("synth", help="write a deterministic synthetic dataset in the task's format")
-    synth.add_argument("task", choices=("classification", "detection", "segmentation"))
+    synth.add_argument("task", choices=TASKS.keys())
     synth.add_argument("--out", required=True)
     synth.add_argument("--seed", type=int, default=0)
-    synth.add_argument(
-        "--num-train", type=int, help="training images (detection default 2000, segmentation 1000)"
-    )
-    synth.add_argument(
-        "--num-val", type=int, help="validation images (detection default 200, segmentation 100)"
-    )
-    synth.add_argument("--image-size", type=int, help="segmentation: side of the square images (default 128)")
+    synth.add_argument("--num-train", type=int, help="training images (default: the task's writer's)")
+    synth.add_argument("--num-val", type=int, help="validation images (default: the task's writer's)")
+    synth.add_argument("--image-size", type=int, help="side of the square images, where the task's writer takes it")
     synth.set_defaults(func=cmd_data_synth)
     browse = with_overrides(data.add_parser("browse", help="draw the samples a config's pipeline produces"))
     browse.add_argument("config")
@@ -658,6 +569,16 @@ def _add_data_and_demo_commands(commands: Any) -> None:
     browse.add_argument("--num", type=int, default=8, help="how many samples, from the first (default 8)")
     browse.add_argument("--split", choices=("train", "val"), default="train")
     browse.set_defaults(func=cmd_data_browse)
+
+    evaluate = with_overrides(
+        commands.add_parser("eval", help="score saved predictions against ground truth in the dataset's format")
+    )
+    evaluate.add_argument("task", choices=TASKS.keys())
+    evaluate.add_argument("--gt", required=True, help="ground truth in the dataset's own format")
+    evaluate.add_argument("--pred", required=True, help="predictions in the task's standard format")
+    evaluate.add_argument("--config", help="a config whose dataset and evaluator settings apply")
+    evaluate.add_argument("--out", help="write the metrics as JSON")
+    evaluate.set_defaults(func=cmd_eval)
 
     foundations = commands.add_parser("foundations", help="deep-learning basics in NumPy")
     demo_parser = foundations.add_subparsers(dest="action", required=True).add_parser("demo")

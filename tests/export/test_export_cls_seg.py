@@ -168,7 +168,7 @@ def test_segmentor_logits_and_maps_match_pytorch(tmp_path, head, head_args, test
             assert logits.shape == reference.shape
             assert np.abs(logits - reference).max() <= 1e-4
     results = runtime(paths)
-    inferencer.keep_seg_logits = True
+    inferencer.keep_logits = True
     inferencer.batch_size = 1  # a batch is padded to its largest image; the runtime runs images alone
     samples = inferencer(paths)
     for result_, sample in zip(results, samples):

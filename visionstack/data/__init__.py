@@ -8,6 +8,7 @@ from . import transforms
 from .base_dataset import BaseDataset, DatasetError
 from .collate import default_collate, pseudo_collate
 from .dataset_wrappers import ConcatDataset, RepeatDataset
+from .datasets import CocoDataset, parse_coco_annotation
 from .samplers import DefaultSampler, InfiniteSampler
 from .serialized_list import SerializedList
 from .transforms import (
@@ -35,6 +36,8 @@ from .transforms import (
 )
 
 __all__ = [
+    "CocoDataset",
+    "parse_coco_annotation",
     "transforms",
     "BaseDataset",
     "DatasetError",

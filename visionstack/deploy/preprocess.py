@@ -24,28 +24,28 @@ from ..imaging import (
     resize_image,
     scaled_size,
 )
+from ..utils.image_io import read_image
 
-__all__ = ["SUPPORTED_TRANSFORMS", "Preprocessor", "read_bgr_image"]
+__all__ = ["SUPPORTED_TRANSFORMS", "Preprocessor", "is_supported", "read_bgr_image"]
 
-# Transforms of a test pipeline that carry nothing the runtime needs to do.
-PASS_THROUGH = ("LoadImage", "PackInputs", "PackDetInputs", "PackSegInputs")
+# Transforms of a test pipeline that carry nothing the runtime needs to do: loading, and every packer
+# (``PackInputs`` and each task's ``Pack*Inputs``: they only arrange what the pipeline made).
+PASS_THROUGH = ("LoadImage", "Pack*")
 SUPPORTED_TRANSFORMS = ("Resize", "ResizeEdge", "CenterCrop", "Pad", *PASS_THROUGH)
 
 
+def is_supported(kind: str | None) -> bool:
+    """Whether the runtime replays the test-pipeline transform ``kind``."""
+    return _passes_through(kind) or kind in SUPPORTED_TRANSFORMS
+
+
+def _passes_through(kind: str | None) -> bool:
+    return kind == "LoadImage" or (isinstance(kind, str) and kind.startswith("Pack"))
+
+
 def read_bgr_image(path: str | os.PathLike) -> np.ndarray:
-    """Decode an image file to (H, W, 3) uint8 BGR, as the ``LoadImage`` transform does."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"image file not found: {path!r}")
-    encoded = np.fromfile(path, dtype=np.uint8)
-    if encoded.size == 0:
-        raise ValueError(f"image file is empty (0 bytes): {path!r}")
-    img = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
-    if img is None:
-        raise ValueError(
-            f"OpenCV cannot decode the image file {path!r} ({encoded.size} bytes); is it an image?"
-        )
-    return img
+    """Decode an image file to (H, W, 3) uint8 BGR, as the ``LoadImage`` transform does (same decoder)."""
+    return read_image(path, "color")
 
 
 def _pair(value: Any) -> tuple[int, int]:
@@ -72,7 +72,7 @@ class Preprocessor:
     def __init__(self, spec: Mapping[str, Any]) -> None:
         self.steps = [dict(step) for step in spec.get("pipeline", [])]
         for index, step in enumerate(self.steps):
-            if step.get("type") not in SUPPORTED_TRANSFORMS:
+            if not is_supported(step.get("type")):
                 raise ValueError(
                     f"deploy.json preprocess.pipeline[{index}]: transform {step.get('type')!r} has no "
                     f"runtime equivalent (supported: {', '.join(SUPPORTED_TRANSFORMS)})"
@@ -108,7 +108,7 @@ class Preprocessor:
     @staticmethod
     def _apply(step: Mapping[str, Any], img: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
         kind = step["type"]
-        if kind in PASS_THROUGH:
+        if _passes_through(kind):
             if kind == "LoadImage" and step.get("color_type", "color") != "color":
                 raise ValueError("deploy runtime: LoadImage must load colour images (color_type='color')")
             return img

@@ -18,11 +18,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..deploy.preprocess import SUPPORTED_TRANSFORMS
+from ..deploy.preprocess import SUPPORTED_TRANSFORMS, is_supported
 from ..deploy.runtime import DEPLOY_FILE, DEPLOY_FORMAT
 from ..engine.checkpoint import load_checkpoint
-from ..inference import _dataset_meta_value, _test_pipeline_cfg, _transform_name
+from ..inference import dataset_meta_value, test_pipeline_cfg, transform_name
 from ..registry import MODELS, build
+from ..tasks.adapter import TaskAdapter, adapter_for_model
 from .onnx_export import ExportForward, export_onnx
 
 __all__ = ["ExportError", "ExportResult", "export_model", "model_task"]
@@ -47,17 +48,12 @@ class ExportResult:
 
 
 def model_task(model: nn.Module) -> str:
-    """``classification``, ``detection`` or ``segmentation``, from the model's export outputs."""
-    names = tuple(getattr(model, "export_output_names", ()) or ())
-    if names == ("logits",):
-        return "classification"
-    if names == ("seg_logits",):
-        return "segmentation"
-    if names[:2] == ("dets", "labels"):
-        return "detection"
-    raise ExportError(
-        f"{type(model).__name__} has no export_forward/export_output_names: this model type cannot be exported"
-    )
+    """The task of an exportable model (its ``task``), checking that it can be exported."""
+    if not hasattr(model, "export_forward") or not getattr(model, "export_output_names", None):
+        raise ExportError(
+            f"{type(model).__name__} has no export_forward/export_output_names: this model type cannot be exported"
+        )
+    return adapter_for_model(model).name
 
 
 def _plain(value: Any) -> Any:
@@ -73,9 +69,9 @@ def _plain(value: Any) -> Any:
 
 def _pipeline_spec(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
     steps = []
-    for index, transform in enumerate(_test_pipeline_cfg(cfg)):
-        name = _transform_name(transform)
-        if name not in SUPPORTED_TRANSFORMS:
+    for index, transform in enumerate(test_pipeline_cfg(cfg)):
+        name = transform_name(transform)
+        if not is_supported(name):
             raise ExportError(
                 f"test pipeline transform #{index} ({name}) has no deploy-runtime equivalent; "
                 f"supported: {', '.join(SUPPORTED_TRANSFORMS)} (set `infer_pipeline` in the config to export "
@@ -103,32 +99,7 @@ def preprocess_spec(cfg: Mapping[str, Any], pre: nn.Module) -> dict[str, Any]:
     }
 
 
-def _postprocess_spec(model: nn.Module, task: str) -> dict[str, Any]:
-    if task == "classification":
-        return {"activation": "softmax"}
-    if task == "segmentation":
-        test_cfg = model.test_cfg
-        spec: dict[str, Any] = {
-            "mode": test_cfg.mode,
-            "align_corners": bool(model.align_corners),
-            "ignore_index": int(getattr(model.decode_head, "ignore_index", 255)),
-        }
-        if test_cfg.mode == "slide":
-            spec["crop_size"] = list(test_cfg.crop_size)
-            spec["stride"] = list(test_cfg.stride)
-        if test_cfg.tta is not None:
-            spec["tta_not_exported"] = True
-        return spec
-    head = getattr(model, "roi_head", None) or getattr(model, "bbox_head", None)
-    test_cfg = getattr(head, "test_cfg", None)
-    spec = {"max_per_img": int(getattr(test_cfg, "max_per_img", 0))}
-    for key in ("score_thr", "nms_iou_thr", "mask_thr_binary"):
-        if hasattr(test_cfg, key):
-            spec[key] = float(getattr(test_cfg, key))
-    return spec
-
-
-def _static_hw(cfg: Mapping[str, Any], preprocess: Mapping[str, Any], task: str) -> tuple[int, int]:
+def _static_hw(cfg: Mapping[str, Any], preprocess: Mapping[str, Any]) -> tuple[int, int]:
     """The (h, w) of a static export: what the pipeline can produce at most, padded as the model pads."""
     height = width = None
     for step in preprocess["pipeline"]:
@@ -183,32 +154,14 @@ def export_model(
     model = build(cfg["model"], MODELS).eval()
     meta = load_checkpoint(model, checkpoint, map_location="cpu") if checkpoint else {}
     task = model_task(model)
+    adapter = adapter_for_model(model)
     preprocess = preprocess_spec(cfg, model.data_preprocessor)
-    if task == "segmentation" and model.test_cfg.mode == "slide":
-        crop_w, crop_h = model.test_cfg.crop_size
-        static_hw = (crop_h, crop_w)  # the runtime runs the graph on each window
-    elif input_shape is not None:
-        static_hw = (int(input_shape[0]), int(input_shape[1]))
-    elif dynamic:
-        static_hw = None
-    else:
-        static_hw = _static_hw(cfg, preprocess, task)
-    if static_hw is not None and not dynamic and task != "segmentation":
+    static_hw = _export_hw(cfg, preprocess, adapter, model, dynamic, input_shape)
+    if static_hw is not None and not dynamic and adapter.pads_to_static_size():
         preprocess["pad_min_size"] = [static_hw[1], static_hw[0]]
     sample_hw = static_hw or _dynamic_sample_hw(preprocess)
     batch = 2 if dynamic else 1  # a sample batch of 1 would specialise the batch axis
-    inputs = torch.randn(batch, 3, *sample_hw)
-    args: list[torch.Tensor] = [inputs]
-    input_names = ["input"]
-    dynamic_axes: dict[str, dict[int, str]] = {}
-    if dynamic:
-        dynamic_axes["input"] = {0: "batch", 2: "height", 3: "width"}
-    if task == "detection":
-        args += [torch.tensor([list(sample_hw)] * batch, dtype=torch.float32), torch.ones(batch, 2)]
-        input_names += ["img_shape", "scale_factor"]
-        if dynamic:
-            dynamic_axes["img_shape"] = {0: "batch"}
-            dynamic_axes["scale_factor"] = {0: "batch"}
+    args, input_names, dynamic_axes = _sample_args(adapter, batch, sample_hw, dynamic)
     out_dir = Path(out_dir)
     output_names = list(model.export_output_names)
     try:
@@ -237,12 +190,46 @@ def export_model(
             "input_shape": ["batch", 3, "height", "width"] if dynamic else [1, 3, *static_hw],
         },
         "preprocess": preprocess,
-        "postprocess": _postprocess_spec(model, task),
-        "classes": _dataset_meta_value(cfg, meta or {}, "classes"),
-        "palette": _dataset_meta_value(cfg, meta or {}, "palette"),
+        "postprocess": adapter.postprocess_spec(model),
+        "classes": dataset_meta_value(cfg, meta or {}, "classes"),
+        "palette": dataset_meta_value(cfg, meta or {}, "palette"),
     }
     (out_dir / DEPLOY_FILE).write_text(json.dumps(_plain(deploy), indent=2))
     return ExportResult(out_dir, onnx_path, deploy, time.perf_counter() - started, model)
+
+
+def _export_hw(
+    cfg: Mapping[str, Any],
+    preprocess: Mapping[str, Any],
+    adapter: TaskAdapter,
+    model: nn.Module,
+    dynamic: bool,
+    input_shape: Sequence[int] | None,
+) -> tuple[int, int] | None:
+    """The (h, w) the graph is exported at: the task's own (a sliding window), the given one, None for a
+    dynamic export, else the largest the test pipeline produces."""
+    task_hw = adapter.static_export_hw(model)
+    if task_hw is not None:
+        return task_hw
+    if input_shape is not None:
+        return int(input_shape[0]), int(input_shape[1])
+    return None if dynamic else _static_hw(cfg, preprocess)
+
+
+def _sample_args(
+    adapter: TaskAdapter, batch: int, sample_hw: Sequence[int], dynamic: bool
+) -> tuple[list[torch.Tensor], list[str], dict[str, dict[int, str]]]:
+    """Sample graph inputs: a random image batch, then the task's per-image metainfo inputs."""
+    args = [torch.randn(batch, 3, *sample_hw)]
+    input_names = ["input"]
+    dynamic_axes: dict[str, dict[int, str]] = {"input": {0: "batch", 2: "height", 3: "width"}} if dynamic else {}
+    for name in adapter.export_meta_inputs:
+        value = [list(sample_hw)] * batch if name == "img_shape" else [[1.0, 1.0]] * batch
+        args.append(torch.tensor(value, dtype=torch.float32))
+        input_names.append(name)
+        if dynamic:
+            dynamic_axes[name] = {0: "batch"}
+    return args, input_names, dynamic_axes
 
 
 def _first_val_image_hw(cfg: Mapping[str, Any]) -> tuple[int, int]:

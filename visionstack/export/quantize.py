@@ -31,9 +31,8 @@ class _Calibration:
             return None
         prepared, meta = self.runtime.preprocessor.image(read_bgr_image(path))
         feeds: dict[str, Any] = {self.runtime.input_names[0]: self.runtime.preprocessor.batch([prepared])}
-        if "img_shape" in self.runtime.input_names:
-            feeds["img_shape"] = np.array([meta["img_shape"]], dtype=np.float32)
-            feeds["scale_factor"] = np.array([meta["scale_factor"]], dtype=np.float32)
+        for name in self.runtime.input_names[1:]:  # the task's per-image metainfo inputs
+            feeds[name] = np.array([meta[name]], dtype=np.float32)
         return feeds
 
     def rewind(self) -> None:  # pragma: no cover - part of the reader protocol, unused by minmax

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,7 +37,7 @@ from visionstack.data.transforms.annotations import read_seg_map, reduce_zero_la
 from visionstack.evaluation import BaseMetric
 from visionstack.registry import METRICS
 
-__all__ = ["IoUMetric", "count_class_areas", "metrics_from_areas"]
+__all__ = ["IoUMetric", "count_class_areas", "metrics_from_areas", "prediction_file_name", "save_label_map"]
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +124,35 @@ def metrics_from_areas(
     return {name: value * 100.0 for name, value in per_class.items()}
 
 
+def prediction_file_name(img_path: str | os.PathLike) -> str:
+    """The file name of an image's predicted label map: ``<image stem>.png`` (MMSegmentation's ``output_dir``)."""
+    return f"{Path(img_path).stem}.png"
+
+
+def save_label_map(labels: Any, path: str | os.PathLike) -> Path:
+    """Write class indices as a grey PNG: 8-bit, or 16-bit when a label exceeds 255.
+
+    Args:
+        labels: (H, W) or (1, H, W) non-negative integer class indices (tensor or array).
+        path: the PNG to write (its folder must exist).
+
+    Raises:
+        ValueError: a label is negative or above 65535 (no grey PNG holds it).
+    """
+    import cv2
+
+    array = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    array = array.reshape(array.shape[-2:])
+    low, high = (int(array.min()), int(array.max())) if array.size else (0, 0)
+    if low < 0 or high > 65535:
+        raise ValueError(
+            f"save_label_map: labels {low}..{high} do not fit a grey PNG (0..65535): {os.fspath(path)!r}"
+        )
+    if not cv2.imwrite(os.fspath(path), array.astype(np.uint8 if high <= 255 else np.uint16)):
+        raise OSError(f"save_label_map: OpenCV could not write {os.fspath(path)!r}")
+    return Path(path)
+
+
 def _field(container: Any, name: str) -> Any:
     """A data field or metainfo entry of a DataSample, or a key of the dict ``to_dict()`` writes."""
     if isinstance(container, Mapping):
@@ -159,6 +190,11 @@ class IoUMetric(BaseMetric):
     ``mDice``/``mAcc``, ``mFscore``/``mPrecision``/``mRecall`` — and logs the per-class table (class
     names from ``dataset_meta["classes"]``), as MMSegmentation does.
 
+    With ``output_dir``, ``process`` also writes each prediction as a label-map PNG named after the
+    image (:func:`prediction_file_name`, :func:`save_label_map`), as MMSegmentation's ``output_dir``
+    does: for a sample with ``reduce_zero_label`` the labels are written plus one, in the numbering of
+    the dataset's own maps (ADE20K's 1..150), so ``visionstack eval`` reads them like the ground truth.
+
     Args:
         iou_metrics: a family or several among ``"mIoU"``, ``"mDice"``, ``"mFscore"``.
         ignore_index: the label value of pixels without ground truth (left out everywhere).
@@ -168,6 +204,9 @@ class IoUMetric(BaseMetric):
         beta: the weight of recall in the F-score (1: F1).
         num_classes: the class count; None takes ``len(dataset_meta["classes"])``, else the channel
             count of the samples' ``seg_logits``.
+        output_dir: write every prediction as ``<output_dir>/<image stem>.png`` (created).
+        format_only: only write the predictions (needs ``output_dir``; no ground truth is read) and
+            return no numbers, e.g. for a benchmark's test server.
         collect_device: see :class:`~visionstack.evaluation.BaseMetric`.
         prefix: key prefix; None gives the bare keys (``mIoU``), as MMSegmentation.
     """
@@ -181,10 +220,14 @@ class IoUMetric(BaseMetric):
         nan_to_num: float | None = None,
         beta: float = 1.0,
         num_classes: int | None = None,
+        output_dir: str | os.PathLike | None = None,
+        format_only: bool = False,
         collect_device: str = "cpu",
         prefix: str | None = None,
     ) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
+        if format_only and output_dir is None:
+            raise ValueError("IoUMetric: format_only=True writes the predictions; set output_dir too")
         families = (iou_metrics,) if isinstance(iou_metrics, str) else tuple(iou_metrics)
         unknown = [name for name in families if name not in METRIC_FAMILIES]
         if unknown or not families:
@@ -198,9 +241,12 @@ class IoUMetric(BaseMetric):
         self.nan_to_num = nan_to_num
         self.beta = beta
         self.num_classes = num_classes
+        self.output_dir = None if output_dir is None else Path(output_dir)
+        self.format_only = format_only
+        self._written: dict[str, str] = {}  # file name -> image, this evaluation (two images, one name?)
 
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
-        """Append the (4, C) areas of each sample (see :func:`count_class_areas`)."""
+        """Append the (4, C) areas of each sample (see :func:`count_class_areas`); write the predictions."""
         for index, sample in enumerate(data_samples):
             pred_field = _field(sample, "pred_sem_seg")
             if pred_field is None:
@@ -209,12 +255,41 @@ class IoUMetric(BaseMetric):
                     "segmentor's predict mode"
                 )
             pred = _as_map(pred_field, f"data_samples[{index}].pred_sem_seg")
+            if self.output_dir is not None:
+                written = self._write_prediction(sample, index, pred)
+                if self.format_only:
+                    self.results.append(written)
+                    continue
             label = self._label_map(sample, index, tuple(pred.shape)).to(pred.device)
             try:
                 areas = count_class_areas(pred, label, self._num_classes(sample, index), self.ignore_index)
             except ValueError as error:
                 raise ValueError(f"IoUMetric: {_describe(sample, index)}: {error}") from error
             self.results.append(areas)
+
+    def _write_prediction(self, sample: Any, index: int, pred: torch.Tensor) -> str:
+        """Write one prediction as ``<output_dir>/<image stem>.png``; returns the file name."""
+        img_path = _field(sample, "img_path")
+        if img_path is None:
+            raise KeyError(
+                f"IoUMetric: data_samples[{index}] has no img_path metainfo, which names its output_dir file"
+            )
+        name = prediction_file_name(img_path)
+        if name in self._written:
+            raise ValueError(
+                f"IoUMetric: {self._written[name]!r} and {img_path!r} would both be written as "
+                f"{str(self.output_dir / name)!r}; image stems must be unique for output_dir"
+            )
+        self._written[name] = str(img_path)
+        labels = pred.long() + 1 if _field(sample, "reduce_zero_label") else pred
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        save_label_map(labels, self.output_dir / name)
+        return name
+
+    def evaluate(self, size: int) -> dict[str, Any]:
+        """See :meth:`BaseMetric.evaluate`; also forgets the file names written (the next run may reuse them)."""
+        self._written.clear()
+        return super().evaluate(size)
 
     def _num_classes(self, sample: Any, index: int) -> int:
         if self.num_classes is not None:
@@ -255,6 +330,9 @@ class IoUMetric(BaseMetric):
         return torch.from_numpy(np.ascontiguousarray(array).astype(np.int64))
 
     def compute_metrics(self, results: list[torch.Tensor]) -> dict[str, float]:
+        if self.format_only:
+            logger.info("IoUMetric: %d predictions written to %s", len(results), self.output_dir)
+            return {}
         sizes = {tuple(areas.shape) for areas in results}
         if len(sizes) > 1:
             raise ValueError(f"IoUMetric: samples were counted with different class counts {sorted(sizes)}")

@@ -235,7 +235,10 @@ def _bytes_counts(rle: dict) -> dict:
 
 
 def dump_coco_results(
-    data_samples: Sequence[Any], out_prefix: str | Path, cat_ids: Sequence[int] | None = None
+    data_samples: Sequence[Any],
+    out_prefix: str | Path,
+    cat_ids: Sequence[int] | None = None,
+    ground_truth: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write a model's predictions as COCO result files.
 
@@ -245,9 +248,10 @@ def dump_coco_results(
         out_prefix: ``<prefix>.bbox.json`` is written, and ``<prefix>.segm.json`` when the
             predictions have masks; a trailing ``.json`` is dropped first.
         cat_ids: the dataset's category id per label (``dataset_meta["cat_ids"]``); None: label + 1.
+        ground_truth: a COCO dataset dict (:func:`ground_truth_to_coco`) to write as ``<prefix>.gt.json``.
 
     Returns:
-        ``{"bbox": path, "segm": path}`` of the files written.
+        ``{"bbox": path, "segm": path, "gt": path}`` of the files written.
     """
     records = [
         sample
@@ -261,10 +265,13 @@ def dump_coco_results(
     prefix = str(out_prefix)
     prefix = prefix[: -len(".json")] if prefix.endswith(".json") else prefix
     bbox_results, segm_results = predictions_to_coco(records, cat_ids, "dump_coco_results")
-    written = {"bbox": Path(f"{prefix}.bbox.json")}
+    contents: dict[str, Any] = {"bbox": bbox_results}
     if segm_results:
-        written["segm"] = Path(f"{prefix}.segm.json")
+        contents["segm"] = segm_results
+    if ground_truth is not None:
+        contents["gt"] = ground_truth
+    written = {kind: Path(f"{prefix}.{kind}.json") for kind in contents}
     written["bbox"].parent.mkdir(parents=True, exist_ok=True)
     for kind, path in written.items():
-        path.write_text(json.dumps(bbox_results if kind == "bbox" else segm_results))
+        path.write_text(json.dumps(contents[kind]))
     return written

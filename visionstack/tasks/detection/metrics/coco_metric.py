@@ -129,7 +129,9 @@ class CocoMetric(BaseMetric):
         proposal_nums: detections per image for ``proposal`` recall.
         iou_thrs: IoU thresholds; None is COCO's 0.50:0.05:0.95.
         format_only: only write the result files (needs ``outfile_prefix``); return no numbers.
-        outfile_prefix: write ``<prefix>.bbox.json`` (and ``.segm.json``) in COCO result format.
+        outfile_prefix: write ``<prefix>.bbox.json`` (and ``.segm.json``) in COCO result format; without
+            ``ann_file`` also ``<prefix>.gt.json``, the ground truth built from the samples, so that the
+            files can be scored again offline (:meth:`evaluate_results`, ``visionstack eval``).
         backend: ``"pycocotools"`` or ``"faster_coco_eval"`` (same numbers, faster).
         collect_device: see :class:`BaseMetric`.
         prefix: key prefix (default ``"coco"``).
@@ -204,25 +206,106 @@ class CocoMetric(BaseMetric):
             return {}
         coco_gt = self._coco_gt if self._coco_gt is not None else self._build_ground_truth(results)
         cat_ids = self._category_ids(coco_gt)
-        class_names = [coco_gt.cats[cat_id]["name"] for cat_id in cat_ids]
         if self.outfile_prefix is not None:
-            self._dump(results, cat_ids)
+            self._dump(results, cat_ids, None if self._coco_gt is not None else coco_gt.dataset)
         bbox_results, segm_results = predictions_to_coco(results, cat_ids)
         img_ids = sorted({record["img_id"] for record in results})
+        return self._score(coco_gt, bbox_results, segm_results, img_ids, cat_ids)
+
+    def evaluate_results(
+        self,
+        bbox_results: list[dict],
+        segm_results: Sequence[dict] = (),
+        img_ids: Sequence[int] | None = None,
+    ) -> dict[str, float]:
+        """Score COCO result lists (e.g. read from the files ``outfile_prefix`` wrote) against ``ann_file``.
+
+        The same evaluation as :meth:`compute_metrics`, so the same (unprefixed) keys and values for
+        the same detections: categories in the order of :meth:`compute_metrics` (``dataset_meta``'s
+        ``cat_ids``, else its ``classes`` by name, else the sorted ids of the file).
+
+        Args:
+            bbox_results: ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}`` dicts, the
+                content of ``<prefix>.bbox.json`` (also used for ``proposal``).
+            segm_results: ``{"image_id", "category_id", "segmentation": RLE, "score"}`` dicts, the
+                content of ``<prefix>.segm.json``; needed for ``segm``.
+            img_ids: the evaluated images; None: every image of ``ann_file`` (an image without a
+                result is one where the model found nothing).
+
+        Raises:
+            ValueError: without ``ann_file``; when ``segm`` is asked for without ``segm_results``
+                while ``bbox_results`` is not empty; for a result of an image or category that is not
+                evaluated (see :meth:`check_results`).
+        """
+        if self._coco_gt is None:
+            raise ValueError(
+                "CocoMetric.evaluate_results scores against ann_file; build the metric with ann_file="
+            )
+        if "segm" in self.metric_types and not segm_results and bbox_results:
+            raise ValueError("CocoMetric: metric 'segm' needs the segmentation results (<prefix>.segm.json)")
+        img_ids = sorted(self._coco_gt.getImgIds()) if img_ids is None else list(img_ids)
+        for name, results in (("bbox_results", bbox_results), ("segm_results", segm_results)):
+            try:
+                self.check_results(results, img_ids)
+            except ValueError as error:
+                raise ValueError(f"CocoMetric: {name}: {error}") from error
+        cat_ids = self._category_ids(self._coco_gt)
+        return self._score(self._coco_gt, list(bbox_results), list(segm_results), img_ids, cat_ids)
+
+    def check_results(self, results: Sequence[dict], img_ids: Sequence[int] | None = None) -> None:
+        """Check that every COCO result is of an evaluated image and category of ``ann_file``.
+
+        COCOeval would stop with a bare assertion on an unknown image and silently drop a result of
+        another category; this names the result instead.
+
+        Args:
+            results: COCO result dicts (``image_id``, ``category_id`` ...).
+            img_ids: the evaluated images; None: every image of ``ann_file``.
+
+        Raises:
+            ValueError: ``"result <index>: image_id ..."`` (or ``category_id``) for the first bad result.
+        """
+        if self._coco_gt is None:
+            raise ValueError(
+                "CocoMetric.check_results checks against ann_file; build the metric with ann_file="
+            )
+        images = set(self._coco_gt.getImgIds() if img_ids is None else img_ids)
+        categories = set(self._category_ids(self._coco_gt))
+        for index, result in enumerate(results):
+            if result.get("image_id") not in images:
+                raise ValueError(
+                    f"result {index}: image_id {result.get('image_id')!r} is not an image of {self.ann_file!r}"
+                )
+            if result.get("category_id") not in categories:
+                raise ValueError(
+                    f"result {index}: category_id {result.get('category_id')!r} is not an evaluated category of "
+                    f"{self.ann_file!r} ({sorted(categories)})"
+                )
+
+    def _score(
+        self,
+        coco_gt: Any,
+        bbox_results: list[dict],
+        segm_results: list[dict],
+        img_ids: list,
+        cat_ids: list[int],
+    ) -> dict[str, float]:
+        """Every requested IoU type's values for COCO result lists on the images ``img_ids``."""
         missing = set(img_ids) - set(coco_gt.getImgIds())
         if missing:
             raise KeyError(
                 f"CocoMetric: img_id {sorted(missing)[:5]} not in the ground truth {self.ann_file!r}; the "
                 "dataset and the metric's ann_file must describe the same images"
             )
+        class_names = [coco_gt.cats[cat_id]["name"] for cat_id in cat_ids]
         metrics: dict[str, float] = {}
         for iou_type in self.metric_types:
             predictions = segm_results if iou_type == "segm" else bbox_results
             metrics.update(self._evaluate(iou_type, coco_gt, predictions, cat_ids, img_ids, class_names))
         return metrics
 
-    def _dump(self, results: list[dict], cat_ids: list[int] | None) -> None:
-        paths = dump_coco_results(results, self.outfile_prefix, cat_ids)
+    def _dump(self, results: list[dict], cat_ids: list[int] | None, ground_truth: dict | None = None) -> None:
+        paths = dump_coco_results(results, self.outfile_prefix, cat_ids, ground_truth)
         logger.info("CocoMetric: results written to %s", ", ".join(str(p) for p in paths.values()))
 
     def _check_masks(self, results: list[dict]) -> None:
@@ -397,5 +480,8 @@ def _boxes_as_missing_segmentations(coco: Any, path: Path) -> None:
         ids = ", ".join(str(ann["id"]) for ann in missing[:5])
         logger.warning(
             "CocoMetric: %d annotation(s) of %s have no segmentation (ids %s%s); their boxes stand in for masks",
-            len(missing), path, ids, ", ..." if len(missing) > 5 else "",
+            len(missing),
+            path,
+            ids,
+            ", ..." if len(missing) > 5 else "",
         )
