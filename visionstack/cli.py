@@ -276,7 +276,7 @@ def _write_predictions(out_dir: str, adapter: Any, results: Sequence[dict], reco
     out.mkdir(parents=True, exist_ok=True)
     (out / "predictions.json").write_text(json.dumps(records, indent=2))
     for result, record in zip(results, records):
-        if not any(field in result for field in adapter.pred_fields):
+        if not any(field in result for field in adapter.prediction_fields):
             continue
         stem = Path(record["img_path"]).stem
         image = cv2.imread(str(record["img_path"]), cv2.IMREAD_COLOR)
@@ -410,7 +410,7 @@ def _draw_packed(inputs: Any, sample: Any, adapter: Any, context: Any) -> Any:
         return image
     if adapter is None:
         found = [get_adapter(name) for name in TASKS.keys()]
-        found = [candidate for candidate in found if any(field in sample for field in candidate.gt_fields)]
+        found = [candidate for candidate in found if any(field in sample for field in candidate.ground_truth_fields)]
         adapter = found[0] if found else None
     return image if adapter is None else adapter.draw_ground_truth(image, sample, context)
 

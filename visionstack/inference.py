@@ -116,7 +116,7 @@ class Inferencer:
             record: dict[str, Any] = {"img_path": sample.get("img_path")}
             record.update(self.adapter.to_record(result, context))
             for name, value in sample.items():
-                if name.startswith("pred_") and name not in self.adapter.pred_fields:
+                if name.startswith("pred_") and name not in self.adapter.prediction_fields:
                     record[name] = value.to_dict() if hasattr(value, "to_dict") else value
             records.append(record)
         return records

@@ -163,8 +163,8 @@ PACKAGE = {
         @TASKS.register(name="toy_brightness")
         class BrightnessAdapter(TaskAdapter):
             name = "toy_brightness"
-            pred_fields = {"pred_value": "label"}
-            gt_fields = ("gt_value",)
+            prediction_fields = {"pred_value": "label"}
+            ground_truth_fields = ("gt_value",)
 
             def to_record(self, result, context):
                 return {"value": float(np.asarray(result["pred_value"]["value"]).reshape(-1)[0])}

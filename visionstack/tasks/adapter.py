@@ -84,9 +84,9 @@ class TaskAdapter(ABC):
     #: the registered name (``deploy.json``'s ``task``, ``visionstack data synth NAME``, ``eval NAME``).
     name: ClassVar[str] = ""
     #: ``pred_*`` field -> structure kind (``label``, ``instances``, ``pixels``) of the model's predictions.
-    pred_fields: ClassVar[Mapping[str, str]] = {}
+    prediction_fields: ClassVar[Mapping[str, str]] = {}
     #: ground-truth fields of a packed sample that :meth:`draw_ground_truth` draws.
-    gt_fields: ClassVar[tuple[str, ...]] = ()
+    ground_truth_fields: ClassVar[tuple[str, ...]] = ()
     #: large per-image fields the inferencer drops unless asked to keep them (``keep_logits``).
     heavy_fields: ClassVar[tuple[str, ...]] = ()
     #: graph inputs after the image batch, each a per-image metainfo entry of two floats.
@@ -106,7 +106,7 @@ class TaskAdapter(ABC):
     def to_result(self, sample: Any) -> dict[str, Any]:
         """A DataSample's predictions as a result (``pred_*`` fields as dicts of NumPy arrays)."""
         result: dict[str, Any] = {key: sample.metainfo.get(key) for key in ("img_path", "ori_shape", "img_shape")}
-        for field in self.pred_fields:
+        for field in self.prediction_fields:
             if field in sample:
                 result[field] = {key: _numpy(value) for key, value in sample.get(field).items()}
         return result
@@ -117,7 +117,7 @@ class TaskAdapter(ABC):
 
         from .. import structures
 
-        for field, kind in self.pred_fields.items():
+        for field, kind in self.prediction_fields.items():
             if field in result:
                 structure = getattr(structures, STRUCTURES[kind])
                 values = {key: torch.as_tensor(np.asarray(value)) for key, value in result[field].items()}

@@ -23,8 +23,8 @@ class ClassificationAdapter(TaskAdapter):
     """Image classification: ``pred_label`` (``label`` (1,), ``score`` (num_classes,) probabilities)."""
 
     name = "classification"
-    pred_fields = {"pred_label": "label"}
-    gt_fields = ("gt_label",)
+    prediction_fields = {"pred_label": "label"}
+    ground_truth_fields = ("gt_label",)
     demo = {
         "config": "configs/classification/resnet18_digits.py",
         "metric": "accuracy/top1",

@@ -30,8 +30,8 @@ class DetectionAdapter(TaskAdapter):
     """
 
     name = "detection"
-    pred_fields = {"pred_instances": "instances"}
-    gt_fields = ("gt_instances",)
+    prediction_fields = {"pred_instances": "instances"}
+    ground_truth_fields = ("gt_instances",)
     export_meta_inputs = ("img_shape", "scale_factor")
     compare_raw_outputs = False
     demo = {

@@ -29,8 +29,8 @@ class SegmentationAdapter(TaskAdapter):
     """
 
     name = "segmentation"
-    pred_fields = {"pred_sem_seg": "pixels"}
-    gt_fields = ("gt_sem_seg",)
+    prediction_fields = {"pred_sem_seg": "pixels"}
+    ground_truth_fields = ("gt_sem_seg",)
     heavy_fields = ("seg_logits",)
 
     smoke = {
