@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint clean
+.PHONY: demo test install lint format clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check visionstack tests benchmarks
+	$(VENV)/bin/ruff format --check visionstack tests benchmarks
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format visionstack tests benchmarks
 
 clean:
 	rm -rf $(VENV) work_dirs

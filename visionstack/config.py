@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import ast
 import copy
-import difflib
 import json
 import types
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from .utils.suggest import did_you_mean
 
 __all__ = ["Config", "ConfigDict", "ConfigFileError", "apply_overrides", "format_python"]
 
@@ -41,8 +42,7 @@ class ConfigDict(dict):
         try:
             return self[name]
         except KeyError:
-            close = difflib.get_close_matches(name, [str(k) for k in self], n=3)
-            hint = f" Did you mean: {', '.join(close)}?" if close else ""
+            hint = did_you_mean(name, self, cutoff=0.6, quote=False)
             raise AttributeError(f"config has no key {name!r}.{hint}") from None
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -306,10 +306,10 @@ def _check_new_top_level_key(cfg: dict, key: str, dotted: str) -> None:
     """An override that adds a top-level key next to a near-identical one is a typo."""
     if key in cfg:
         return
-    close = difflib.get_close_matches(key, [str(k) for k in cfg], n=3, cutoff=0.8)
-    if close:
+    hint = did_you_mean(key, cfg, cutoff=0.8, quote=False)
+    if hint:
         raise ConfigFileError(
-            f"override {dotted}: the config has no key {key!r}. Did you mean: {', '.join(close)}? "
+            f"override {dotted}: the config has no key {key!r}.{hint} "
             f"(to add a new top-level key, pick a name that is not a near-miss of an existing one)"
         )
 

@@ -29,7 +29,7 @@ def transform_name(transform_cfg: Any) -> str:
     return kind if isinstance(kind, str) else getattr(kind, "__name__", "")
 
 
-def test_pipeline_cfg(cfg: Mapping) -> list:
+def inference_pipeline_cfg(cfg: Mapping) -> list:
     """``infer_pipeline`` as given, else the test (or val) pipeline without its annotation loaders."""
     if "infer_pipeline" in cfg:
         return list(cfg["infer_pipeline"])
@@ -71,7 +71,7 @@ class Inferencer:
         self.model = build(cfg["model"], MODELS).to(device).eval()
         meta = load_checkpoint(self.model, checkpoint, map_location=device) if checkpoint else {}
         self.adapter: TaskAdapter = adapter_for_model(self.model)
-        self.pipeline = Compose([build(t, TRANSFORMS) for t in test_pipeline_cfg(cfg)])
+        self.pipeline = Compose([build(t, TRANSFORMS) for t in inference_pipeline_cfg(cfg)])
         self.collate = FUNCTIONS.get("pseudo_collate")
         self.class_names = dataset_meta_value(cfg, meta or {}, "classes")
         self.palette = dataset_meta_value(cfg, meta or {}, "palette")  # [R, G, B] per class, where given

@@ -12,12 +12,13 @@ close matches.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import importlib
 import inspect
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
+
+from .utils.suggest import did_you_mean
 
 __all__ = [
     "Registry",
@@ -37,6 +38,7 @@ __all__ = [
     "OPTIM_WRAPPERS",
     "PARAM_SCHEDULERS",
     "VISUALIZERS",
+    "TASKS",
     "ALL_REGISTRIES",
 ]
 
@@ -46,11 +48,6 @@ class ConfigError(KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
-
-
-def _suggest(name: str, choices: Iterator[str] | list[str], n: int = 3) -> str:
-    matches = difflib.get_close_matches(name, list(choices), n=n, cutoff=0.5)
-    return f" Did you mean: {', '.join(repr(m) for m in matches)}?" if matches else ""
 
 
 class Registry:
@@ -95,7 +92,7 @@ class Registry:
         if "." in name:
             return locate(name)
         raise ConfigError(
-            f"{name!r} is not a registered {self.name}.{_suggest(name, self._objects)} "
+            f"{name!r} is not a registered {self.name}.{did_you_mean(name, self._objects)} "
             f"({len(self._objects)} {self.name}s are registered; `visionstack.registry.{_var_name(self)}"
             f".keys()` lists them)"
         )
@@ -172,6 +169,16 @@ def locate(path: str) -> Any:
         raise ConfigError(f"cannot import {path!r}: {error}") from error
 
 
+class TaskRegistry(Registry):
+    """The registry of task adapters. A lookup imports only the task folders' ``adapter`` modules
+    (no PyTorch), so the deploy runtime can find a task's post-processing without the models."""
+
+    @property
+    def _objects(self) -> dict[str, Any]:
+        importlib.import_module("visionstack.tasks").import_adapters()
+        return self._entries
+
+
 MODELS = Registry("model")
 DATASETS = Registry("dataset")
 TRANSFORMS = Registry("transform")
@@ -184,6 +191,7 @@ OPTIMIZERS = Registry("optimizer")
 OPTIM_WRAPPERS = Registry("optim wrapper")
 PARAM_SCHEDULERS = Registry("parameter scheduler")
 VISUALIZERS = Registry("visualizer")
+TASKS = TaskRegistry("task")  # not in ALL_REGISTRIES: configs never build an adapter
 
 ALL_REGISTRIES: tuple[Registry, ...] = (
     MODELS,
@@ -235,7 +243,7 @@ def resolve_type(type_: Any, registry: Registry | None, path: str = "type") -> A
     pool += [key for reg in ALL_REGISTRIES for key in reg.keys()]
     pool = list(dict.fromkeys(pool))  # unique, the given registry's names first
     kind = f"{registry.name} (nor any other registered type)" if registry is not None else "type"
-    raise ConfigError(f"{path}: {type_!r} is not a registered {kind}.{_suggest(type_, pool)}")
+    raise ConfigError(f"{path}: {type_!r} is not a registered {kind}.{did_you_mean(type_, pool)}")
 
 
 def is_node(value: Any) -> bool:
@@ -273,7 +281,7 @@ def validate(cfg: Any, registry: Registry | None = None, path: str = "") -> None
                     continue
                 where = f"{path}.{key}" if path else key
                 raise ConfigError(
-                    f"{where}: {_where(target)} has no argument {key!r}.{_suggest(key, accepted)}"
+                    f"{where}: {_where(target)} has no argument {key!r}.{did_you_mean(key, accepted)}"
                 )
         for key, value in cfg.items():
             if key not in RESERVED_KEYS:
@@ -312,9 +320,8 @@ def _build_node(cfg: Mapping[str, Any], registry: Registry | None, path: str, ex
         unknown = [] if var_keyword else [k for k in kwargs if k not in accepted]
         if unknown:
             where = f"{path}.{unknown[0]}" if path else unknown[0]
-            raise ConfigError(
-                f"{where}: {_where(target)} has no argument {unknown[0]!r}.{_suggest(unknown[0], accepted)}"
-            ) from error
+            hint = did_you_mean(unknown[0], accepted)
+            raise ConfigError(f"{where}: {_where(target)} has no argument {unknown[0]!r}.{hint}") from error
         raise TypeError(f"building {path or 'config'} ({_where(target)}): {error}") from error
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from visionstack.data import DefaultSampler, InfiniteSampler
-from visionstack.engine import dist
+from visionstack.utils import dist
 
 
 def _samplers(monkeypatch, factory, world_size: int) -> list:

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from visionstack.engine import dist
+from visionstack.utils import dist
 from visionstack.evaluation import BaseMetric
 
 

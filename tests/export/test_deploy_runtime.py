@@ -16,7 +16,7 @@ import torch
 from visionstack.config import Config
 from visionstack.deploy import Preprocessor
 from visionstack.export.exporter import export_model, preprocess_spec
-from visionstack.inference import Inferencer, test_pipeline_cfg
+from visionstack.inference import Inferencer, inference_pipeline_cfg
 from visionstack.registry import FUNCTIONS, MODELS, TRANSFORMS, build
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,7 +89,7 @@ def test_torch_is_really_hidden_in_the_subprocess():
 def test_preprocessing_equals_pytorch_pipeline_and_preprocessor(config):
     cfg = Config.fromfile(str(REPO / config))
     pre = build(cfg["model"]["data_preprocessor"], MODELS)
-    pipeline = [build(t, TRANSFORMS) for t in test_pipeline_cfg(cfg)]
+    pipeline = [build(t, TRANSFORMS) for t in inference_pipeline_cfg(cfg)]
     runtime = Preprocessor(preprocess_spec(cfg, pre))
     rng = np.random.default_rng(0)
     collate = FUNCTIONS.get("pseudo_collate")

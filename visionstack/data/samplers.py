@@ -1,7 +1,7 @@
 """Rank-aware samplers: each process of a distributed run reads its own share of every epoch.
 
 Rank ``r`` of ``W`` takes positions ``r, r + W, r + 2W ...`` of the epoch's index order, which is
-what :func:`visionstack.engine.dist.collect_results` undoes when it interleaves the per-rank results.
+what :func:`visionstack.utils.dist.collect_results` undoes when it interleaves the per-rank results.
 The order is a permutation drawn from ``torch.Generator().manual_seed(seed + epoch)``: every rank
 computes the same one without communicating, each epoch differs, and a resumed run repeats it.
 """
@@ -16,15 +16,12 @@ import torch
 from torch.utils.data import Sampler
 
 from ..registry import DATA_SAMPLERS
+from ..utils import dist
 
 __all__ = ["DefaultSampler", "InfiniteSampler"]
 
 
 def _rank_and_world_size() -> tuple[int, int]:
-    # Imported here, not at module level: visionstack.engine imports the data package (the runner
-    # builds dataloaders), so a top-level import would be circular.
-    from ..engine import dist
-
     return dist.get_rank(), dist.get_world_size()
 
 

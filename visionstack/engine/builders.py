@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,6 +10,7 @@ import torch
 from torch import nn
 
 from ..registry import HOOKS, METRICS, MODELS, ConfigError, build
+from ..utils.suggest import close_matches
 from .hooks.hook import Hook, get_priority
 from .model_wrapper import DistributedModel, FSDPModel, wrap_model
 
@@ -90,7 +90,7 @@ def merged_hook_cfgs(default_hooks: Mapping[str, Any] | None) -> dict[str, Any]:
             merged.pop(name, None)
         elif isinstance(cfg, Mapping) and "type" not in cfg:
             if name not in DEFAULT_HOOKS:
-                close = difflib.get_close_matches(name, list(DEFAULT_HOOKS), n=1, cutoff=0.6)
+                close = close_matches(name, DEFAULT_HOOKS, n=1, cutoff=0.6)
                 hint = f" Did you mean {close[0]!r}?" if close else ""
                 raise ConfigError(f"default_hooks.{name}: not a default hook and has no `type`.{hint} "
                                   f"(default hooks: {', '.join(DEFAULT_HOOKS)})")

@@ -6,6 +6,10 @@ resolved config as text) and ``hooks`` (per-hook states). Everything in it is a 
 string or a container of those, so ``torch.load(path, weights_only=True)`` reads it: no pickled
 classes, nothing executed at load time.
 
+Reading is the floor's :func:`visionstack.utils.checkpoint_io.read_checkpoint` (shared with the
+pretrained-weight loaders of the models); :func:`read_checkpoint` here adds the engine's way to opt
+in to unsafe files (``load_from_unsafe``).
+
 Writes are atomic: the bytes go to a temporary file in the same directory, are flushed and
 ``fsync``-ed, then ``os.replace`` swaps the file in and the directory entry is ``fsync``-ed. A
 process killed mid-write leaves the previous file untouched (and at worst a stray temporary file).
@@ -16,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import pickle
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +28,9 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+
+from ..utils.checkpoint_io import UnsafeCheckpointError, extract_state_dict, strip_prefix
+from ..utils.checkpoint_io import read_checkpoint as _read_checkpoint
 
 __all__ = [
     "save_checkpoint",
@@ -40,6 +46,30 @@ __all__ = [
 ]
 
 LATEST_NAME = "latest.pth"
+# How a user of the engine opts in to reading a checkpoint that needs full unpickling.
+_HOW_TO_ALLOW_UNSAFE = "load_checkpoint(..., unsafe_pickle=True) or the config key load_from_unsafe=True"
+
+
+def read_checkpoint(
+    path: str | os.PathLike, map_location: Any = "cpu", unsafe_pickle: bool = False
+) -> dict[str, Any]:
+    """Load a checkpoint file (:func:`visionstack.utils.checkpoint_io.read_checkpoint`); errors name the file.
+
+    Args:
+        path: the file.
+        map_location: passed to ``torch.load``.
+        unsafe_pickle: allow full unpickling for files that ``weights_only=True`` refuses (files that
+            store Python objects, e.g. from older tools). Unpickling can run arbitrary code, so only
+            set it for files you trust.
+
+    Raises:
+        UnsafeCheckpointError: the file needs full unpickling and ``unsafe_pickle`` is False; the
+            message says how to allow it (``unsafe_pickle=True``, the config key ``load_from_unsafe``).
+        RuntimeError: the file is not a readable checkpoint.
+    """
+    return _read_checkpoint(
+        path, map_location, unsafe_pickle=unsafe_pickle, how_to_allow=_HOW_TO_ALLOW_UNSAFE
+    )
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:
@@ -142,47 +172,6 @@ def link_checkpoint(source: str | os.PathLike, destination: str | os.PathLike) -
     return destination
 
 
-class UnsafeCheckpointError(RuntimeError):
-    """A checkpoint needs full unpickling (it stores Python objects), which was not allowed."""
-
-
-def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", unsafe_pickle: bool = False) -> dict[str, Any]:
-    """Load a checkpoint file; the error names the file when it fails.
-
-    Args:
-        path: the file.
-        map_location: passed to ``torch.load``.
-        unsafe_pickle: allow full unpickling for files that ``weights_only=True`` refuses (files that
-            store Python objects, e.g. from older tools). Unpickling can run arbitrary code, so only
-            set it for files you trust.
-
-    Raises:
-        UnsafeCheckpointError: the file needs full unpickling and ``unsafe_pickle`` is False.
-        RuntimeError: the file is not a readable checkpoint.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as error:
-        if not unsafe_pickle:
-            detail = str(error).split("WeightsUnpickler error:")[-1].strip().splitlines()[0]
-            raise UnsafeCheckpointError(
-                f"checkpoint {path} stores Python objects, not only tensors and plain values ({detail}), so "
-                "reading it needs full unpickling, which can execute arbitrary code from the file. If you "
-                "trust the file, allow it explicitly: load_checkpoint(..., unsafe_pickle=True) or the config "
-                "key load_from_unsafe=True"
-            ) from error
-        logging.getLogger(__name__).warning("reading %s with full unpickling (unsafe_pickle=True)", path)
-        return torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as error:
-        raise RuntimeError(
-            f"cannot read checkpoint {path}: {error}. visionstack checkpoints hold only tensors and "
-            "plain values; a file from another tool may need converting to a plain state dict first"
-        ) from error
-
-
 def load_state_dict(model: nn.Module, state_dict: Mapping[str, Any], strict: bool = True, source: str = "") -> None:
     """Load ``state_dict`` into ``model`` (DDP wrappers and ``module.`` prefixes are handled).
 
@@ -194,8 +183,7 @@ def load_state_dict(model: nn.Module, state_dict: Mapping[str, Any], strict: boo
 
     wrapper = model
     model = unwrap_model(model)
-    if state_dict and all(key.startswith("module.") for key in state_dict):
-        state_dict = {key[len("module.") :]: value for key, value in state_dict.items()}
+    state_dict = strip_prefix(state_dict, "module.")
     where = f" from {source}" if source else ""
     if isinstance(wrapper, FSDPModel):
         wrapper.load_full_state_dict(state_dict, strict=strict)
@@ -230,11 +218,8 @@ def load_checkpoint(
         The checkpoint's ``meta`` dict (empty for a plain state dict).
     """
     checkpoint = read_checkpoint(path, map_location, unsafe_pickle=unsafe_pickle)
-    if "state_dict" in checkpoint and isinstance(checkpoint["state_dict"], Mapping):
-        state_dict, meta = checkpoint["state_dict"], checkpoint.get("meta", {})
-    else:
-        state_dict, meta = checkpoint, {}
-    load_state_dict(model, state_dict, strict=strict, source=str(path))
+    meta = checkpoint.get("meta", {}) if isinstance(checkpoint.get("state_dict"), Mapping) else {}
+    load_state_dict(model, extract_state_dict(checkpoint), strict=strict, source=str(path))
     return dict(meta)
 
 

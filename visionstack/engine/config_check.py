@@ -9,11 +9,11 @@ config lacks (``train_dataloder``) is an error; other unknown keys are the user'
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..registry import HOOKS, LOOPS, METRICS, MODELS, ConfigError, validate
+from ..utils.suggest import close_matches, did_you_mean
 from .builders import loop_cfg_with_type, merged_hook_cfgs
 from .data_loading import validate_dataloader_cfg
 from .model_wrapper import validate_model_wrapper_cfg
@@ -57,17 +57,12 @@ _TRIPLES = (
 )
 
 
-def _close(word: str, choices: Sequence[str], cutoff: float = 0.6) -> str:
-    matches = difflib.get_close_matches(word, list(choices), n=3, cutoff=cutoff)
-    return f" Did you mean: {', '.join(repr(m) for m in matches)}?" if matches else ""
-
-
 def _check_top_level(cfg: Mapping[str, Any]) -> None:
     absent = [key for key in RUNNER_KEYS if key not in cfg]
     for key in cfg:
         if key in RUNNER_KEYS or not isinstance(key, str):
             continue
-        match = difflib.get_close_matches(key, absent, n=1, cutoff=0.8)
+        match = close_matches(key, absent, n=1, cutoff=0.8)
         if match:
             raise ConfigError(f"{key}: unknown top-level key; did you mean {match[0]!r}? (the config has no "
                               f"{match[0]!r}; other unknown top-level keys are kept as user variables)")
@@ -91,7 +86,7 @@ def _check_keys(section: Any, accepted: Sequence[str], path: str) -> None:
         raise ConfigError(f"{path}: expected a dict, got {type(section).__name__}")
     for key in section:
         if key not in accepted:
-            raise ConfigError(f"{path}.{key}: unknown option.{_close(key, accepted)} (accepted: {', '.join(accepted)})")
+            raise ConfigError(f"{path}.{key}: unknown option.{did_you_mean(key, accepted, cutoff=0.6)} (accepted: {', '.join(accepted)})")
 
 
 def _check_evaluator(cfg: Any, path: str) -> None:

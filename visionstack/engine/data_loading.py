@@ -23,7 +23,6 @@ sums that over the ranks.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import inspect
 from collections.abc import Iterator, Mapping
@@ -33,6 +32,7 @@ import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, IterableDataset, get_worker_info
 
 from ..registry import DATA_SAMPLERS, DATASETS, FUNCTIONS, ConfigError, build, resolve_type, validate
+from ..utils.suggest import did_you_mean
 from .randomness import seed_all_generators, seed_stream
 
 __all__ = [
@@ -142,18 +142,13 @@ def seed_worker(worker_id: int, seed: int, rank: int) -> None:
     seed_all_generators(seed_stream(seed, rank, 2**31, worker_id))
 
 
-def _did_you_mean(word: str, choices: Any) -> str:
-    matches = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.5)
-    return f" Did you mean: {', '.join(repr(m) for m in matches)}?" if matches else ""
-
-
 def validate_dataloader_cfg(cfg: Mapping[str, Any], path: str) -> None:
     """Check a dataloader dict: its keys, and the dataset/sampler/collate nodes inside it."""
     if not isinstance(cfg, Mapping):
         return  # an already built DataLoader
     for key in cfg:
         if key not in DATALOADER_KEYS:
-            raise ConfigError(f"{path}.{key}: not a dataloader option.{_did_you_mean(key, DATALOADER_KEYS)} "
+            raise ConfigError(f"{path}.{key}: not a dataloader option.{did_you_mean(key, DATALOADER_KEYS)} "
                               f"(accepted: {', '.join(DATALOADER_KEYS)})")
     if "dataset" not in cfg:
         raise ConfigError(f"{path}: needs a `dataset`, e.g. dataset=dict(type='Digits', ...)")

@@ -1,54 +1,50 @@
-"""torch.distributed helpers that also work in a single process (no process group)."""
+"""Setting up the process group: the torchrun launcher, elastic restarts and the at-exit teardown.
+
+The helpers every layer uses (rank, world size, barrier, gathers, :func:`master_only` ...) live on
+the floor, in :mod:`visionstack.utils.dist`; they are re-exported here so the engine's code reads
+``dist.get_rank()`` and ``dist.init_dist_from_env()`` from one module.
+"""
 
 from __future__ import annotations
 
 import atexit
-import functools
 import os
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.distributed as torch_dist
 
+from ..utils.dist import (
+    all_gather_object,
+    all_reduce,
+    barrier,
+    broadcast_object,
+    collect_results,
+    get_local_rank,
+    get_rank,
+    get_world_size,
+    is_distributed,
+    is_main_process,
+    master_only,
+)
 
-def is_distributed() -> bool:
-    return torch_dist.is_available() and torch_dist.is_initialized()
-
-
-def get_rank() -> int:
-    return torch_dist.get_rank() if is_distributed() else 0
-
-
-def get_world_size() -> int:
-    return torch_dist.get_world_size() if is_distributed() else 1
-
-
-def get_local_rank() -> int:
-    return int(os.environ.get("LOCAL_RANK", 0))
-
-
-def is_main_process() -> bool:
-    return get_rank() == 0
-
-
-def master_only(fn: Callable) -> Callable:
-    """Run ``fn`` on rank 0 only (returns None elsewhere)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if is_main_process():
-            return fn(*args, **kwargs)
-        return None
-
-    return wrapper
-
-
-def barrier() -> None:
-    if is_distributed():
-        torch_dist.barrier()
+__all__ = [
+    "all_gather_object",
+    "all_reduce",
+    "barrier",
+    "broadcast_object",
+    "collect_results",
+    "get_local_rank",
+    "get_rank",
+    "get_world_size",
+    "init_dist_from_env",
+    "is_distributed",
+    "is_main_process",
+    "master_only",
+    "wait_for_native_threads_idle",
+]
 
 
 def init_dist_from_env(backend: str | None = None) -> bool:
@@ -132,36 +128,3 @@ def _restart_store_args() -> dict[str, Any]:
                                 is_master=False)
     return {"store": torch_dist.PrefixStore(f"visionstack/attempt_{restart}", store), "rank": rank,
             "world_size": world_size}
-
-
-def all_gather_object(obj: Any) -> list[Any]:
-    """Gather a picklable object from every rank (a one-element list without a group)."""
-    if not is_distributed():
-        return [obj]
-    gathered: list[Any] = [None] * get_world_size()
-    torch_dist.all_gather_object(gathered, obj)
-    return gathered
-
-
-def broadcast_object(obj: Any, src: int = 0) -> Any:
-    """Send ``obj`` from ``src`` to every rank and return it."""
-    if not is_distributed():
-        return obj
-    holder = [obj]
-    torch_dist.broadcast_object_list(holder, src=src)
-    return holder[0]
-
-
-def collect_results(results: list[Any], size: int) -> list[Any]:
-    """Gather per-rank result lists into the dataset order and drop sampler padding.
-
-    The default sampler gives rank r the indices r, r + W, r + 2W ... (padded so every rank has the
-    same count), so interleaving the rank lists restores the dataset order; the first ``size``
-    entries are the real samples.
-    """
-    parts = all_gather_object(results)
-    if len(parts) == 1:
-        return list(results)[:size]
-    longest = max(len(part) for part in parts)
-    ordered = [part[i] for i in range(longest) for part in parts if i < len(part)]
-    return ordered[:size]

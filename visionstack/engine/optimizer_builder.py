@@ -21,7 +21,6 @@ param group (so fused/foreach optimizer kernels stay effective).
 from __future__ import annotations
 
 import copy
-import difflib
 import inspect
 from collections.abc import Mapping, MutableMapping
 from typing import Any
@@ -30,6 +29,7 @@ import torch
 from torch import nn
 
 from ..registry import OPTIM_WRAPPERS, OPTIMIZERS, ConfigError, build, validate
+from ..utils.suggest import did_you_mean
 from .optim_wrapper import OptimWrapper
 
 __all__ = ["build_optim_wrapper", "paramwise_groups", "enable_amp", "validate_optim_wrapper_cfg", "PARAMWISE_KEYS"]
@@ -60,22 +60,17 @@ def _register_torch_optimizers() -> None:
 _register_torch_optimizers()
 
 
-def _did_you_mean(word: str, choices: Any) -> str:
-    matches = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.5)
-    return f" Did you mean: {', '.join(repr(m) for m in matches)}?" if matches else ""
-
-
 def _check_paramwise_cfg(paramwise_cfg: Mapping[str, Any], path: str) -> None:
     for key, value in paramwise_cfg.items():
         if key not in PARAMWISE_KEYS:
-            raise ConfigError(f"{path}.{key}: unknown paramwise option.{_did_you_mean(key, PARAMWISE_KEYS)} "
+            raise ConfigError(f"{path}.{key}: unknown paramwise option.{did_you_mean(key, PARAMWISE_KEYS)} "
                               f"(accepted: {', '.join(PARAMWISE_KEYS)})")
         if key == "custom_keys":
             for name, rule in value.items():
                 for field in rule:
                     if field not in _CUSTOM_KEY_FIELDS:
                         raise ConfigError(f"{path}.custom_keys.{name}.{field}: unknown option."
-                                          f"{_did_you_mean(field, _CUSTOM_KEY_FIELDS)} (accepted: lr_mult, decay_mult)")
+                                          f"{did_you_mean(field, _CUSTOM_KEY_FIELDS)} (accepted: lr_mult, decay_mult)")
 
 
 def validate_optim_wrapper_cfg(cfg: Mapping[str, Any], path: str = "optim_wrapper") -> None:

@@ -3,7 +3,7 @@
 A metric sees the model's predictions one batch at a time (``process``), keeps a small record per
 sample in ``self.results``, and turns all records into numbers once (``compute_metrics``). Under
 ``torch.distributed`` every rank holds the records of its shard of the dataset; ``evaluate`` gathers
-them into the dataset order with :func:`visionstack.engine.dist.collect_results` (which drops the
+them into the dataset order with :func:`visionstack.utils.dist.collect_results` (which drops the
 padding the sampler added so that every rank has the same count), computes on rank 0 only and
 broadcasts the result to every rank, so all ranks make the same decisions (best checkpoint, early
 stop) from the same numbers.
@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from visionstack.engine import dist
+from ..utils import dist
 
 __all__ = ["BaseMetric"]
 

@@ -21,9 +21,9 @@ from torch import nn
 from ..deploy.preprocess import SUPPORTED_TRANSFORMS, is_supported
 from ..deploy.runtime import DEPLOY_FILE, DEPLOY_FORMAT
 from ..engine.checkpoint import load_checkpoint
-from ..inference import dataset_meta_value, test_pipeline_cfg, transform_name
+from ..inference import inference_pipeline_cfg, transform_name
 from ..registry import MODELS, build
-from ..tasks.adapter import TaskAdapter, adapter_for_model
+from ..tasks.adapter import TaskAdapter, adapter_for_model, dataset_meta_value
 from .onnx_export import ExportForward, export_onnx
 
 __all__ = ["ExportError", "ExportResult", "export_model", "model_task"]
@@ -69,7 +69,7 @@ def _plain(value: Any) -> Any:
 
 def _pipeline_spec(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
     steps = []
-    for index, transform in enumerate(test_pipeline_cfg(cfg)):
+    for index, transform in enumerate(inference_pipeline_cfg(cfg)):
         name = transform_name(transform)
         if not is_supported(name):
             raise ExportError(

@@ -7,18 +7,22 @@ from collections.abc import Mapping
 
 import torch
 
+from ..utils.checkpoint_io import extract_state_dict, read_checkpoint, strip_prefix
+
+__all__ = ["load_state_dict_strictly", "read_state_dict"]
+
 
 def read_state_dict(checkpoint: str | os.PathLike | Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """A state dict from a file or mapping: unwraps ``{"state_dict": ...}``/``{"model": ...}`` and
-    strips the ``module.`` prefix DataParallel/DDP add. Files are read with ``weights_only=True``."""
+    """A state dict from a file or mapping.
+
+    Unwraps ``{"state_dict": ...}``/``{"model": ...}`` and strips the ``module.`` prefix that
+    DataParallel/DDP add. Files are read by :func:`visionstack.utils.checkpoint_io.read_checkpoint`
+    (``weights_only=True``); for a trusted file that stores Python objects, read it with
+    ``unsafe_pickle=True`` there and pass the mapping.
+    """
     if isinstance(checkpoint, (str, os.PathLike)):
-        if not os.path.isfile(checkpoint):
-            raise FileNotFoundError(f"checkpoint file {os.fspath(checkpoint)!r} does not exist")
-        checkpoint = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    for wrapper_key in ("state_dict", "model"):
-        if isinstance(checkpoint.get(wrapper_key), Mapping):
-            checkpoint = checkpoint[wrapper_key]
-    return {key.removeprefix("module."): value for key, value in checkpoint.items()}
+        checkpoint = read_checkpoint(checkpoint, map_location="cpu")
+    return dict(strip_prefix(extract_state_dict(checkpoint), "module."))
 
 
 def load_state_dict_strictly(

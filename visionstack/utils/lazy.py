@@ -10,7 +10,9 @@ from typing import Any
 __all__ = ["lazy_attributes"]
 
 
-def lazy_attributes(package: str, submodules: Sequence[str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+def lazy_attributes(
+    package: str, submodules: Sequence[str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """``(__getattr__, __dir__)`` for ``package``: a name is looked up in ``submodules`` in order.
 
     ``package.models`` imports the submodule ``models``; ``package.VOCDataset`` imports the
@@ -19,7 +21,8 @@ def lazy_attributes(package: str, submodules: Sequence[str]) -> tuple[Callable[[
 
     def __getattr__(name: str) -> Any:
         if name in submodules or importlib.util.find_spec(f"{package}.{name}") is not None:
-            return importlib.import_module(f"{package}.{name}")  # a submodule, e.g. ``from pkg import records``
+            # a submodule, e.g. ``from pkg import records``
+            return importlib.import_module(f"{package}.{name}")
         if not name.startswith("__"):
             for submodule in submodules:
                 module = importlib.import_module(f"{package}.{submodule}")

@@ -8,7 +8,6 @@ share an axis and losses get their own) against the epoch, or the step for itera
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from visionstack.registry import ConfigError
+from visionstack.utils.suggest import did_you_mean
 
 __all__ = ["plot_logs", "read_scalars", "SCALARS_FILE"]
 
@@ -150,8 +150,7 @@ def _check_keys(keys: Sequence[str], records: list[dict], path: Path) -> None:
     )
     for key in keys:
         if key not in available:
-            close = difflib.get_close_matches(key, available, n=3, cutoff=0.5)
-            hint = f" Did you mean: {', '.join(map(repr, close))}?" if close else ""
+            hint = did_you_mean(key, available)
             raise ConfigError(f"{path}: no scalar named {key!r}.{hint} Available: {', '.join(available)}")
 
 

@@ -1,52 +1,15 @@
-"""Reading images from disk into the results dict."""
+"""Reading images from disk into the results dict (decoding: :func:`visionstack.utils.image_io.read_image`)."""
 
 from __future__ import annotations
 
-import os
-
-import cv2
 import numpy as np
 
 from ...registry import TRANSFORMS
+from ...utils.image_io import COLOR_TYPES as _COLOR_TYPES
+from ...utils.image_io import read_image
 from .base import BaseTransform
 
 __all__ = ["LoadImage", "read_image"]
-
-_COLOR_TYPES = {
-    "color": cv2.IMREAD_COLOR,
-    "grayscale": cv2.IMREAD_GRAYSCALE,
-    "unchanged": cv2.IMREAD_UNCHANGED,
-}
-
-
-def read_image(path: str | os.PathLike, color_type: str = "color") -> np.ndarray:
-    """Decode an image file with OpenCV.
-
-    Args:
-        path: the image file.
-        color_type: ``color`` -> (H, W, 3) uint8 BGR; ``grayscale`` -> (H, W) uint8;
-            ``unchanged`` -> as stored (alpha and 16-bit kept).
-
-    Raises:
-        FileNotFoundError: the file does not exist.
-        ValueError: the file is empty or OpenCV cannot decode it.
-    """
-    if color_type not in _COLOR_TYPES:
-        raise ValueError(f"unknown color_type {color_type!r}; choose one of {sorted(_COLOR_TYPES)}")
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"image file not found: {path!r}")
-    # np.fromfile + imdecode instead of imread: works for any path encoding and lets us tell an empty
-    # file from an undecodable one.
-    encoded = np.fromfile(path, dtype=np.uint8)
-    if encoded.size == 0:
-        raise ValueError(f"image file is empty (0 bytes): {path!r}")
-    img = cv2.imdecode(encoded, _COLOR_TYPES[color_type])
-    if img is None:
-        raise ValueError(
-            f"OpenCV cannot decode the image file {path!r} ({encoded.size} bytes); is it an image?"
-        )
-    return img
 
 
 @TRANSFORMS.register()
