@@ -5,7 +5,7 @@ _base_ = ["../_base_/datasets/digits.py", "../_base_/schedules/digits_sgd.py", "
 
 model = dict(
     type="ImageClassifier",
-    data_preprocessor=dict(type="DataPreprocessor", mean=[78.0] * 3, std=[96.0] * 3, bgr_to_rgb=True),
+    data_preprocessor=dict(type="ClsDataPreprocessor", mean=[78.0] * 3, std=[96.0] * 3, bgr_to_rgb=True),
     backbone=dict(type="ResNet", depth=18, stem="cifar", out_indices=(3,)),
     neck=dict(type="GlobalAveragePooling"),
     head=dict(

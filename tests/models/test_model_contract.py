@@ -60,6 +60,11 @@ TINY_PART_CASES = {
     "DropPath": (dict(type="DropPath", drop_prob=0.5), lambda m: m(torch.randn(2, 4, requires_grad=True))),
     "DataPreprocessor": (dict(type="DataPreprocessor", mean=[1.0], std=[2.0]),
                          lambda m: m({"inputs": [torch.zeros(1, 3, 3, dtype=torch.uint8)]})["inputs"]),
+    "ClsDataPreprocessor": (
+        dict(type="ClsDataPreprocessor", num_classes=3, batch_augments=[dict(type="Mixup", alpha=1.0, num_classes=3)]),
+        lambda m: m({"inputs": [torch.zeros(3, 4, 4, dtype=torch.uint8)] * 2, "data_samples": _mixable()[1]},
+                    training=True)["inputs"],
+    ),
     "Mixup": (dict(type="Mixup", alpha=1.0, num_classes=3), lambda m: m(*_mixable())[0]),
     "CutMix": (dict(type="CutMix", alpha=1.0, num_classes=3), lambda m: m(*_mixable())[0]),
     "RandomBatchAugment": (dict(type="RandomBatchAugment", augments=[dict(type="Mixup", alpha=1.0, num_classes=3)]),

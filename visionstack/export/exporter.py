@@ -87,7 +87,7 @@ def preprocess_spec(cfg: Mapping[str, Any], pre: nn.Module) -> dict[str, Any]:
     normalisation and padding."""
     mean = getattr(pre, "mean", None) if getattr(pre, "normalize", False) else None
     std = getattr(pre, "std", None) if mean is not None else None
-    size = getattr(pre, "size", None)
+    size = getattr(pre, "pad_min_size", None) or getattr(pre, "size", None)
     return {
         "pipeline": _pipeline_spec(cfg),
         "mean": None if mean is None else [float(v) for v in mean.flatten()],

@@ -4,7 +4,7 @@ and losses. Importing this package registers all of them in ``MODELS``."""
 from . import backbones, layers, losses, necks, ops, pretrained
 from .backbones import ConvNeXt, MobileNetV2, ResNet, VisionTransformer, load_torchvision_checkpoint
 from .base_model import BaseModel
-from .batch_augments import CutMix, Mixup, RandomBatchAugment
+from .batch_augments import RandomBatchAugment
 from .data_preprocessor import DataPreprocessor
 from .layers import DropPath, GroupNorm, LayerNorm2d, Mlp
 from .losses import CrossEntropyLoss
@@ -15,13 +15,11 @@ __all__ = [
     "BaseModel",
     "ConvNeXt",
     "CrossEntropyLoss",
-    "CutMix",
     "DataPreprocessor",
     "DropPath",
     "GlobalAveragePooling",
     "GroupNorm",
     "LayerNorm2d",
-    "Mixup",
     "Mlp",
     "MobileNetV2",
     "RandomBatchAugment",

@@ -9,7 +9,7 @@ and ``test_step``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import torch
 from torch import nn
@@ -45,6 +45,8 @@ class BaseModel(nn.Module):
             casts to float, stacks and moves to the device, without normalisation.
     """
 
+    task: ClassVar[str | None] = None  # the name of its TASKS adapter (visionstack.tasks.adapter)
+
     def __init__(self, data_preprocessor: nn.Module | Mapping[str, Any] | None = None) -> None:
         super().__init__()
         if data_preprocessor is None:
@@ -77,6 +79,20 @@ class BaseModel(nn.Module):
                 f"{_MODE_METHODS[mode]}(inputs, data_samples) method"
             )
         return method(inputs, data_samples)
+
+    def extract_feat(self, inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Multi-level features (N, C_l, H_l, W_l) of a preprocessed (N, 3, H, W) batch.
+
+        The frame of the detectors and segmentors: ``self.backbone`` (a tensor or a sequence of
+        them), then ``self.neck`` on that tuple when it is not None. Models of another frame
+        override this.
+        """
+        feats = self.backbone(inputs)
+        if isinstance(feats, torch.Tensor):
+            feats = (feats,)
+        if self.neck is not None:
+            feats = self.neck(tuple(feats))
+        return tuple(feats)
 
     def train_step(self, data: dict[str, Any], optim_wrapper: OptimWrapperLike) -> dict[str, float]:
         """One optimisation step on a collated batch; returns the logged loss values."""

@@ -3,7 +3,7 @@ data_root = "data/imagenet"
 # ImageNet mean/std in 0-255 RGB units; a model config merges its backbone and head into this.
 model = dict(
     data_preprocessor=dict(
-        type="DataPreprocessor",
+        type="ClsDataPreprocessor",
         mean=[123.675, 116.28, 103.53],
         std=[58.395, 57.12, 57.375],
         bgr_to_rgb=True,

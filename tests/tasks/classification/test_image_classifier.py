@@ -18,7 +18,7 @@ NUM_CLASSES = 4
 def classifier_config(**preprocessor) -> dict:
     return dict(
         type="ImageClassifier",
-        data_preprocessor=dict(type="DataPreprocessor", mean=[127.5] * 3, std=[64.0] * 3, bgr_to_rgb=True,
+        data_preprocessor=dict(type="ClsDataPreprocessor", mean=[127.5] * 3, std=[64.0] * 3, bgr_to_rgb=True,
                                **preprocessor),
         backbone=dict(type="ResNet", depth=18, stem="cifar"),
         neck=dict(type="GlobalAveragePooling"),

@@ -15,7 +15,7 @@ from sklearn.metrics import (
 )
 from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 
-from visionstack.engine import dist
+from visionstack.utils import dist
 from visionstack.evaluation import Evaluator
 from visionstack.registry import METRICS, build
 from visionstack.structures import DataSample, LabelData

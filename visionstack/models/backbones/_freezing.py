@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -42,3 +43,24 @@ def set_norm_eval(module: nn.Module) -> None:
     for child in module.modules():
         if isinstance(child, _BatchNorm):
             child.eval()
+
+
+class FreezingTrainMixin:
+    """``train(mode)`` for backbones: frozen stages and, with ``norm_eval``, batch norms stay in eval mode.
+
+    Put it before ``nn.Module`` in the bases. A backbone overrides :meth:`_freeze_stages` (freeze
+    what ``frozen_stages`` names) and sets ``norm_eval``; both default to doing nothing.
+    """
+
+    norm_eval: bool = False
+
+    def _freeze_stages(self) -> None:
+        """Freeze the stages ``frozen_stages`` names (none by default)."""
+
+    def train(self, mode: bool = True) -> Any:
+        """Switch mode, keeping frozen stages (and all batch norms when ``norm_eval``) in eval mode."""
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            set_norm_eval(self)
+        return self

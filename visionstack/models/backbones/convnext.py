@@ -17,7 +17,7 @@ from torch import nn
 
 from ...registry import MODELS
 from ..layers import DropPath, LayerNorm2d, Mlp, linear_drop_path_rates
-from ._freezing import freeze_modules, normalize_out_indices
+from ._freezing import FreezingTrainMixin, freeze_modules, normalize_out_indices
 
 # arch -> (blocks per stage, channels per stage); section 2.6 of the paper.
 CONVNEXT_ARCHS: dict[str, dict[str, tuple[int, ...]]] = {
@@ -81,7 +81,7 @@ class ConvNeXtStage(nn.Module):
 
 
 @MODELS.register()
-class ConvNeXt(nn.Module):
+class ConvNeXt(FreezingTrainMixin, nn.Module):
     """ConvNeXt backbone: a 4x4 stride-4 "patchify" stem and four stages (strides 4, 8, 16, 32).
 
     Args:
@@ -140,12 +140,6 @@ class ConvNeXt(nn.Module):
         if self.frozen_stages >= 0:
             freeze_modules([self.stem])
         freeze_modules(self.stages[: max(self.frozen_stages, 0)])
-
-    def train(self, mode: bool = True) -> ConvNeXt:
-        """Switch mode, keeping frozen stages in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        return self
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Return the normalised outputs of the stages in ``out_indices``."""

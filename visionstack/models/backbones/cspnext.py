@@ -20,7 +20,8 @@ import torch
 from torch import nn
 
 from ...registry import MODELS
-from ._freezing import freeze_modules, normalize_out_indices, set_norm_eval
+from .. import layers
+from ._freezing import FreezingTrainMixin, freeze_modules, normalize_out_indices
 
 NormLayer = Callable[[int], nn.Module]
 ActLayer = Callable[[], nn.Module]
@@ -38,8 +39,9 @@ CSPNEXT_ARCH_SETTINGS: dict[str, tuple[tuple[int, int, int, bool, bool], ...]] =
 }
 
 
-class ConvNormAct(nn.Module):
-    """Conv (no bias) -> norm -> activation, children ``conv``, ``bn``, ``activate``.
+class ConvNormAct(layers.ConvNormAct):
+    """The shared :class:`~visionstack.models.layers.ConvNormAct` with RTMDet's defaults and its
+    children always named ``conv``, ``bn``, ``activate`` (MMDetection's CSPNeXt keys).
 
     Args:
         in_channels: input channels.
@@ -49,6 +51,9 @@ class ConvNormAct(nn.Module):
         groups: conv groups (``in_channels`` for a depthwise conv).
         norm_layer: factory ``norm_layer(channels)``.
         act_layer: factory ``act_layer()``; None for no activation.
+
+    Shapes:
+        (N, C_in, H, W) -> (N, C_out, H / stride, W / stride).
     """
 
     def __init__(
@@ -61,16 +66,16 @@ class ConvNormAct(nn.Module):
         norm_layer: NormLayer = default_norm_layer,
         act_layer: ActLayer | None = nn.SiLU,
     ) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(
-            in_channels, out_channels, kernel_size, stride, kernel_size // 2, groups=groups, bias=False
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            groups=groups,
+            norm_layer=norm_layer,
+            act_layer=act_layer,
+            norm_attr="bn",
         )
-        self.bn = norm_layer(out_channels)
-        self.activate = act_layer() if act_layer is not None else nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, C_in, H, W) -> (N, C_out, H / stride, W / stride)."""
-        return self.activate(self.bn(self.conv(x)))
 
 
 class DepthwiseSeparableConv(nn.Module):
@@ -233,7 +238,7 @@ class SPPBottleneck(nn.Module):
 
 
 @MODELS.register()
-class CSPNeXt(nn.Module):
+class CSPNeXt(FreezingTrainMixin, nn.Module):
     """CSPNeXt backbone of RTMDet.
 
     Stage 0 is the stem (three 3x3 convs, the first of stride 2: stride 2 overall), stages 1..4
@@ -318,14 +323,6 @@ class CSPNeXt(nn.Module):
     def _freeze_stages(self) -> None:
         if self.frozen_stages >= 0:
             freeze_modules(getattr(self, name) for name in self.stage_names[: self.frozen_stages + 1])
-
-    def train(self, mode: bool = True) -> CSPNeXt:
-        """Switch mode, keeping frozen stages (and, with ``norm_eval``, batch norms) in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            set_norm_eval(self)
-        return self
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(N, 3, H, W) -> the feature maps of the stages in ``out_indices``."""

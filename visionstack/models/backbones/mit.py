@@ -31,7 +31,7 @@ from torch import nn
 from ...registry import MODELS
 from ..layers import DropPath, linear_drop_path_rates
 from ..pretrained import load_state_dict_strictly, read_state_dict
-from ._freezing import freeze_modules, normalize_out_indices
+from ._freezing import FreezingTrainMixin, freeze_modules, normalize_out_indices
 
 NormLayer = Callable[[int], nn.Module]
 logger = logging.getLogger(__name__)
@@ -214,7 +214,7 @@ class MiTBlock(nn.Module):
 
 
 @MODELS.register()
-class MixVisionTransformer(nn.Module):
+class MixVisionTransformer(FreezingTrainMixin, nn.Module):
     """The MiT encoder of SegFormer; returns one (N, C_i, H / s_i, W / s_i) map per stage.
 
     The defaults are MiT-B0 (3,319,392 parameters); B1..B5 differ in ``embed_dims`` (64 for B1-B5)
@@ -334,12 +334,6 @@ class MixVisionTransformer(nn.Module):
 
     def _freeze_stages(self) -> None:
         freeze_modules(self.layers[: max(self.frozen_stages, 0)])
-
-    def train(self, mode: bool = True) -> MixVisionTransformer:
-        """Switch mode, keeping frozen stages in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        return self
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(N, C, H, W) -> tuple of the stage maps in ``out_indices``, in increasing stage order."""

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ...registry import MODELS
-from ._freezing import freeze_modules, normalize_out_indices, set_norm_eval
+from ._freezing import FreezingTrainMixin, freeze_modules, normalize_out_indices
 
 NormLayer = Callable[[int], nn.Module]
 
@@ -98,7 +98,7 @@ class InvertedResidual(nn.Module):
 
 
 @MODELS.register()
-class MobileNetV2(nn.Module):
+class MobileNetV2(FreezingTrainMixin, nn.Module):
     """MobileNetV2 backbone.
 
     Stages 0..6 are the seven groups of inverted residuals of Table 2 (strides 2, 4, 8, 16, 16,
@@ -178,14 +178,6 @@ class MobileNetV2(nn.Module):
             return
         last_frozen = 0 if self.frozen_stages == 0 else self.stage_ends[min(self.frozen_stages, 8) - 1]
         freeze_modules(self.features[: last_frozen + 1])
-
-    def train(self, mode: bool = True) -> MobileNetV2:
-        """Switch mode, keeping frozen stages (and all norms when ``norm_eval``) in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            set_norm_eval(self)
-        return self
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Return the outputs of the stages in ``out_indices``, in increasing stage order."""

@@ -27,7 +27,7 @@ from torch import nn
 
 from ...registry import MODELS
 from ..pretrained import load_state_dict_strictly, read_state_dict
-from ._freezing import freeze_modules, normalize_out_indices, set_norm_eval
+from ._freezing import FreezingTrainMixin, freeze_modules, normalize_out_indices
 
 NormLayer = Callable[[int], nn.Module]
 logger = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ DEEP_STEM_CHANNELS = (32, 32, 64)
 
 
 @MODELS.register()
-class ResNet(nn.Module):
+class ResNet(FreezingTrainMixin, nn.Module):
     """ResNet backbone returning the feature maps of the stages in ``out_indices``.
 
     With the default ``strides``, stage ``i`` (``layer{i+1}``) has output stride ``4 * 2**i`` with
@@ -286,14 +286,6 @@ class ResNet(nn.Module):
         if self.frozen_stages >= 0:
             freeze_modules(self._stem_modules())
         freeze_modules(self.stages[: max(self.frozen_stages, 0)])
-
-    def train(self, mode: bool = True) -> ResNet:
-        """Switch mode, keeping frozen stages (and all norms when ``norm_eval``) in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            set_norm_eval(self)
-        return self
 
     def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) -> (N, 64, H / 4, W / 4) (ImageNet, deep stem) or (N, 64, H, W) (CIFAR stem)."""

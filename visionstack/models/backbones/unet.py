@@ -21,64 +21,11 @@ import torch
 from torch import nn
 
 from ...registry import MODELS
-from ._freezing import normalize_out_indices, set_norm_eval
+from ..layers.conv_module import ConvNormAct
+from ._freezing import FreezingTrainMixin, normalize_out_indices
 
 NormLayer = Callable[[int], nn.Module]
 ActLayer = Callable[[], nn.Module]
-
-
-def norm_abbreviation(norm: nn.Module) -> str:
-    """The attribute name MMCV's ``ConvModule`` gives a norm layer: ``bn``, ``gn``, ``in``, ``ln``."""
-    if isinstance(norm, nn.modules.batchnorm._BatchNorm):
-        return "bn"
-    if isinstance(norm, nn.GroupNorm):
-        return "gn"
-    if isinstance(norm, nn.modules.instancenorm._InstanceNorm):
-        return "in"
-    if isinstance(norm, nn.LayerNorm):
-        return "ln"
-    return "norm"
-
-
-class ConvNormAct(nn.Module):
-    """Conv (no bias: the norm's shift replaces it) -> norm -> activation.
-
-    Children are ``conv``, the norm under :func:`norm_abbreviation` (``bn`` for batch norm) and
-    ``activate``, the names of MMCV's ``ConvModule``.
-
-    Args:
-        in_channels: input channels.
-        out_channels: output channels.
-        kernel_size: square kernel.
-        stride: conv stride.
-        dilation: conv dilation; padding is ``dilation * (kernel_size // 2)`` (same size at stride 1).
-        norm_layer: factory ``norm_layer(channels)``.
-        act_layer: factory ``act_layer()``.
-
-    Shapes:
-        (N, in_channels, H, W) -> (N, out_channels, H / stride, W / stride).
-    """
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int = 3,
-        stride: int = 1,
-        dilation: int = 1,
-        norm_layer: NormLayer = nn.BatchNorm2d,
-        act_layer: ActLayer = nn.ReLU,
-    ) -> None:
-        super().__init__()
-        padding = dilation * (kernel_size // 2)
-        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, dilation, bias=False)
-        norm = norm_layer(out_channels)
-        self.norm_name = norm_abbreviation(norm)
-        self.add_module(self.norm_name, norm)
-        self.activate = act_layer()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.activate(getattr(self, self.norm_name)(self.conv(x)))
 
 
 class UNetConvBlock(nn.Module):
@@ -207,7 +154,7 @@ class UpConvBlock(nn.Module):
 
 
 @MODELS.register()
-class UNet(nn.Module):
+class UNet(FreezingTrainMixin, nn.Module):
     """U-Net encoder-decoder backbone returning the decoder's maps, deepest first.
 
     The defaults are MMSegmentation's UNet-S5-D16 (5 stages, output stride 16 at the bottom,
@@ -323,13 +270,6 @@ class UNet(nn.Module):
             ):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
-
-    def train(self, mode: bool = True) -> UNet:
-        """Switch mode, keeping all batch norms in eval mode when ``norm_eval``."""
-        super().train(mode)
-        if mode and self.norm_eval:
-            set_norm_eval(self)
-        return self
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(N, C, H, W) -> the decoder maps in ``out_indices``, deepest first."""

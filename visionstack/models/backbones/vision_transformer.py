@@ -20,7 +20,7 @@ from torch import nn
 
 from ...registry import MODELS
 from ..layers import DropPath, Mlp, linear_drop_path_rates
-from ._freezing import freeze_modules, normalize_out_indices
+from ._freezing import FreezingTrainMixin, freeze_modules, normalize_out_indices
 
 NormLayer = Callable[[int], nn.Module]
 OutType = Literal["cls_token", "featmap", "avg_featmap", "raw"]
@@ -153,7 +153,7 @@ class PatchEmbed(nn.Module):
 
 
 @MODELS.register()
-class VisionTransformer(nn.Module):
+class VisionTransformer(FreezingTrainMixin, nn.Module):
     """ViT backbone: patch embedding, a class token, learned position embeddings, pre-norm blocks.
 
     Args:
@@ -252,12 +252,6 @@ class VisionTransformer(nn.Module):
         freeze_modules(self.blocks[: self.frozen_stages])
         if self.frozen_stages >= len(self.blocks):
             freeze_modules([self.norm])
-
-    def train(self, mode: bool = True) -> VisionTransformer:
-        """Switch mode, keeping frozen parts in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        return self
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(N, C, H, W) -> tuple with one output per entry of ``out_indices`` (see ``out_type``)."""

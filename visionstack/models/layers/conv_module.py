@@ -1,4 +1,4 @@
-"""Conv + norm + activation blocks of the decode heads, with MMCV's state-dict names.
+"""Conv + norm + activation blocks of the backbones and decode heads, with MMCV's state-dict names.
 
 ``ConvModule`` names its parts ``conv``, ``bn`` / ``gn`` / ``ln`` / ``in`` (after the norm's kind,
 as MMCV's ``ConvModule`` does) and ``activate``, so a head's parameter names read like the keys of
@@ -12,7 +12,14 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-__all__ = ["ActFactory", "ConvModule", "DepthwiseSeparableConvModule", "NormFactory", "norm_name"]
+__all__ = [
+    "ActFactory",
+    "ConvModule",
+    "ConvNormAct",
+    "DepthwiseSeparableConvModule",
+    "NormFactory",
+    "norm_name",
+]
 
 NormFactory = Callable[[int], nn.Module]
 ActFactory = Callable[[], nn.Module]
@@ -35,8 +42,77 @@ def norm_name(norm: nn.Module) -> str:
     return "norm"
 
 
-class ConvModule(nn.Module):
-    """``conv -> norm -> activation``; the conv has a bias only without a norm.
+class ConvNormAct(nn.Module):
+    """``conv -> norm -> activation`` with MMCV's child names and PyTorch's default initialisation.
+
+    The children are ``conv``, the norm under :func:`norm_name` (``bn``, ``gn``, ...; or
+    ``norm_attr``) and ``activate``; the conv has a bias only without a norm. The backbones build
+    their conv blocks from it (UNet, CSPNeXt); :class:`ConvModule` adds MMCV's initialisation.
+
+    Args:
+        in_channels: input channels.
+        out_channels: output channels.
+        kernel_size: square kernel side.
+        stride: conv stride.
+        padding: zero padding on each side; None keeps the size at stride 1
+            (``dilation * (kernel_size // 2)``).
+        dilation: kernel dilation.
+        groups: conv groups (``in_channels`` for a depthwise conv).
+        norm_layer: norm factory ``norm_layer(num_channels)`` or None for no norm.
+        act_layer: activation factory ``act_layer()`` or None for no activation.
+        norm_attr: the norm's attribute name instead of :func:`norm_name`'s (e.g. always ``"bn"``).
+
+    Shapes:
+        (N, in_channels, H, W) -> (N, out_channels, H', W').
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        padding: int | None = None,
+        dilation: int = 1,
+        groups: int = 1,
+        norm_layer: NormFactory | None = nn.BatchNorm2d,
+        act_layer: ActFactory | None = nn.ReLU,
+        norm_attr: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=dilation * (kernel_size // 2) if padding is None else padding,
+            dilation=dilation,
+            groups=groups,
+            bias=norm_layer is None,
+        )
+        self.norm_name: str | None = None
+        if norm_layer is not None:
+            norm = norm_layer(out_channels)
+            self.norm_name = norm_attr or norm_name(norm)
+            self.add_module(self.norm_name, norm)
+        self.activate = act_layer() if act_layer is not None else None
+
+    @property
+    def norm(self) -> nn.Module | None:
+        return getattr(self, self.norm_name) if self.norm_name is not None else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x)
+        if self.norm_name is not None:
+            x = self.norm(x)
+        if self.activate is not None:
+            x = self.activate(x)
+        return x
+
+
+class ConvModule(ConvNormAct):
+    """:class:`ConvNormAct` with MMCV's ``ConvModule`` defaults (no norm, explicit padding) and
+    initialisation (He fan-out convs, identity norms), as the decode heads use it.
 
     Args:
         in_channels: input channels.
@@ -65,23 +141,9 @@ class ConvModule(nn.Module):
         norm_layer: NormFactory | None = None,
         act_layer: ActFactory | None = nn.ReLU,
     ) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride=stride,
-            padding=padding,
-            dilation=dilation,
-            groups=groups,
-            bias=norm_layer is None,
+        super().__init__(
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, norm_layer, act_layer
         )
-        self.norm_name: str | None = None
-        if norm_layer is not None:
-            norm = norm_layer(out_channels)
-            self.norm_name = norm_name(norm)
-            self.add_module(self.norm_name, norm)
-        self.activate = act_layer() if act_layer is not None else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -93,18 +155,6 @@ class ConvModule(nn.Module):
         if norm is not None and getattr(norm, "weight", None) is not None:
             nn.init.ones_(norm.weight)
             nn.init.zeros_(norm.bias)
-
-    @property
-    def norm(self) -> nn.Module | None:
-        return getattr(self, self.norm_name) if self.norm_name is not None else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv(x)
-        if self.norm_name is not None:
-            x = self.norm(x)
-        if self.activate is not None:
-            x = self.activate(x)
-        return x
 
 
 class DepthwiseSeparableConvModule(nn.Module):

@@ -7,6 +7,7 @@ from .focal_loss import FocalLoss, sigmoid_focal_loss
 from .gfocal_loss import QualityFocalLoss
 from .iou_loss import GIoULoss, IoULoss
 from .smooth_l1_loss import L1Loss, SmoothL1Loss, smooth_l1
+from .utils import REDUCTIONS, Reduction, WeightedLoss, reduce_weighted_loss
 
 __all__ = [
     "BCEWithLogitsLoss",
@@ -17,7 +18,11 @@ __all__ = [
     "IoULoss",
     "L1Loss",
     "QualityFocalLoss",
+    "REDUCTIONS",
+    "Reduction",
     "SmoothL1Loss",
+    "WeightedLoss",
+    "reduce_weighted_loss",
     "sigmoid_focal_loss",
     "smooth_l1",
 ]

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ...registry import MODELS
-from .iou_loss import reduce_weighted_loss
+from .utils import Reduction, WeightedLoss
 
 __all__ = ["BCEWithLogitsLoss"]
 
 
 @MODELS.register()
-class BCEWithLogitsLoss(nn.Module):
+class BCEWithLogitsLoss(WeightedLoss):
     """``-[t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))]`` per element, weighted and reduced.
 
     Detection heads sample a subset of anchors or RoIs and divide the summed loss by the number of
@@ -36,16 +33,10 @@ class BCEWithLogitsLoss(nn.Module):
     def __init__(
         self,
         loss_weight: float = 1.0,
-        reduction: Literal["mean", "sum", "none"] = "mean",
+        reduction: Reduction = "mean",
         pos_weight: float | None = None,
     ) -> None:
-        super().__init__()
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(
-                f"BCEWithLogitsLoss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
-            )
-        self.loss_weight = loss_weight
-        self.reduction = reduction
+        super().__init__(loss_weight, reduction)
         self.pos_weight = pos_weight
 
     def forward(
@@ -54,9 +45,10 @@ class BCEWithLogitsLoss(nn.Module):
         target: torch.Tensor,
         weight: torch.Tensor | None = None,
         avg_factor: float | torch.Tensor | None = None,
+        reduction_override: Reduction | None = None,
     ) -> torch.Tensor:
         """Loss of ``logits`` against ``target``; ``avg_factor`` replaces the element count of
-        ``"mean"``."""
+        ``"mean"``; ``reduction_override`` the constructor's reduction."""
         if logits.shape != target.shape:
             raise ValueError(
                 f"BCEWithLogitsLoss: logits {tuple(logits.shape)} and target {tuple(target.shape)} differ in shape"
@@ -66,4 +58,4 @@ class BCEWithLogitsLoss(nn.Module):
             logits, target.to(logits.dtype), reduction="none", pos_weight=pos_weight
         )
         weight = None if weight is None else weight.to(loss.dtype)
-        return self.loss_weight * reduce_weighted_loss(loss, weight, self.reduction, avg_factor)
+        return self.weight_and_reduce(loss, weight, avg_factor, reduction_override)

@@ -8,18 +8,16 @@ what ``"mean"`` divides by.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ...registry import MODELS
-from .iou_loss import reduce_weighted_loss
+from .utils import Reduction, WeightedLoss
 
 
 @MODELS.register()
-class CrossEntropyLoss(nn.Module):
+class CrossEntropyLoss(WeightedLoss):
     """Softmax cross-entropy ``-sum_c q_c log softmax(x)_c``.
 
     Targets are either class indices (hard labels) or distributions over classes (soft targets,
@@ -62,21 +60,15 @@ class CrossEntropyLoss(nn.Module):
         loss_weight: float = 1.0,
         class_weight: Sequence[float] | None = None,
         ignore_index: int = -100,
-        reduction: Literal["mean", "sum", "none"] = "mean",
+        reduction: Reduction = "mean",
         avg_non_ignore: bool | None = None,
         loss_name: str = "loss_ce",
     ) -> None:
-        super().__init__()
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1), got {label_smoothing}")
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(
-                f"CrossEntropyLoss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
-            )
+        super().__init__(loss_weight, reduction)
         self.label_smoothing = label_smoothing
-        self.loss_weight = loss_weight
         self.ignore_index = ignore_index
-        self.reduction = reduction
         self.avg_non_ignore = avg_non_ignore
         self.loss_name = loss_name
         weight = None if class_weight is None else torch.as_tensor(class_weight, dtype=torch.float32)
@@ -88,18 +80,14 @@ class CrossEntropyLoss(nn.Module):
         target: torch.Tensor,
         weight: torch.Tensor | None = None,
         avg_factor: float | torch.Tensor | None = None,
-        reduction_override: Literal["mean", "sum", "none"] | None = None,
+        reduction_override: Reduction | None = None,
         ignore_index: int | None = None,
     ) -> torch.Tensor:
-        reduction = reduction_override or self.reduction
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(
-                f"CrossEntropyLoss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
-            )
+        reduction = self.reduction_for(reduction_override)
         ignore_index = self.ignore_index if ignore_index is None else ignore_index
         if target.is_floating_point():
             loss = self._soft_target_loss(logits, target)
-            return self.loss_weight * reduce_weighted_loss(loss, weight, reduction, avg_factor)
+            return self.weight_and_reduce(loss, weight, avg_factor, reduction)
         target = target.long()
         if weight is None and avg_factor is None and self.avg_non_ignore is None:
             loss = F.cross_entropy(
@@ -122,7 +110,7 @@ class CrossEntropyLoss(nn.Module):
         )
         if reduction == "mean" and avg_factor is None:
             avg_factor = self._mean_divisor(target, ignore_index, class_weight)
-        return self.loss_weight * reduce_weighted_loss(loss, weight, reduction, avg_factor)
+        return self.weight_and_reduce(loss, weight, avg_factor, reduction)
 
     def _mean_divisor(
         self, target: torch.Tensor, ignore_index: int, class_weight: torch.Tensor | None

@@ -15,22 +15,17 @@ here ignored pixels are excluded from every sum, which is what "ignore" means fo
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ...registry import MODELS
-from .iou_loss import reduce_weighted_loss
+from .utils import Reduction, WeightedLoss
 
 __all__ = ["DiceLoss"]
 
-Reduction = Literal["mean", "sum", "none"]
-
 
 @MODELS.register()
-class DiceLoss(nn.Module):
+class DiceLoss(WeightedLoss):
     """Dice loss over class probabilities and one-hot labels, ignored pixels excluded.
 
     Args:
@@ -64,16 +59,12 @@ class DiceLoss(nn.Module):
         eps: float = 1e-3,
         loss_name: str = "loss_dice",
     ) -> None:
-        super().__init__()
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"DiceLoss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        super().__init__(loss_weight, reduction)
         if eps < 0:
             raise ValueError(f"DiceLoss: eps must be >= 0, got {eps}")
         self.use_sigmoid = use_sigmoid
         self.activate = activate
-        self.reduction = reduction
         self.naive_dice = naive_dice
-        self.loss_weight = loss_weight
         self.ignore_index = ignore_index
         self.eps = eps
         self.loss_name = loss_name
@@ -99,8 +90,7 @@ class DiceLoss(nn.Module):
             else:
                 pixel_mask = pixel_mask * weight.to(pixel_mask.dtype).expand_as(pixel_mask)
         loss = 1.0 - self._dice(probs, onehot, pixel_mask.unsqueeze(1))
-        reduction = reduction_override or self.reduction
-        return self.loss_weight * reduce_weighted_loss(loss, image_weight, reduction, avg_factor)
+        return self.weight_and_reduce(loss, image_weight, avg_factor, reduction_override)
 
     def _activate(self, pred: torch.Tensor) -> torch.Tensor:
         if not self.activate:

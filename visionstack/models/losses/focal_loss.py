@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ...registry import MODELS
-from .iou_loss import reduce_weighted_loss
+from .utils import Reduction, WeightedLoss
 
 __all__ = ["FocalLoss", "sigmoid_focal_loss"]
-
-Reduction = Literal["mean", "sum", "none"]
 
 
 def sigmoid_focal_loss(
@@ -44,7 +39,7 @@ def sigmoid_focal_loss(
 
 
 @MODELS.register()
-class FocalLoss(nn.Module):
+class FocalLoss(WeightedLoss):
     """Sigmoid focal loss for dense classification, weighted and normalised.
 
     Args:
@@ -69,15 +64,11 @@ class FocalLoss(nn.Module):
         loss_weight: float = 1.0,
         reduction: Reduction = "mean",
     ) -> None:
-        super().__init__()
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"FocalLoss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        super().__init__(loss_weight, reduction)
         if gamma < 0:
             raise ValueError(f"FocalLoss: gamma must be >= 0, got {gamma}")
         self.gamma = gamma
         self.alpha = alpha
-        self.loss_weight = loss_weight
-        self.reduction = reduction
 
     def forward(
         self,
@@ -100,8 +91,7 @@ class FocalLoss(nn.Module):
                     f"got {tuple(weight.shape)}"
                 )
             weight = weight.to(loss.dtype)
-        reduction = reduction_override or self.reduction
-        return self.loss_weight * reduce_weighted_loss(loss, weight, reduction, avg_factor)
+        return self.weight_and_reduce(loss, weight, avg_factor, reduction_override)
 
     @staticmethod
     def _dense_targets(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ...registry import MODELS
-from .iou_loss import Reduction, reduce_weighted_loss
+from .utils import Reduction, WeightedLoss
 
 __all__ = ["QualityFocalLoss", "quality_focal_loss"]
 
@@ -47,7 +46,7 @@ def quality_focal_loss(
 
 
 @MODELS.register()
-class QualityFocalLoss(nn.Module):
+class QualityFocalLoss(WeightedLoss):
     """QFL with sigmoid classification (MMDetection's ``QualityFocalLoss``).
 
     The target is either a pair ``(labels, scores)`` with (N,) int64 labels in ``[0, C]`` (``C``
@@ -70,13 +69,11 @@ class QualityFocalLoss(nn.Module):
         activated: bool = False,
         reduction: Reduction = "mean",
     ) -> None:
-        super().__init__()
         if not use_sigmoid:
             raise ValueError("QualityFocalLoss: only use_sigmoid=True is defined (per-class sigmoid scores)")
+        super().__init__(loss_weight, reduction)
         self.beta = beta
-        self.loss_weight = loss_weight
         self.activated = activated
-        self.reduction = reduction
 
     def forward(
         self,
@@ -102,9 +99,10 @@ class QualityFocalLoss(nn.Module):
         soft_target = self._dense_target(pred, target)
         loss = quality_focal_loss(pred, soft_target, self.beta, self.activated).sum(dim=1)
         if weight is not None and weight.shape != loss.shape:
-            raise ValueError(f"QualityFocalLoss: weight must have shape {tuple(loss.shape)}, got {tuple(weight.shape)}")
-        reduction = reduction_override or self.reduction
-        return self.loss_weight * reduce_weighted_loss(loss, weight, reduction, avg_factor)
+            raise ValueError(
+                f"QualityFocalLoss: weight must have shape {tuple(loss.shape)}, got {tuple(weight.shape)}"
+            )
+        return self.weight_and_reduce(loss, weight, avg_factor, reduction_override)
 
     @staticmethod
     def _dense_target(

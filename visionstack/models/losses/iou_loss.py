@@ -1,8 +1,7 @@
 """IoU-based box regression losses over aligned pairs of xyxy boxes (IoU loss, GIoU loss).
 
-The weighted reduction used by the detection losses (per-element weight, then ``mean`` / ``sum`` /
-``none``, with ``mean`` optionally dividing by an explicit ``avg_factor`` such as the number of
-positive samples) lives here as :func:`reduce_weighted_loss` so the other detection losses share it.
+The weighted reduction they share with the other losses is :func:`.utils.reduce_weighted_loss`
+(re-exported here, where it used to live).
 """
 
 from __future__ import annotations
@@ -11,49 +10,12 @@ import abc
 from typing import Literal
 
 import torch
-from torch import nn
 
 from ...registry import MODELS
 from ..ops.boxes import aligned_box_iou
+from .utils import Reduction, WeightedLoss, reduce_weighted_loss
 
 __all__ = ["GIoULoss", "IoULoss", "reduce_weighted_loss"]
-
-Reduction = Literal["mean", "sum", "none"]
-_REDUCTIONS = ("mean", "sum", "none")
-
-
-def reduce_weighted_loss(
-    loss: torch.Tensor,
-    weight: torch.Tensor | None = None,
-    reduction: Reduction = "mean",
-    avg_factor: float | torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Multiply an element-wise loss by ``weight`` and reduce it.
-
-    Args:
-        loss: element-wise loss, any shape.
-        weight: broadcastable to ``loss`` (or None for all ones).
-        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
-        avg_factor: with ``"mean"``, divide the sum by this number instead of ``loss.numel()``
-            (MMDetection's convention: e.g. the number of positive samples). A tiny epsilon keeps
-            a zero ``avg_factor`` (an image batch without objects) finite.
-
-    Returns:
-        A scalar for ``"mean"``/``"sum"``, else the weighted loss of the shape of ``loss``.
-    """
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduce_weighted_loss: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    if weight is not None:
-        loss = loss * weight
-    if reduction == "none":
-        return loss
-    if reduction == "sum":
-        if avg_factor is not None:
-            raise ValueError("reduce_weighted_loss: avg_factor only applies to reduction='mean', got 'sum'")
-        return loss.sum()
-    if avg_factor is None:
-        return loss.mean()
-    return loss.sum() / (avg_factor + torch.finfo(torch.float32).eps)
 
 
 def _box_weight(weight: torch.Tensor | None, num_boxes: int) -> torch.Tensor | None:
@@ -69,16 +31,12 @@ def _box_weight(weight: torch.Tensor | None, num_boxes: int) -> torch.Tensor | N
     return weight
 
 
-class _AlignedIouLoss(nn.Module, abc.ABC):
+class _AlignedIouLoss(WeightedLoss, abc.ABC):
     """Shared body: check shapes, compute a per-pair loss, weight and reduce it."""
 
     def __init__(self, loss_weight: float, eps: float, reduction: Reduction) -> None:
-        super().__init__()
-        if reduction not in _REDUCTIONS:
-            raise ValueError(f"{type(self).__name__}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-        self.loss_weight = loss_weight
+        super().__init__(loss_weight, reduction)
         self.eps = eps
-        self.reduction = reduction
 
     @abc.abstractmethod
     def pair_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -110,10 +68,8 @@ class _AlignedIouLoss(nn.Module, abc.ABC):
                 f"{type(self).__name__}: pred and target must both be (N, 4) xyxy boxes, got "
                 f"{tuple(pred.shape)} and {tuple(target.shape)}"
             )
-        reduction = reduction_override or self.reduction
         weight = _box_weight(weight, pred.shape[0])
-        loss = self.pair_loss(pred, target)
-        return self.loss_weight * reduce_weighted_loss(loss, weight, reduction, avg_factor)
+        return self.weight_and_reduce(self.pair_loss(pred, target), weight, avg_factor, reduction_override)
 
 
 @MODELS.register()

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
-from torch import nn
 
 from ...registry import MODELS
-from .iou_loss import reduce_weighted_loss
+from .utils import Reduction, WeightedLoss
 
 __all__ = ["L1Loss", "SmoothL1Loss", "smooth_l1"]
-
-Reduction = Literal["mean", "sum", "none"]
 
 
 def smooth_l1(pred: torch.Tensor, target: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
@@ -26,17 +21,8 @@ def smooth_l1(pred: torch.Tensor, target: torch.Tensor, beta: float = 1.0) -> to
     return torch.where(diff < beta, 0.5 * diff * diff / beta, diff - 0.5 * beta)
 
 
-class _ElementwiseRegressionLoss(nn.Module):
+class _ElementwiseRegressionLoss(WeightedLoss):
     """Shared call: check shapes, compute the element-wise distance, weight and reduce."""
-
-    def __init__(self, loss_weight: float, reduction: Reduction) -> None:
-        super().__init__()
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(
-                f"{type(self).__name__}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
-            )
-        self.loss_weight = loss_weight
-        self.reduction = reduction
 
     def distance(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return (pred - target).abs()
@@ -65,8 +51,7 @@ class _ElementwiseRegressionLoss(nn.Module):
         if pred.numel() == 0:  # no positives: keep the graph, return an exact zero
             return pred.sum() * 0.0
         loss = self.distance(pred, target.to(pred.dtype))
-        reduction = reduction_override or self.reduction
-        return self.loss_weight * reduce_weighted_loss(loss, weight, reduction, avg_factor)
+        return self.weight_and_reduce(loss, weight, avg_factor, reduction_override)
 
 
 @MODELS.register()

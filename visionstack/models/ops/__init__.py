@@ -24,7 +24,7 @@ from .boxes import (
 from .dynamic_soft_label_assigner import DynamicSoftLabelAssigner
 from .nms import batched_nms, nms, soft_nms
 from .point_generator import MlvlPointGenerator
-from .postprocess import multiclass_nms
+from .postprocess import multiclass_nms, stable_topk
 from .roi_align import RoIAlign, roi_align
 from .samplers import PseudoSampler, RandomSampler, SamplingResult
 
@@ -55,4 +55,5 @@ __all__ = [
     "roi_align",
     "scale_boxes",
     "soft_nms",
+    "stable_topk",
 ]

@@ -1,4 +1,5 @@
-"""Detection post-processing: score threshold, class-aware NMS and the per-image cap."""
+"""Detection post-processing: score threshold, class-aware NMS and the per-image cap, and a top-k
+whose ties follow ONNX ``TopK``."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import torch
 
 from .nms import batched_nms
 
-__all__ = ["multiclass_nms"]
+__all__ = ["multiclass_nms", "stable_topk"]
 
 
 def multiclass_nms(
@@ -58,3 +59,34 @@ def multiclass_nms(
     if max_per_img > 0:
         keep = keep[:max_per_img]
     return torch.cat([boxes[keep], scores[keep, None]], dim=1), labels[keep]
+
+
+def stable_topk(values: torch.Tensor, k: int | torch.SymInt) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` largest values of each row, equal values in index order.
+
+    ONNX ``TopK`` breaks ties by the lower index; ``torch.topk`` leaves their order unspecified. In
+    eager PyTorch the ``k``-th largest value of a row is found by ``topk``, and the row's values at
+    or above it (``k`` of them, more only on a tie at the cut) are sorted stably, so the result is
+    that of a stable sort at the cost of a top-k. While ``torch.export`` traces, this is ``topk``,
+    which the exporter writes as ONNX ``TopK``.
+
+    Args:
+        values: (B, N) values, no NaN.
+        k: how many to keep per row, ``0 <= k <= N``.
+
+    Returns:
+        ``(top (B, k), index (B, k) int64)``: each row's largest values in decreasing order and their
+        column indices.
+    """
+    if torch.compiler.is_exporting():
+        return values.topk(k, dim=1)
+    if k == 0:
+        return values[:, :0], torch.zeros(values.shape[0], 0, dtype=torch.long, device=values.device)
+    cut = values.topk(k, dim=1).values[:, -1]
+    rows = []
+    for row, lowest in zip(values, cut):
+        candidates = torch.nonzero(row >= lowest).flatten()  # index order
+        order = torch.sort(row[candidates], descending=True, stable=True).indices[:k]
+        rows.append(candidates[order])
+    index = torch.stack(rows) if rows else torch.zeros(0, k, dtype=torch.long, device=values.device)
+    return values.gather(1, index), index

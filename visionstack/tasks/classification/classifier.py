@@ -13,6 +13,7 @@ from ...models.backbones.resnet import ResNet, load_torchvision_checkpoint
 from ...models.base_model import BaseModel
 from ...registry import MODELS
 from ...structures import DataSample
+from .data_preprocessor import ClsDataPreprocessor
 from .heads import ClsHead
 
 
@@ -25,13 +26,16 @@ class ImageClassifier(BaseModel):
         neck: maps that tuple to a tuple (e.g. GlobalAveragePooling); None passes it through.
         head: a :class:`ClsHead` with ``loss``/``predict``; None makes a feature extractor
             (``"tensor"`` mode only).
-        data_preprocessor: see :class:`~visionstack.models.BaseModel`.
+        data_preprocessor: see :class:`~visionstack.models.BaseModel`; a dict (no ``type``) or None
+            gives a :class:`ClsDataPreprocessor`.
 
     Modes:
         ``"tensor"``: logits (N, num_classes), or the features when there is no head;
         ``"loss"``: ``{"loss": ..., "accuracy_top1": ...}``;
         ``"predict"``: the samples with ``pred_label`` (label (1,), softmax score (num_classes,)).
     """
+
+    task = "classification"
 
     def __init__(
         self,
@@ -40,6 +44,8 @@ class ImageClassifier(BaseModel):
         head: ClsHead | None = None,
         data_preprocessor: nn.Module | Mapping[str, Any] | None = None,
     ) -> None:
+        if data_preprocessor is None or isinstance(data_preprocessor, Mapping):
+            data_preprocessor = ClsDataPreprocessor(**(data_preprocessor or {}))
         super().__init__(data_preprocessor)
         self.backbone = backbone
         self.neck = neck

@@ -1,23 +1,23 @@
 """DetDataPreprocessor: the detection flavour of the data preprocessor.
 
-Same normalise / pad / stack as :class:`visionstack.models.DataPreprocessor`, with the detection
-defaults (padding to multiples of 32 so every FPN stride divides the batch), the padded size written
-to every sample (``batch_input_shape``, ``pad_shape``), optional padding of ground-truth masks to that
-size, and batch augmentations that see ``gt_instances`` (e.g. multi-scale resizing of the batch).
+The shared image-only :class:`visionstack.models.DataPreprocessor` (normalise / pad / stack, the
+padded size written to every sample as ``batch_input_shape`` and ``pad_shape``) with the detection
+defaults (padding to multiples of 32 so every FPN stride divides the batch), optional padding of the
+ground-truth masks with their image, and batch augmentations that see ``gt_instances`` (e.g.
+multi-scale resizing of the batch).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 
+from ....models.batch_augments import BatchAugment, run_batch_augments
 from ....models.data_preprocessor import DataPreprocessor
 from ....registry import MODELS
 from ....structures import BitmapMasks, PolygonMasks
-
-DetBatchAugment = Callable[[torch.Tensor, list], tuple[torch.Tensor, list]]
 
 
 @MODELS.register()
@@ -31,6 +31,7 @@ class DetDataPreprocessor(DataPreprocessor):
         pad_size_divisor: batch height and width are multiples of this (32 covers strides 8..32 and
             an FPN with extra levels rounds down harmlessly).
         pad_value: value of padded pixels, in normalised units.
+        pad_min_size: the smallest padded ``(w, h)``; None pads to the largest image only.
         pad_mask: pad ``gt_instances.masks`` of each sample to the batch size (for mask heads); polygon
             masks are rasterised first.
         mask_pad_value: value of padded mask pixels.
@@ -52,9 +53,10 @@ class DetDataPreprocessor(DataPreprocessor):
         bgr_to_rgb: bool = False,
         pad_size_divisor: int = 32,
         pad_value: float = 0.0,
+        pad_min_size: tuple[int, int] | None = None,
         pad_mask: bool = False,
         mask_pad_value: int = 0,
-        batch_augments: Sequence[DetBatchAugment] | None = None,
+        batch_augments: Sequence[BatchAugment] | None = None,
         non_blocking: bool = False,
     ) -> None:
         super().__init__(
@@ -63,39 +65,35 @@ class DetDataPreprocessor(DataPreprocessor):
             bgr_to_rgb=bgr_to_rgb,
             pad_size_divisor=pad_size_divisor,
             pad_value=pad_value,
+            pad_min_size=pad_min_size,
             non_blocking=non_blocking,
         )
         self.pad_mask = pad_mask
         self.mask_pad_value = mask_pad_value
-        self.det_batch_augments = list(batch_augments or [])
+        self.batch_augments = list(batch_augments or [])
 
-    def forward(self, data: dict[str, Any], training: bool = False) -> dict[str, Any]:
-        """Preprocess one collated detection batch (see the class docstring)."""
-        data = super().forward(data, training=False)
-        inputs, data_samples = data["inputs"], data["data_samples"]
-        if data_samples is not None and self.pad_mask:
-            self._pad_gt_masks(data_samples, tuple(inputs.shape[-2:]))
-        if training and self.det_batch_augments:
-            if data_samples is None:
-                raise ValueError(
-                    "DetDataPreprocessor: batch augmentations need data_samples with gt_instances"
-                )
-            for augment in self.det_batch_augments:
-                inputs, data_samples = augment(inputs, data_samples)
-        return {"inputs": inputs, "data_samples": data_samples}
+    def pad_annotations(self, sample: Any, height: int, width: int) -> None:
+        """Pad the sample's ``gt_instances.masks`` (bottom/right) to the batch size when ``pad_mask``;
+        polygon masks are rasterised first."""
+        if not self.pad_mask:
+            return
+        instances = sample.get("gt_instances")
+        if instances is None or "masks" not in instances:
+            return
+        masks = instances.masks
+        if isinstance(masks, PolygonMasks):
+            masks = masks.to_bitmap()
+        if not isinstance(masks, BitmapMasks):
+            raise TypeError(
+                f"DetDataPreprocessor: pad_mask=True needs BitmapMasks or PolygonMasks in gt_instances.masks, "
+                f"got {type(masks).__name__}"
+            )
+        instances.masks = masks.pad((width, height), pad_val=self.mask_pad_value)  # pad takes (w, h)
 
-    def _pad_gt_masks(self, data_samples: list, shape: tuple[int, int]) -> None:
-        """Pad each sample's ``gt_instances.masks`` (bottom/right) to the batch ``shape`` (H, W)."""
-        for sample in data_samples:
-            instances = sample.get("gt_instances")
-            if instances is None or "masks" not in instances:
-                continue
-            masks = instances.masks
-            if isinstance(masks, PolygonMasks):
-                masks = masks.to_bitmap()
-            if not isinstance(masks, BitmapMasks):
-                raise TypeError(
-                    f"DetDataPreprocessor: pad_mask=True needs BitmapMasks or PolygonMasks in gt_instances.masks, "
-                    f"got {type(masks).__name__}"
-                )
-            instances.masks = masks.pad((shape[1], shape[0]), pad_val=self.mask_pad_value)  # pad takes (w, h)
+    def augment_batch(
+        self, inputs: torch.Tensor, data_samples: list | None
+    ) -> tuple[torch.Tensor, list | None]:
+        """The batch augments in order (training only); they must keep ``gt_instances`` consistent."""
+        return run_batch_augments(
+            self.batch_augments, inputs, data_samples, type(self).__name__, "gt_instances"
+        )

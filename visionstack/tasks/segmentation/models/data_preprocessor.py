@@ -1,13 +1,16 @@
-"""The segmentation data preprocessor: the shared one, padding the label maps with the ignore value."""
+"""The segmentation data preprocessor: the shared image-only one, padding the label maps with their
+image (with the ignore value) and running the segmentation batch augments."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
+import torch.nn.functional as F
 
-from ....models.data_preprocessor import BatchAugment, DataPreprocessor
+from ....models.batch_augments import BatchAugment, run_batch_augments
+from ....models.data_preprocessor import DataPreprocessor
 from ....registry import MODELS
 
 __all__ = ["SegDataPreProcessor"]
@@ -43,24 +46,44 @@ class SegDataPreProcessor(DataPreprocessor):
         batch_augments: Sequence[BatchAugment] | None = None,
         non_blocking: bool = False,
     ) -> None:
+        if size is not None and (len(size) != 2 or min(size) <= 0):
+            raise ValueError(f"SegDataPreProcessor: size must be a positive (w, h) pair, got {size!r}")
         super().__init__(
             mean=mean,
             std=std,
             bgr_to_rgb=bgr_to_rgb,
             pad_size_divisor=size_divisor or 1,
             pad_value=pad_val,
-            seg_pad_value=seg_pad_val,
-            batch_augments=batch_augments,
+            pad_min_size=size,
             non_blocking=non_blocking,
         )
-        if size is not None and (len(size) != 2 or min(size) <= 0):
-            raise ValueError(f"SegDataPreProcessor: size must be a positive (w, h) pair, got {size!r}")
-        self.size = None if size is None else (int(size[0]), int(size[1]))
+        self.seg_pad_value = seg_pad_val
+        self.batch_augments = list(batch_augments or [])
 
-    def _padded_size(self, images: list[torch.Tensor]) -> tuple[int, int]:
-        height, width = super()._padded_size(images)
-        if self.size is not None:
-            divisor = self.pad_size_divisor
-            width = max(width, math.ceil(self.size[0] / divisor) * divisor)
-            height = max(height, math.ceil(self.size[1] / divisor) * divisor)
-        return height, width
+    @property
+    def size(self) -> tuple[int, int] | None:
+        """MMSegmentation's name of ``pad_min_size``: the smallest padded ``(w, h)``."""
+        return self.pad_min_size
+
+    def pad_annotations(self, sample: Any, height: int, width: int) -> None:
+        """Pad ``sample.gt_sem_seg.data`` (bottom and right) to (height, width) with ``seg_pad_value``."""
+        seg = getattr(sample, "gt_sem_seg", None)
+        data = getattr(seg, "data", None) if seg is not None else None
+        if data is None or tuple(data.shape[-2:]) == (height, width):
+            return
+        if data.shape[-2] > height or data.shape[-1] > width:
+            raise ValueError(
+                f"SegDataPreProcessor: gt_sem_seg of {sample.metainfo.get('img_path')!r} is "
+                f"{tuple(data.shape[-2:])}, larger than the batch {(height, width)}; the map and its image "
+                "must have the same size"
+            )
+        pad = (0, width - data.shape[-1], 0, height - data.shape[-2])
+        seg.data = F.pad(data, pad, value=self.seg_pad_value)
+
+    def augment_batch(
+        self, inputs: torch.Tensor, data_samples: list | None
+    ) -> tuple[torch.Tensor, list | None]:
+        """The batch augments in order (training only); they must keep ``gt_sem_seg`` consistent."""
+        return run_batch_augments(
+            self.batch_augments, inputs, data_samples, type(self).__name__, "gt_sem_seg"
+        )

@@ -22,6 +22,7 @@ from torch import nn
 from ....models.base_model import BaseModel
 from ....registry import MODELS
 from ....structures import DataSample, PixelData
+from .data_preprocessor import SegDataPreProcessor
 from .decode_head import channel_argmax, resize
 from .seg_test_config import SegTestConfig
 
@@ -54,10 +55,12 @@ class EncoderDecoder(BaseModel):
         auxiliary_head: optional head (or list of heads) trained on the same features; its losses
             are prefixed ``"aux."`` (``"aux_0."``, ``"aux_1."`` ... for a list); unused at test time.
         test_cfg: :class:`SegTestConfig` or its dict (``mode``, ``crop_size``, ``stride``, ``tta``).
-        data_preprocessor: see :class:`BaseModel`.
+        data_preprocessor: see :class:`BaseModel`; None gives a :class:`SegDataPreProcessor`.
 
     Every part may also be a config dict with ``type`` (built with ``MODELS``).
     """
+
+    task = "segmentation"
 
     def __init__(
         self,
@@ -68,6 +71,8 @@ class EncoderDecoder(BaseModel):
         test_cfg: SegTestConfig | Mapping[str, Any] | None = None,
         data_preprocessor: nn.Module | Mapping[str, Any] | None = None,
     ) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = SegDataPreProcessor()  # pads gt_sem_seg with the image (255 = ignore)
         super().__init__(data_preprocessor=data_preprocessor)
         owner = type(self).__name__
         self.backbone = _as_module(backbone, "backbone", owner)
@@ -99,16 +104,7 @@ class EncoderDecoder(BaseModel):
     def with_auxiliary_head(self) -> bool:
         return self.auxiliary_head is not None
 
-    # ---- features and losses ----------------------------------------------------------------
-    def extract_feat(self, inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Multi-level features of a preprocessed (N, 3, H, W) batch."""
-        feats = self.backbone(inputs)
-        if isinstance(feats, torch.Tensor):
-            feats = (feats,)
-        if self.neck is not None:
-            feats = self.neck(tuple(feats))
-        return tuple(feats)
-
+    # ---- features and losses (extract_feat: BaseModel's backbone -> neck) ----------------------
     def encode_decode(self, inputs: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) logits of ``inputs`` (N, 3, H, W), upsampled to the input size."""
         return self.decode_head.predict(self.extract_feat(inputs), inputs.shape[-2:])

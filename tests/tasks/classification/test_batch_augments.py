@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from visionstack.models import CutMix, Mixup, RandomBatchAugment
+from visionstack.models import RandomBatchAugment
 from visionstack.structures import DataSample, LabelData
+from visionstack.tasks.classification.batch_augments import CutMix, Mixup
 
 NUM_CLASSES = 6
 
@@ -102,7 +103,7 @@ def test_cutmix_pastes_a_box_and_corrects_lambda_to_its_area(seed):
 
 
 def test_cutmix_box_side_follows_sqrt_of_one_minus_lambda():
-    from visionstack.models.batch_augments import cutmix_box
+    from visionstack.tasks.classification.batch_augments import cutmix_box
 
     torch.manual_seed(0)
     for lam in (0.1, 0.5, 0.9):
