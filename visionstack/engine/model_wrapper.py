@@ -52,8 +52,15 @@ def reduce_log_vars(log_vars: dict[str, float]) -> dict[str, float]:
     return dict(zip(names, values.tolist()))
 
 
-class DistributedModel(DistributedDataParallel):
-    """DDP wrapper exposing ``train_step``, ``val_step`` and ``test_step`` (see BaseModel)."""
+class _WrapperSteps:
+    """The model contract's steps of a wrapper around ``self.module`` (a BaseModel).
+
+    The loss is computed by calling the wrapper itself, not ``self.module``: DDP installs its
+    gradient hooks in its own ``forward``, and FSDP's ``forward`` passes straight to the module.
+    ``train_step`` returns the log variables averaged over the ranks.
+    """
+
+    module: nn.Module
 
     def train_step(self, data: Any, optim_wrapper: Any) -> dict[str, float]:
         with optim_wrapper.optim_context(self):
@@ -70,7 +77,11 @@ class DistributedModel(DistributedDataParallel):
         return self.module.test_step(data)
 
 
-class FSDPModel(nn.Module):
+class DistributedModel(_WrapperSteps, DistributedDataParallel):
+    """DDP wrapper exposing ``train_step``, ``val_step`` and ``test_step`` (see BaseModel)."""
+
+
+class FSDPModel(_WrapperSteps, nn.Module):
     """A model sharded with ``fully_shard``; exposes the step methods and full (gathered) states.
 
     Args:
@@ -97,20 +108,6 @@ class FSDPModel(nn.Module):
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self.module(*args, **kwargs)
-
-    def train_step(self, data: Any, optim_wrapper: Any) -> dict[str, float]:
-        with optim_wrapper.optim_context(self.module):
-            data = self.module.data_preprocessor(data, training=True)
-            losses = self.module(**data, mode="loss")
-        loss, log_vars = self.module.parse_losses(losses)
-        optim_wrapper.update_params(loss)
-        return reduce_log_vars(log_vars)
-
-    def val_step(self, data: Any) -> list[Any]:
-        return self.module.val_step(data)
-
-    def test_step(self, data: Any) -> list[Any]:
-        return self.module.test_step(data)
 
     # ---- full states (every rank must call these) ----------------------------------------------------
     def full_state_dict(self) -> dict[str, torch.Tensor]:

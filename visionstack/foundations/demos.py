@@ -19,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from .losses import BCEWithLogitsLoss, CrossEntropyLoss
+from .layers import Layer
+from .losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss
 from .network import mlp
-from .optimizers import Adam
+from .optimizers import Adam, Optimizer
 from .perceptron import Perceptron, logic_gate_dataset
 from .plots import (
     BoundaryPanel,
@@ -30,7 +31,7 @@ from .plots import (
     save_decision_boundaries,
     save_digit_predictions,
 )
-from .training import accuracy, fit
+from .training import History, accuracy, fit
 
 DemoResult = dict[str, Any]
 
@@ -117,6 +118,37 @@ def _split(count: int, test_fraction: float, rng: np.random.Generator) -> tuple[
     return order[test_count:], order[:test_count]
 
 
+def _fit_with_test_accuracy(
+    network: Layer,
+    loss: Loss,
+    optimizer: Optimizer,
+    train_data: tuple[np.ndarray, np.ndarray],
+    test_data: tuple[np.ndarray, np.ndarray],
+    epochs: int,
+) -> History:
+    """Train with mini-batches of 32 (shuffled with seed 0), recording ``"test accuracy"`` after every epoch.
+
+    Args:
+        train_data: training inputs and the targets the loss expects.
+        test_data: held-out inputs and their class labels.
+    """
+    test_inputs, test_labels = test_data
+
+    def test_accuracy(_epoch: int) -> dict[str, float]:
+        return {"test accuracy": accuracy(network, loss, test_inputs, test_labels)}
+
+    return fit(
+        network,
+        loss,
+        optimizer,
+        *train_data,
+        epochs=epochs,
+        batch_size=32,
+        rng=np.random.default_rng(0),
+        on_epoch_end=test_accuracy,
+    )
+
+
 def _moons_demo(out_dir: Path) -> DemoResult:
     """Train a 2-32-32-1 ReLU MLP on noisy half-moons; evaluate on a held-out 30%."""
     from sklearn.datasets import make_moons
@@ -125,20 +157,13 @@ def _moons_demo(out_dir: Path) -> DemoResult:
     train, test = _split(len(points), 0.3, np.random.default_rng(0))
     network = mlp([2, 32, 32, 1], activation="relu", rng=np.random.default_rng(0))
     loss = BCEWithLogitsLoss()
-
-    def test_accuracy(_epoch: int) -> dict[str, float]:
-        return {"test accuracy": accuracy(network, loss, points[test], labels[test])}
-
-    history = fit(
+    history = _fit_with_test_accuracy(
         network,
         loss,
         Adam(learning_rate=0.01),
-        points[train],
-        labels[train].reshape(-1, 1),
+        (points[train], labels[train].reshape(-1, 1)),
+        (points[test], labels[test]),
         epochs=60,
-        batch_size=32,
-        rng=np.random.default_rng(0),
-        on_epoch_end=test_accuracy,
     )
     moons_accuracy = history.metrics["test accuracy"][-1]
 
@@ -172,20 +197,13 @@ def _digits_demo(out_dir: Path) -> DemoResult:
     standardized = (features - mean) / np.where(std > 0, std, 1.0)
     network = mlp([64, 128, 10], activation="relu", rng=np.random.default_rng(0))
     loss = CrossEntropyLoss()
-
-    def test_accuracy(_epoch: int) -> dict[str, float]:
-        return {"test accuracy": accuracy(network, loss, standardized[test], labels[test])}
-
-    history = fit(
+    history = _fit_with_test_accuracy(
         network,
         loss,
         Adam(learning_rate=1e-3),
-        standardized[train],
-        labels[train],
+        (standardized[train], labels[train]),
+        (standardized[test], labels[test]),
         epochs=30,
-        batch_size=32,
-        rng=np.random.default_rng(0),
-        on_epoch_end=test_accuracy,
     )
     digits_accuracy = history.metrics["test accuracy"][-1]
     predictions = loss.predict(network.forward(standardized[test]))

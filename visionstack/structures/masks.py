@@ -15,8 +15,9 @@ where a shape is meant (``height``, ``width`` attributes).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
-from typing import Any
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from typing import Any, Self
 
 import cv2
 import numpy as np
@@ -86,7 +87,50 @@ def _index_array(index: IndexLike, length: int) -> np.ndarray | slice:
     return array.astype(np.int64).reshape(-1)
 
 
-class BitmapMasks:
+class _InstanceMasks(ABC):
+    """What both mask kinds share: a container of ``self.masks`` (one entry per instance) on an
+    image of ``self.height`` x ``self.width`` pixels."""
+
+    masks: Any
+    height: int
+    width: int
+
+    def __len__(self) -> int:
+        return len(self.masks)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.masks)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(num_masks={len(self)}, height={self.height}, width={self.width})"
+
+    @classmethod
+    def cat(cls, masks: Sequence[Self]) -> Self:
+        """Concatenate mask sets of the same image size."""
+        if not masks:
+            raise ValueError(f"{cls.__name__}.cat needs at least one element")
+        sizes = {(m.height, m.width) for m in masks}
+        if len(sizes) != 1 or not all(isinstance(m, cls) for m in masks):
+            raise ValueError(
+                f"{cls.__name__}.cat needs {cls.__name__} of one size, got sizes {sorted(sizes)}"
+            )
+        return cls(cls._concatenate([m.masks for m in masks]), masks[0].height, masks[0].width)
+
+    @staticmethod
+    @abstractmethod
+    def _concatenate(storages: list[Any]) -> Any:
+        """The ``masks`` storages of several sets joined into one, in order."""
+
+    @abstractmethod
+    def resize(self, size: tuple[int, int]) -> Self:
+        """The masks on an image of ``size = (w, h)``."""
+
+    def rescale(self, factor: float) -> Self:
+        """Scale both sides by ``factor`` (size rounded half up, as ``Resize(scale_factor=...)``)."""
+        return self.resize((int(self.width * factor + 0.5), int(self.height * factor + 0.5)))
+
+
+class BitmapMasks(_InstanceMasks):
     """N binary masks of one image, stored as an (N, H, W) uint8 array of 0/1.
 
     Args:
@@ -107,27 +151,12 @@ class BitmapMasks:
             )
 
     # ---- container ----------------------------------------------------------------------------
-    def __len__(self) -> int:
-        return len(self.masks)
-
     def __getitem__(self, index: IndexLike) -> BitmapMasks:
         return BitmapMasks(self.masks[_index_array(index, len(self))], self.height, self.width)
 
-    def __iter__(self):
-        return iter(self.masks)
-
-    def __repr__(self) -> str:
-        return f"BitmapMasks(num_masks={len(self)}, height={self.height}, width={self.width})"
-
-    @classmethod
-    def cat(cls, masks: Sequence[BitmapMasks]) -> BitmapMasks:
-        """Concatenate mask sets of the same image size."""
-        if not masks:
-            raise ValueError("BitmapMasks.cat needs at least one element")
-        sizes = {(m.height, m.width) for m in masks}
-        if len(sizes) != 1 or not all(isinstance(m, cls) for m in masks):
-            raise ValueError(f"BitmapMasks.cat needs BitmapMasks of one size, got sizes {sorted(sizes)}")
-        return cls(np.concatenate([m.masks for m in masks]), masks[0].height, masks[0].width)
+    @staticmethod
+    def _concatenate(storages: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(storages)
 
     # ---- geometry -----------------------------------------------------------------------------
     def resize(self, size: tuple[int, int]) -> BitmapMasks:
@@ -139,10 +168,6 @@ class BitmapMasks:
             cv2.resize(m, (new_width, new_height), interpolation=cv2.INTER_NEAREST_EXACT) for m in self.masks
         ]
         return BitmapMasks(np.stack(resized), new_height, new_width)
-
-    def rescale(self, factor: float) -> BitmapMasks:
-        """Scale both sides by ``factor`` (size rounded half up, as ``Resize(scale_factor=...)``)."""
-        return self.resize((int(self.width * factor + 0.5), int(self.height * factor + 0.5)))
 
     def flip(self, direction: str = "horizontal") -> BitmapMasks:
         """Mirror ``horizontal``, ``vertical`` or ``diagonal`` (both)."""
@@ -216,7 +241,7 @@ class BitmapMasks:
         return torch.from_numpy(self.masks).to(device=device, dtype=dtype)
 
 
-class PolygonMasks:
+class PolygonMasks(_InstanceMasks):
     """N instance masks as polygons: per instance a list of flat ``x0, y0, x1, y1, ...`` float64 arrays.
 
     Polygons transform exactly (no rasterisation loss) and rasterise with COCO's rules
@@ -248,30 +273,15 @@ class PolygonMasks:
             self.masks.append(converted)
 
     # ---- container ----------------------------------------------------------------------------
-    def __len__(self) -> int:
-        return len(self.masks)
-
     def __getitem__(self, index: IndexLike) -> PolygonMasks:
         positions = _index_array(index, len(self))
         if isinstance(positions, slice):
             return PolygonMasks(self.masks[positions], self.height, self.width)
         return PolygonMasks([self.masks[int(i)] for i in positions], self.height, self.width)
 
-    def __iter__(self):
-        return iter(self.masks)
-
-    def __repr__(self) -> str:
-        return f"PolygonMasks(num_masks={len(self)}, height={self.height}, width={self.width})"
-
-    @classmethod
-    def cat(cls, masks: Sequence[PolygonMasks]) -> PolygonMasks:
-        """Concatenate mask sets of the same image size."""
-        if not masks:
-            raise ValueError("PolygonMasks.cat needs at least one element")
-        sizes = {(m.height, m.width) for m in masks}
-        if len(sizes) != 1 or not all(isinstance(m, cls) for m in masks):
-            raise ValueError(f"PolygonMasks.cat needs PolygonMasks of one size, got sizes {sorted(sizes)}")
-        return cls([polygons for m in masks for polygons in m.masks], masks[0].height, masks[0].width)
+    @staticmethod
+    def _concatenate(storages: list[list[list[np.ndarray]]]) -> list[list[np.ndarray]]:
+        return [polygons for storage in storages for polygons in storage]
 
     def _map(self, function, height: int, width: int) -> PolygonMasks:
         """Apply ``function((K, 2) points) -> (K', 2) points`` to every polygon; drop those under 3 points."""
@@ -291,10 +301,6 @@ class PolygonMasks:
         new_width, new_height = int(size[0]), int(size[1])
         scale = np.array([new_width / self.width, new_height / self.height])
         return self._map(lambda points: points * scale, new_height, new_width)
-
-    def rescale(self, factor: float) -> PolygonMasks:
-        """Scale both sides by ``factor`` (size rounded half up)."""
-        return self.resize((int(self.width * factor + 0.5), int(self.height * factor + 0.5)))
 
     def flip(self, direction: str = "horizontal") -> PolygonMasks:
         """Mirror ``horizontal`` (x -> W - x), ``vertical`` (y -> H - y) or ``diagonal`` (both)."""

@@ -44,17 +44,23 @@ class ClsHead(nn.Module):
     """Shared loss/predict logic; subclasses define ``pre_logits`` and ``forward``.
 
     Args:
+        num_classes: number of classes (>= 1).
         loss: the loss module, called as ``loss(logits, targets)``; default ``CrossEntropyLoss()``.
         topk: while training with hard labels, the loss dict also holds ``accuracy_top{k}`` (in %)
             for each k (logged, not optimised).
     """
 
-    def __init__(self, loss: nn.Module | None = None, topk: int | Sequence[int] = (1,)) -> None:
+    def __init__(
+        self, num_classes: int, loss: nn.Module | None = None, topk: int | Sequence[int] = (1,)
+    ) -> None:
         super().__init__()
         self.loss_module = loss if loss is not None else CrossEntropyLoss()
         self.topk = (topk,) if isinstance(topk, int) else tuple(topk)
         if any(k < 1 for k in self.topk):
             raise ValueError(f"{type(self).__name__}: topk entries must be >= 1, got {self.topk}")
+        if num_classes < 1:
+            raise ValueError(f"{type(self).__name__}: num_classes must be >= 1, got {num_classes}")
+        self.num_classes = num_classes
 
     def pre_logits(self, feats: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """The (N, C) input of the final classifier: the last feature."""
@@ -114,10 +120,7 @@ class LinearClsHead(ClsHead):
         loss: nn.Module | None = None,
         topk: int | Sequence[int] = (1,),
     ) -> None:
-        super().__init__(loss, topk)
-        if num_classes < 1:
-            raise ValueError(f"LinearClsHead: num_classes must be >= 1, got {num_classes}")
-        self.num_classes = num_classes
+        super().__init__(num_classes, loss, topk)
         self.fc = nn.Linear(in_channels, num_classes)
         nn.init.normal_(self.fc.weight, std=0.01)
         nn.init.zeros_(self.fc.bias)
@@ -139,7 +142,7 @@ class VisionTransformerClsHead(ClsHead):
         topk: see :class:`ClsHead`.
 
     Shapes:
-        feats[-1] (N, in_channels) -> logits (N, num_classes).
+        feats[-1] (N, in_channels) -> pre-logits (N, hidden_dim or in_channels) -> logits (N, num_classes).
     """
 
     def __init__(
@@ -150,10 +153,7 @@ class VisionTransformerClsHead(ClsHead):
         loss: nn.Module | None = None,
         topk: int | Sequence[int] = (1,),
     ) -> None:
-        super().__init__(loss, topk)
-        if num_classes < 1:
-            raise ValueError(f"VisionTransformerClsHead: num_classes must be >= 1, got {num_classes}")
-        self.num_classes = num_classes
+        super().__init__(num_classes, loss, topk)
         if hidden_dim is None:
             self.pre_logits_layer: nn.Module = nn.Identity()
             width = in_channels

@@ -313,19 +313,8 @@ class ADE20KDataset(BaseSegDataset):
 
     METAINFO: ClassVar[dict] = {"classes": ADE20K_CLASSES, "palette": ADE20K_PALETTE}
 
-    def __init__(
-        self,
-        img_suffix: str = ".jpg",
-        seg_map_suffix: str = ".png",
-        reduce_zero_label: bool = True,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            img_suffix=img_suffix,
-            seg_map_suffix=seg_map_suffix,
-            reduce_zero_label=reduce_zero_label,
-            **kwargs,
-        )
+    def __init__(self, reduce_zero_label: bool = True, **kwargs: Any) -> None:
+        super().__init__(reduce_zero_label=reduce_zero_label, **kwargs)
 
 
 @DATASETS.register()
@@ -359,12 +348,7 @@ class PascalVOCDataset(BaseSegDataset):
     METAINFO: ClassVar[dict] = {"classes": VOC_SEG_CLASSES, "palette": VOC_SEG_PALETTE}
 
     def __init__(
-        self,
-        ann_file: str = "",
-        data_prefix: Mapping[str, str] | None = None,
-        img_suffix: str = ".jpg",
-        seg_map_suffix: str = ".png",
-        **kwargs: Any,
+        self, ann_file: str = "", data_prefix: Mapping[str, str] | None = None, **kwargs: Any
     ) -> None:
         if not ann_file:
             raise ValueError(
@@ -375,13 +359,7 @@ class PascalVOCDataset(BaseSegDataset):
             if data_prefix is None
             else data_prefix
         )
-        super().__init__(
-            ann_file=ann_file,
-            data_prefix=prefixes,
-            img_suffix=img_suffix,
-            seg_map_suffix=seg_map_suffix,
-            **kwargs,
-        )
+        super().__init__(ann_file=ann_file, data_prefix=prefixes, **kwargs)
 
 
 @DATASETS.register()
@@ -394,9 +372,6 @@ class SynthSegDataset(BaseSegDataset):
     """
 
     METAINFO: ClassVar[dict] = {"classes": SEG_CLASSES, "palette": SEG_PALETTE}
-
-    def __init__(self, img_suffix: str = ".jpg", seg_map_suffix: str = ".png", **kwargs: Any) -> None:
-        super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)
 
     def load_data_list(self) -> list[dict]:
         meta_file = os.path.join(self.data_root, "meta.json") if self.data_root else ""
