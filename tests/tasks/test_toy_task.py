@@ -197,8 +197,8 @@ PACKAGE = {
                     pairs.append((record["value"], truth[key]))
                 return {"mae": mean_absolute_error(pairs)}
 
-            def runtime_postprocess(self, outputs, index, meta, spec, **options):
-                return {"pred_value": {"value": outputs["value"][index]}}
+            def runtime_postprocess(self, outputs, meta, spec, **options):
+                return {"pred_value": {"value": outputs["value"]}}
 
             def compare(self, reference, result):
                 expected = reference.pred_value.value.numpy()

@@ -162,9 +162,8 @@ class OnnxInferencer:
             "img_shape": meta["img_shape"],
             "scale_factor": meta["scale_factor"],
         }
-        result.update(
-            self.adapter.runtime_postprocess(outputs, index, meta, self.postprocess_cfg, **self.postprocess_options)
-        )
+        outputs = {name: value[index] for name, value in outputs.items()}  # this image's outputs
+        result.update(self.adapter.runtime_postprocess(outputs, meta, self.postprocess_cfg, **self.postprocess_options))
         return result
 
     # ---- JSON ----------------------------------------------------------------------------------

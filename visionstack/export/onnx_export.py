@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .ops import ONNX_TRANSLATIONS
+from ..models.ops.onnx_translations import ONNX_TRANSLATIONS
 
 __all__ = ["ExportForward", "export_onnx", "quiet_exporter"]
 

@@ -39,9 +39,15 @@ __all__ = [
     "dataset_meta_value",
     "dataset_setting",
     "get_adapter",
+    "evaluation_options",
     "merge_comparisons",
+    "metric_nodes",
     "typed_nodes",
 ]
+
+Arrays = Mapping[str, np.ndarray]  # named arrays: graph outputs, one image's outputs, a prediction field
+Meta = Mapping[str, Any]  # an image's metainfo (ori_shape, img_shape, scale_factor), deploy.json sections
+RunGraph = Callable[[np.ndarray, Sequence[Meta]], dict[str, np.ndarray]]  # runs the exported graph once
 
 # Structure kinds of ``pred_*`` fields: how a field's arrays become a structure of visionstack.structures.
 STRUCTURES = {"label": "LabelData", "instances": "InstanceData", "pixels": "PixelData"}
@@ -206,26 +212,14 @@ class TaskAdapter(ABC):
         return args
 
     # ---- the ONNX Runtime side (NumPy only) -------------------------------------------------------------
-    def runtime_forward(
-        self,
-        run: Callable[[np.ndarray, Sequence[Mapping[str, Any]]], dict[str, np.ndarray]],
-        batch: np.ndarray,
-        metas: Sequence[Mapping[str, Any]],
-        spec: Mapping[str, Any],
-    ) -> dict[str, np.ndarray]:
+    def runtime_forward(self, run: RunGraph, batch: np.ndarray, metas: Sequence[Meta], spec: Meta) -> Arrays:
         """The graph's outputs for a preprocessed (B, C, H, W) batch; ``run(batch, metas)`` runs it once."""
         return run(batch, metas)
 
     @abstractmethod
-    def runtime_postprocess(
-        self,
-        outputs: Mapping[str, np.ndarray],
-        index: int,
-        meta: Mapping[str, Any],
-        spec: Mapping[str, Any],
-        **options: Any,
-    ) -> dict[str, Any]:
-        """Image ``index``'s ``pred_*`` fields (dicts of arrays) from the graph outputs."""
+    def runtime_postprocess(self, outputs: Arrays, meta: Meta, spec: Meta, **options: Any) -> dict[str, Any]:
+        """One image's ``pred_*`` fields (dicts of arrays) from its graph outputs (each output without the
+        batch axis), its metainfo and deploy.json's ``postprocess`` ``spec``."""
 
     @abstractmethod
     def compare(self, reference: Any, result: Mapping[str, Any]) -> dict[str, float]:
@@ -288,6 +282,31 @@ def typed_nodes(value: Any, path: str) -> Iterator[tuple[str, dict]]:
     elif isinstance(value, (list, tuple)):
         for index, child in enumerate(value):
             yield from typed_nodes(child, f"{path}[{index}]")
+
+
+def metric_nodes(evaluator_cfg: Any, metric_type: type) -> list[dict]:
+    """The metric configs of ``evaluator_cfg`` (a dict or a list) whose type is ``metric_type`` or a subclass;
+    an error naming the metrics it has when there is none."""
+    from ..registry import METRICS, resolve_type
+
+    found, nodes = [], []
+    for path, node in typed_nodes(evaluator_cfg, "test_evaluator"):
+        metric_cls = resolve_type(node["type"], METRICS, f"{path}.type")
+        found.append(getattr(metric_cls, "__name__", str(metric_cls)))
+        if isinstance(metric_cls, type) and issubclass(metric_cls, metric_type):
+            nodes.append(node)
+    if not nodes:
+        raise ConfigError(
+            f"test_evaluator has no {metric_type.__name__} (it has: {', '.join(found) or 'nothing'})"
+        )
+    return nodes
+
+
+def evaluation_options(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``metrics`` (the config's ``test_evaluator``) and ``classes`` for a task's ``evaluate_files``."""
+    if cfg is None:
+        return {}
+    return {"metrics": cfg.get("test_evaluator"), "classes": dataset_meta_value(cfg, {}, "classes")}
 
 
 def merge_comparisons(total: dict[str, float], one: Mapping[str, float]) -> dict[str, float]:

@@ -34,6 +34,6 @@ model = dict(
         assigner=dict(type="DynamicSoftLabelAssigner", topk=13),
         loss_cls=dict(type="QualityFocalLoss", use_sigmoid=True, beta=2.0, loss_weight=1.0),
         loss_bbox=dict(type="GIoULoss", loss_weight=2.0),
-        test_cfg=dict(nms_pre=30000, score_thr=0.001, iou_threshold=0.65, max_per_img=300, min_bbox_size=0),
+        test_cfg=dict(nms_pre=30000, score_thr=0.001, nms_iou_thr=0.65, max_per_img=300, min_bbox_size=0),
     ),
 )

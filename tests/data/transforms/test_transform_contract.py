@@ -35,6 +35,7 @@ CONFIGS: dict[str, dict] = {
     "RandomResize": dict(scale=(20, 14), ratio_range=(0.5, 1.5), keep_ratio=True),
     "RandomCrop": dict(crop_size=(12, 9), cat_max_ratio=0.75),
     "Pad": dict(size_divisor=8),
+    "RandomAffine": dict(max_rotate_degree=20.0, max_shear_degree=5.0, border=(2, -3)),
     "PhotoMetricDistortion": dict(),
 }
 

@@ -1,11 +1,11 @@
-"""multiclass_nms against a per-class loop."""
+"""multiclass_nms against a per-class loop; stable_topk against a stable sort."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from visionstack.models.ops import multiclass_nms, nms
+from visionstack.models.ops import multiclass_nms, nms, stable_topk
 from visionstack.testing import random_boxes
 
 
@@ -45,3 +45,13 @@ def test_empty_and_errors():
     assert dets.shape == (0, 5) and labels.shape == (0,)
     with pytest.raises(ValueError, match="boxes must be"):
         multiclass_nms(torch.zeros(3, 5), torch.zeros(3, 2), 0.5, 0.5)
+
+
+@pytest.mark.parametrize("k", [1, 3, 7, 12])
+def test_stable_topk_is_a_stable_sort_cut(k):
+    generator = torch.Generator().manual_seed(k)
+    values = torch.randint(0, 4, (3, 12), generator=generator).float()  # many ties, some at the cut
+    top, index = stable_topk(values, k)
+    expected = torch.sort(values, dim=1, descending=True, stable=True)
+    assert torch.equal(index, expected.indices[:, :k]) and torch.equal(top, expected.values[:, :k])
+    assert stable_topk(values, 0)[1].shape == (3, 0)

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from visionstack.data.datasets.coco import CocoDataset
-from visionstack.data.transforms import LoadImage
+from visionstack.data.transforms import LoadImage, flip_results
 from visionstack.registry import TRANSFORMS, build
 from visionstack.structures.masks import BitmapMasks, PolygonMasks
 from visionstack.tasks.detection.synthetic import write_synthetic_detection
-from visionstack.tasks.detection.transforms import LoadAnnotations, flip_det_results
+from visionstack.tasks.detection.transforms import LoadAnnotations
 
 # Every detection transform registered here, with a config for the contract test below.
 CONFIGS: dict[str, dict] = {
@@ -66,7 +66,7 @@ def random_step(results: dict, rng: np.random.Generator, others: list[dict]) -> 
     if choice == 2:
         return "pad", build(dict(type="Pad", size_divisor=int(rng.integers(1, 20))), TRANSFORMS)(results)
     if choice == 3:
-        return "flip", flip_det_results(results, ["horizontal", "vertical", "diagonal"][int(rng.integers(3))])
+        return "flip", flip_results(results, ["horizontal", "vertical", "diagonal"][int(rng.integers(3))])
     name = "Mosaic" if choice == 4 else "MixUp"
     mixed = dict(results, mix_results=[copy.deepcopy(o) for o in others[: 3 if choice == 4 else 1]])
     return name, build(dict(type=name, **CONFIGS[name]), TRANSFORMS)(mixed)

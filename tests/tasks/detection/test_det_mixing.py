@@ -142,3 +142,11 @@ def test_multi_image_mix_dataset_feeds_mosaic_and_mixup(synth_dataset):
         plain["data_samples"].img_shape
         == RandomResize(scale=(64, 64), keep_ratio=True)(synth_dataset[2])["img_shape"]
     )
+
+
+def test_mixing_refuses_per_instance_kinds_it_cannot_move():
+    results = sample(10, [5, 5, 15, 20], 0)
+    results["gt_keypoints"] = np.zeros((1, 3, 2), np.float32)
+    results["mix_results"] = [sample(20, [0, 0, 40, 30], 1) for _ in range(3)]
+    with pytest.raises(ValueError, match="holds 'gt_keypoints'"):
+        Mosaic(img_scale=(40, 30))(results)

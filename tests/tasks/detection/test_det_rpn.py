@@ -9,7 +9,8 @@ import torch.nn.functional as F
 
 from visionstack.models.ops import AnchorGenerator, DeltaXYWHBBoxCoder, RandomSampler, box_iou
 from visionstack.structures import DataSample, InstanceData
-from visionstack.tasks.detection.models.rpn_head import ProposalConfig, RPNHead
+from visionstack.tasks.detection.models.rpn_head import RPNHead
+from visionstack.tasks.detection.models.test_config import DetTestConfig
 
 SIZE = 64
 STRIDES = [4, 8, 16, 32, 64]
@@ -130,7 +131,7 @@ def _greedy_nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float) -> 
 def test_proposals_match_a_per_level_reference():
     torch.manual_seed(1)
     head = RPNHead(in_channels=8, feat_channels=8)
-    cfg = ProposalConfig(nms_pre=20, max_per_img=25, nms_iou_thr=0.6, min_bbox_size=1.0)
+    cfg = DetTestConfig(nms_pre=20, max_per_img=25, nms_iou_thr=0.6, min_bbox_size=1.0)
     cls_scores = [torch.randn(1, 3, SIZE // s, SIZE // s) for s in STRIDES]
     bbox_preds = [0.3 * torch.randn(1, 12, SIZE // s, SIZE // s) for s in STRIDES]
     sample = DataSample(metainfo=dict(img_shape=(SIZE, SIZE)))

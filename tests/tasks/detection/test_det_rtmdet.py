@@ -157,7 +157,7 @@ def test_predict_by_feat_decodes_the_scored_point_and_rescales():
 
 def test_predict_caps_candidates_and_detections():
     head = RTMDetSepBNHead(num_classes=2, in_channels=8, feat_channels=8,
-                           test_cfg=dict(nms_pre=3, score_thr=0.0, max_per_img=4, iou_threshold=0.99))
+                           test_cfg=dict(nms_pre=3, score_thr=0.0, max_per_img=4, nms_iou_thr=0.99))
     torch.manual_seed(0)
     cls_scores = [torch.randn(1, 2, s, s) for s in (8, 4, 2)]
     bbox_preds = [torch.rand(1, 4, s, s) * 20 + 1 for s in (8, 4, 2)]

@@ -13,14 +13,16 @@ from visionstack.models.ops import AnchorGenerator, multiclass_nms
 from visionstack.registry import MODELS, build
 from visionstack.structures import BitmapMasks, DataSample, InstanceData, PolygonMasks
 from visionstack.tasks.detection.models.data_preprocessor import DetDataPreprocessor
-from visionstack.tasks.detection.models.retina_head import RetinaHead
-from visionstack.tasks.detection.models.single_stage import (
-    DenseTestConfig,
-    SingleStageDetector,
+from visionstack.tasks.detection.models.dense_inference import (
     bbox_post_process,
     filter_scores_and_topk,
     rescale_boxes,
 )
+from visionstack.tasks.detection.models.retina_head import RetinaHead
+from visionstack.tasks.detection.models.single_stage import (
+    SingleStageDetector,
+)
+from visionstack.tasks.detection.models.test_config import DetTestConfig
 
 
 def det_sample(height: int, width: int, masks=None) -> DataSample:
@@ -118,7 +120,7 @@ def test_builds_from_config_and_answers_the_three_modes():
         isinstance(model.data_preprocessor, DetDataPreprocessor)
         and model.data_preprocessor.pad_size_divisor == 16
     )
-    assert model.with_neck and model.bbox_head.test_cfg == DenseTestConfig(
+    assert model.with_neck and model.bbox_head.test_cfg == DetTestConfig(
         score_thr=0.0, nms_iou_thr=0.6, max_per_img=7
     )
     inputs = torch.randn(2, 3, 32, 48)
@@ -189,7 +191,7 @@ def test_bbox_post_process_rescales_then_matches_multiclass_nms():
     boxes = torch.cat([xy, xy + 10 + torch.rand(40, 2) * 30], dim=1)
     scores, labels = torch.rand(40), torch.randint(0, 3, (40,))
     sample = DataSample(metainfo=dict(scale_factor=(2.0, 0.5)))
-    cfg = DenseTestConfig(nms_iou_thr=0.5, max_per_img=12)
+    cfg = DetTestConfig(nms_iou_thr=0.5, max_per_img=12)
     result = bbox_post_process(boxes, scores, labels, sample, cfg)
     original = boxes / torch.tensor([2.0, 0.5, 2.0, 0.5])
     dense = torch.zeros(40, 3)
@@ -199,7 +201,7 @@ def test_bbox_post_process_rescales_then_matches_multiclass_nms():
     torch.testing.assert_close(result.scores, dets[:, 4])
     assert torch.equal(result.labels, expected_labels)
     assert len(bbox_post_process(boxes[:0], scores[:0], labels[:0], sample, cfg)) == 0
-    tiny = bbox_post_process(boxes, scores, labels, sample, DenseTestConfig(min_bbox_size=1e4))
+    tiny = bbox_post_process(boxes, scores, labels, sample, DetTestConfig(min_bbox_size=1e4))
     assert len(tiny) == 0
 
 
@@ -207,7 +209,18 @@ def test_rescale_and_test_config_parsing():
     boxes = torch.tensor([[10.0, 20.0, 30.0, 40.0]])
     torch.testing.assert_close(rescale_boxes(boxes, 2.0), boxes / 2)
     torch.testing.assert_close(rescale_boxes(boxes, None), boxes)
-    assert DenseTestConfig.from_value(None, "X") == DenseTestConfig()
-    assert DenseTestConfig.from_value(dict(nms=dict(iou_threshold=0.7)), "X").nms_iou_thr == 0.7
+    assert DetTestConfig.from_value(None, "X") == DetTestConfig()
+    assert DetTestConfig.from_value(dict(nms=dict(iou_threshold=0.7)), "X").nms_iou_thr == 0.7
     with pytest.raises(ValueError, match="unknown test_cfg keys"):
-        DenseTestConfig.from_value(dict(nms_thr=0.5), "RetinaHead")
+        DetTestConfig.from_value(dict(nms_thr=0.5), "RetinaHead")
+
+
+def test_test_config_names_renamed_and_unused_keys():
+    with pytest.raises(KeyError, match="'iou_threshold' is now 'nms_iou_thr'"):
+        DetTestConfig.from_value(dict(iou_threshold=0.6), "RTMDetSepBNHead")
+    with pytest.raises(ValueError, match="RPNHead does not use 'score_thr'"):
+        DetTestConfig.from_value(dict(score_thr=0.1), "RPNHead", "test_proposal_cfg", unused=("score_thr",))
+    with pytest.raises(ValueError, match="Did you mean: 'nms_pre'"):
+        DetTestConfig.from_value(dict(nms_per=5), "RetinaHead")
+    config = DetTestConfig.from_value(dict(max_per_img=7), "X", defaults=dict(nms_pre=3, max_per_img=9))
+    assert (config.nms_pre, config.max_per_img, config.score_thr) == (3, 7, DetTestConfig().score_thr)

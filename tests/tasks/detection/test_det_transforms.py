@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from visionstack.data.transforms import flip_results
 from visionstack.registry import TRANSFORMS, build
 from visionstack.structures import DataSample, InstanceData
 from visionstack.structures.masks import BitmapMasks, PolygonMasks
@@ -16,7 +17,6 @@ from visionstack.tasks.detection.transforms import (
     Pad,
     RandomCrop,
     RandomResize,
-    flip_det_results,
 )
 
 
@@ -183,7 +183,7 @@ def test_pad_to_divisor_and_size():
 
 
 def test_flip_helper_moves_masks_with_boxes():
-    out = flip_det_results(loaded(), "horizontal")
+    out = flip_results(loaded(), "horizontal")
     np.testing.assert_allclose(out["gt_bboxes"][0], [40 - 12, 3, 40 - 2, 13])
     np.testing.assert_array_equal(out["gt_masks"].get_bboxes(), out["gt_bboxes"])
 

@@ -12,7 +12,7 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from visionstack.engine import dist
+from visionstack.utils import dist
 from visionstack.registry import METRICS, build
 from visionstack.structures import DataSample, InstanceData
 from visionstack.tasks.detection.metrics.coco_format import dump_coco_results, encode_mask_rle, xyxy_to_xywh

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from visionstack.engine import dist
+from visionstack.utils import dist
 from visionstack.registry import METRICS, build
 from visionstack.structures import DataSample, InstanceData
 from visionstack.tasks.detection.metrics.voc_metric import (

@@ -1,8 +1,30 @@
-"""Data transforms (TRANSFORMS): loading, annotations, geometric, spatial, photometric, formatting, wrappers."""
+"""Data transforms (TRANSFORMS): loading, annotations, geometric, spatial, photometric, formatting, wrappers.
+
+Geometric transforms move every annotation a sample holds through the annotation kernels
+(:mod:`.annotation_kernels`); a new kind of annotation is one :func:`register_annotation_kernel` call.
+"""
 
 from . import image_ops
+from .affine import RandomAffine, affine_matrix
+from .annotation_kernels import (
+    INSTANCE_KEYS,
+    AnnotationKernel,
+    CropOp,
+    FlipOp,
+    PadOp,
+    ResizeOp,
+    SequenceKernel,
+    WarpOp,
+    annotation_kernels,
+    apply_geometry,
+    image_size,
+    keep_instances,
+    register_annotation_kernel,
+    unregister_annotation_kernel,
+)
 from .annotations import LoadAnnotations, apply_label_map, read_seg_map, reduce_zero_label_map
 from .base import BaseTransform, Compose, RandomApply, RandomChoice, Transform
+from .coordinate_kernels import BoxesKernel, KeypointsKernel, PolygonsKernel, boxes_inside
 from .formatting import PackInputs, image_to_tensor, to_label_tensor
 from .geometric import (
     CenterCrop,
@@ -12,23 +34,15 @@ from .geometric import (
     ResizeEdge,
     crop_results,
     flip_results,
+    pad_results,
     resize_results,
+    warp_results,
 )
 from .loading import LoadImage, read_image
 from .photometric import RANDAUG_OPS, TIMM_INCREASING_POLICIES, AugmentPolicy, ColorJitter, RandAugment
 from .photometric_distortion import PhotoMetricDistortion
-from .spatial import (
-    INSTANCE_KEYS,
-    Pad,
-    RandomCrop,
-    RandomResize,
-    boxes_inside,
-    crop_det_results,
-    flip_det_results,
-    keep_instances,
-    pad_det_results,
-    resize_det_results,
-)
+from .raster_kernels import ImageKernel, MasksKernel, SegMapKernel
+from .spatial import Pad, RandomCrop, RandomResize
 
 __all__ = [
     "image_ops",
@@ -47,7 +61,32 @@ __all__ = [
     "ResizeEdge",
     "crop_results",
     "flip_results",
+    "pad_results",
     "resize_results",
+    "warp_results",
+    "RandomAffine",
+    "affine_matrix",
+    "INSTANCE_KEYS",
+    "AnnotationKernel",
+    "SequenceKernel",
+    "CropOp",
+    "FlipOp",
+    "PadOp",
+    "ResizeOp",
+    "WarpOp",
+    "annotation_kernels",
+    "apply_geometry",
+    "image_size",
+    "keep_instances",
+    "register_annotation_kernel",
+    "unregister_annotation_kernel",
+    "ImageKernel",
+    "MasksKernel",
+    "SegMapKernel",
+    "BoxesKernel",
+    "KeypointsKernel",
+    "PolygonsKernel",
+    "boxes_inside",
     "LoadImage",
     "read_image",
     "RANDAUG_OPS",
@@ -60,14 +99,7 @@ __all__ = [
     "read_seg_map",
     "reduce_zero_label_map",
     "PhotoMetricDistortion",
-    "INSTANCE_KEYS",
     "Pad",
     "RandomCrop",
     "RandomResize",
-    "boxes_inside",
-    "crop_det_results",
-    "flip_det_results",
-    "keep_instances",
-    "pad_det_results",
-    "resize_det_results",
 ]

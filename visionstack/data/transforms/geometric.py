@@ -1,24 +1,36 @@
-"""Geometric transforms: resize, crop, flip.
+"""Geometric transforms: resize, crop, flip; and the functions that apply one operation to a sample.
 
-Every transform here keeps the results consistent: ``img_shape`` is the (h, w) of ``img`` after
-it, ``scale_factor`` (w, h) is the product of all resize factors applied so far (so a prediction
-divided by it lands in original-image pixels), and two annotation keys follow the image when
-present: ``gt_bboxes`` ((N, 4) float32 ndarray, x1 y1 x2 y2 in absolute pixels, clipped to the
-image) and ``gt_seg_map`` ((H, W) integer map, resized with nearest neighbour, padded with 255).
-Other annotation kinds (keypoints with left/right swaps, polygons) belong to task transforms.
+Every transform here moves whatever annotations the sample holds, through the kernels of
+:mod:`.annotation_kernels` (image, boxes, masks, semantic map, keypoints, polygons, and any kind
+registered later), and keeps the results consistent: ``img_shape`` is the (h, w) of the image
+after it, and ``scale_factor`` (w, h) is the product of all resize factors applied so far (so a
+prediction divided by it lands in original-image pixels). The ``*_results`` functions are the
+building blocks of every geometric transform, shared by all tasks (detection's Mosaic and MixUp
+use them too).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-import cv2
 import numpy as np
 
 from ...imaging import center_crop_box, edge_size, keep_ratio_size, scaled_size
 from ...registry import TRANSFORMS
-from . import image_ops
+from . import coordinate_kernels, image_ops, raster_kernels  # noqa: F401  (register the built-in kernels)
+from .annotation_kernels import (
+    FLIP_DIRECTIONS,
+    PAD_VALUES,
+    CropOp,
+    FlipOp,
+    PadOp,
+    ResizeOp,
+    WarpOp,
+    apply_geometry,
+    image_size,
+)
 from .base import BaseTransform
 
 __all__ = [
@@ -30,9 +42,9 @@ __all__ = [
     "resize_results",
     "crop_results",
     "flip_results",
+    "pad_results",
+    "warp_results",
 ]
-
-SEG_PAD_VALUE = 255
 
 
 def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
@@ -44,63 +56,103 @@ def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
 
 
 def resize_results(results: dict, size: tuple[int, int], interpolation: str = "bilinear") -> dict:
-    """Resize ``results["img"]`` to ``size = (w, h)`` and update shape, scale factor and annotations."""
-    img = results["img"]
-    height, width = img.shape[:2]
+    """Resize the sample to ``size = (w, h)``; ``img_shape`` follows and ``scale_factor`` accumulates.
+
+    ``interpolation`` is the image's; maps and bitmap masks use nearest neighbour.
+    """
+    width, height = image_size(results)
     new_width, new_height = int(size[0]), int(size[1])
-    results["img"] = image_ops.resize(img, (new_width, new_height), interpolation)
     scale_w, scale_h = new_width / width, new_height / height
+    apply_geometry(results, ResizeOp((new_width, new_height), (scale_w, scale_h), interpolation))
     previous_w, previous_h = results.get("scale_factor", (1.0, 1.0))
     results["scale_factor"] = (previous_w * scale_w, previous_h * scale_h)
     results["img_shape"] = (new_height, new_width)
-    if "gt_bboxes" in results:
-        boxes = np.asarray(results["gt_bboxes"], dtype=np.float32).reshape(-1, 4)
-        boxes = boxes * np.float32([scale_w, scale_h, scale_w, scale_h])
-        results["gt_bboxes"] = _clip_boxes(boxes, new_width, new_height)
-    if "gt_seg_map" in results:
-        results["gt_seg_map"] = image_ops.resize(results["gt_seg_map"], (new_width, new_height), "nearest")
-    if results.get("gt_masks") is not None:  # BitmapMasks / PolygonMasks
-        results["gt_masks"] = results["gt_masks"].resize((new_width, new_height))
     return results
 
 
 def crop_results(results: dict, x1: int, y1: int, x2: int, y2: int) -> dict:
-    """Crop ``img[y1:y2, x1:x2]`` (and annotations); boxes are shifted and clipped, never dropped."""
-    results["img"] = np.ascontiguousarray(results["img"][y1:y2, x1:x2])
+    """Crop the sample to ``[x1, x2) x [y1, y2)``; boxes are shifted and clipped, never dropped."""
+    apply_geometry(results, CropOp((int(x1), int(y1), int(x2), int(y2))))
     results["img_shape"] = (y2 - y1, x2 - x1)
-    if "gt_bboxes" in results:
-        boxes = np.asarray(results["gt_bboxes"], dtype=np.float32).reshape(-1, 4)
-        boxes = boxes - np.float32([x1, y1, x1, y1])
-        results["gt_bboxes"] = _clip_boxes(boxes, x2 - x1, y2 - y1)
-    if "gt_seg_map" in results:
-        results["gt_seg_map"] = np.ascontiguousarray(results["gt_seg_map"][y1:y2, x1:x2])
-    if results.get("gt_masks") is not None:
-        results["gt_masks"] = results["gt_masks"].crop((x1, y1, x2, y2))
     return results
 
 
 def flip_results(results: dict, direction: str) -> dict:
-    """Mirror the image (and annotations) in ``direction``; records ``flip``/``flip_direction``."""
-    height, width = results["img"].shape[:2]
-    results["img"] = image_ops.flip(results["img"], direction)
-    if "gt_bboxes" in results:
-        boxes = np.asarray(results["gt_bboxes"], dtype=np.float32).reshape(-1, 4).copy()
-        if direction in ("horizontal", "diagonal"):
-            boxes[:, [0, 2]] = width - boxes[:, [2, 0]]
-        if direction in ("vertical", "diagonal"):
-            boxes[:, [1, 3]] = height - boxes[:, [3, 1]]
-        results["gt_bboxes"] = boxes
-    if "gt_seg_map" in results:
-        results["gt_seg_map"] = image_ops.flip(results["gt_seg_map"], direction)
-    if results.get("gt_masks") is not None:
-        results["gt_masks"] = results["gt_masks"].flip(direction)
+    """Mirror the sample in ``direction`` (``horizontal``, ``vertical`` or ``diagonal``).
+
+    ``flip`` and ``flip_direction`` are :class:`RandomFlip`'s to record. Keypoints swap left and
+    right by the results' ``flip_indices`` (see :mod:`.coordinate_kernels`).
+    """
+    if direction not in FLIP_DIRECTIONS:
+        raise ValueError(f"unknown flip direction {direction!r}; choose horizontal, vertical or diagonal")
+    apply_geometry(results, FlipOp(direction, image_size(results)))
     return results
 
 
-def _clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
-    boxes[:, 0::2] = boxes[:, 0::2].clip(0, width)
-    boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
-    return boxes
+def pad_results(
+    results: dict,
+    size: tuple[int, int],
+    offset: tuple[int, int] = (0, 0),
+    pad_val: Mapping[str, Any] | None = None,
+) -> dict:
+    """Place the sample at ``offset = (left, top)`` on a canvas of ``size = (w, h)``; ``img_shape`` follows.
+
+    Args:
+        results: the results dict.
+        size: the output ``(w, h)``, holding the image at ``offset``.
+        offset: where the image's top-left corner lands; (0, 0) pads at the bottom and right only
+            (then boxes, keypoints and polygons do not move).
+        pad_val: fill values by kind: ``dict(img=0 or a BGR triple, seg=255, masks=0)`` and any key
+            a registered kernel reads; missing keys take these defaults.
+
+    Raises:
+        ValueError: the canvas is smaller than the image at ``offset``.
+    """
+    width, height = image_size(results)
+    new_width, new_height = int(size[0]), int(size[1])
+    left, top = int(offset[0]), int(offset[1])
+    if left < 0 or top < 0 or new_width < width + left or new_height < height + top:
+        at = f" at offset {(left, top)}" if (left, top) != (0, 0) else ""
+        raise ValueError(
+            f"Pad: cannot pad a {width}x{height} image{at} to the smaller size {new_width}x{new_height}"
+        )
+    fill = {**PAD_VALUES, **pad_val} if pad_val else PAD_VALUES
+    apply_geometry(results, PadOp((new_width, new_height), (left, top), fill))
+    results["img_shape"] = (new_height, new_width)
+    return results
+
+
+def warp_results(
+    results: dict,
+    matrix: np.ndarray,
+    size: tuple[int, int] | None = None,
+    interpolation: str = "bilinear",
+    pad_val: Mapping[str, Any] | None = None,
+) -> dict:
+    """Warp the sample through an affine (2, 3) or projective (3, 3) ``matrix``; ``img_shape`` follows.
+
+    Args:
+        results: the results dict.
+        matrix: maps continuous input coordinates (pixel ``(row, col)`` covers ``[col, col + 1)``)
+            to continuous output coordinates.
+        size: the output ``(w, h)``; the input's size when None.
+        interpolation: the image's interpolation; maps and bitmap masks use nearest neighbour.
+        pad_val: fill values by kind, as :func:`pad_results`.
+
+    Raises:
+        ValueError: ``matrix`` is not (2, 3) or (3, 3).
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.shape == (2, 3):
+        matrix = np.vstack([matrix, [0.0, 0.0, 1.0]])
+    if matrix.shape != (3, 3):
+        raise ValueError(f"warp_results: expected a (2, 3) or (3, 3) matrix, got shape {matrix.shape}")
+    image_ops.interpolation_flag(interpolation)
+    width, height = image_size(results) if size is None else (int(size[0]), int(size[1]))
+    fill = {**PAD_VALUES, **pad_val} if pad_val else PAD_VALUES
+    apply_geometry(results, WarpOp(matrix, (width, height), interpolation, fill))
+    results["img_shape"] = (height, width)
+    return results
 
 
 @TRANSFORMS.register()
@@ -145,8 +197,7 @@ class Resize(BaseTransform):
         return scaled_size(width, height, factor_w, factor_h)
 
     def transform(self, results: dict) -> dict:
-        height, width = results["img"].shape[:2]
-        return resize_results(results, self.target_size(width, height), self.interpolation)
+        return resize_results(results, self.target_size(*image_size(results)), self.interpolation)
 
 
 @TRANSFORMS.register()
@@ -178,8 +229,7 @@ class ResizeEdge(BaseTransform):
         return edge_size(width, height, self.scale, self.edge)
 
     def transform(self, results: dict) -> dict:
-        height, width = results["img"].shape[:2]
-        return resize_results(results, self.target_size(width, height), self.interpolation)
+        return resize_results(results, self.target_size(*image_size(results)), self.interpolation)
 
 
 @TRANSFORMS.register()
@@ -251,8 +301,7 @@ class RandomResizedCrop(BaseTransform):
         return (width - crop_w) // 2, (height - crop_h) // 2, crop_w, crop_h
 
     def transform(self, results: dict) -> dict:
-        height, width = results["img"].shape[:2]
-        x1, y1, crop_w, crop_h = self.crop_box(width, height)
+        x1, y1, crop_w, crop_h = self.crop_box(*image_size(results))
         crop_results(results, x1, y1, x1 + crop_w, y1 + crop_h)
         return resize_results(results, self.scale, self.interpolation)
 
@@ -263,8 +312,9 @@ class CenterCrop(BaseTransform):
 
     Args:
         crop_size: ``(w, h)`` of the crop (an int means square).
-        auto_pad: pad an image smaller than the crop symmetrically (with ``pad_val``; maps with 255)
-            so the output always has the crop size; otherwise the crop is clipped to the image.
+        auto_pad: pad an image smaller than the crop symmetrically (with ``pad_val``; maps with 255,
+            annotations move with it) so the output always has the crop size; otherwise the crop is
+            clipped to the image.
         pad_val: the padding value of the image.
     """
 
@@ -279,31 +329,16 @@ class CenterCrop(BaseTransform):
         crop_w, crop_h = self.crop_size
         if self.auto_pad:
             self._pad_to_crop(results)
-        height, width = results["img"].shape[:2]
+        width, height = image_size(results)
         return crop_results(results, *center_crop_box(width, height, crop_w, crop_h))
 
     def _pad_to_crop(self, results: dict) -> None:
-        height, width = results["img"].shape[:2]
+        width, height = image_size(results)
         crop_w, crop_h = self.crop_size
         if width >= crop_w and height >= crop_h:
             return
-        left, top = max(0, crop_w - width) // 2, max(0, crop_h - height) // 2
-        right, bottom = max(0, crop_w - width) - left, max(0, crop_h - height) - top
-        img = results["img"]
-        padded = cv2.copyMakeBorder(
-            img, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(self.pad_val,) * 4
-        )
-        results["img"] = padded[..., None] if img.ndim == 3 and padded.ndim == 2 else padded
-        results["img_shape"] = results["img"].shape[:2]
-        if "gt_bboxes" in results:
-            boxes = np.asarray(results["gt_bboxes"], dtype=np.float32).reshape(-1, 4)
-            results["gt_bboxes"] = boxes + np.float32([left, top, left, top])
-        if "gt_seg_map" in results:
-            results["gt_seg_map"] = cv2.copyMakeBorder(
-                results["gt_seg_map"], top, bottom, left, right, cv2.BORDER_CONSTANT, value=SEG_PAD_VALUE
-            )
-        if results.get("gt_masks") is not None:
-            results["gt_masks"] = results["gt_masks"].expand(results["img_shape"][::-1], (left, top))
+        offset = (max(0, crop_w - width) // 2, max(0, crop_h - height) // 2)
+        pad_results(results, (max(width, crop_w), max(height, crop_h)), offset, {"img": self.pad_val})
 
 
 @TRANSFORMS.register()
@@ -318,7 +353,7 @@ class RandomFlip(BaseTransform):
         direction: ``horizontal``, ``vertical``, ``diagonal`` or a list of them.
     """
 
-    DIRECTIONS = ("horizontal", "vertical", "diagonal")
+    DIRECTIONS = FLIP_DIRECTIONS
 
     def __init__(
         self, prob: float | Sequence[float] = 0.5, direction: str | Sequence[str] = "horizontal"

@@ -1,13 +1,11 @@
-"""Box-, mask- and map-aware spatial transforms: random resize, random crop, pad.
+"""Random resize, random crop and pad: the spatial transforms of detection and segmentation training.
 
-Shared by detection, instance segmentation and semantic segmentation. The annotation keys (set by
-:class:`~visionstack.data.transforms.annotations.LoadAnnotations`) are ``gt_seg_map`` ((H, W) class
-indices, 255 = ignore; nearest-neighbour resize, padded with 255) and the instance keys ``gt_bboxes``
-(N, 4) float32 x1 y1 x2 y2 in absolute pixels, ``gt_bboxes_labels`` (N,) int64, ``gt_ignore_flags``
-(N,) bool and ``gt_masks`` (:class:`~visionstack.structures.masks.BitmapMasks` or ``PolygonMasks`` of
-N instances). The four instance keys always keep the same length and order. The ``*_det_results``
-helpers move image, boxes, semantic map (via the shared helpers of
-:mod:`visionstack.data.transforms.geometric`) and masks together; every size here is ``(w, h)``.
+Like every geometric transform they move whatever annotations the sample holds through the kernels
+of :mod:`.annotation_kernels` (see :mod:`.geometric`); what they add is the instance bookkeeping of
+MMDetection: :class:`RandomCrop` drops the instances whose box is left empty, from every
+per-instance key at once (``gt_bboxes`` (N, 4) float32 x1 y1 x2 y2, ``gt_bboxes_labels`` (N,)
+int64, ``gt_ignore_flags`` (N,) bool, ``gt_masks``, and keypoints or polygons when present), and
+semantic segmentation's ``cat_max_ratio`` rule. Every size here is ``(w, h)``.
 """
 
 from __future__ import annotations
@@ -15,116 +13,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-import cv2
 import numpy as np
 
 from ...registry import TRANSFORMS
+from .annotation_kernels import image_size, keep_instances, pad_value_keys
 from .base import BaseTransform
-from .geometric import Resize, crop_results, flip_results, resize_results
+from .coordinate_kernels import boxes_inside
+from .geometric import Resize, crop_results, pad_results, resize_results
 
-__all__ = [
-    "INSTANCE_KEYS",
-    "RandomResize",
-    "RandomCrop",
-    "Pad",
-    "resize_det_results",
-    "crop_det_results",
-    "flip_det_results",
-    "pad_det_results",
-    "keep_instances",
-    "boxes_inside",
-]
-
-INSTANCE_KEYS = ("gt_bboxes", "gt_bboxes_labels", "gt_ignore_flags", "gt_masks")
-
-
-def resize_det_results(results: dict, size: tuple[int, int], interpolation: str = "bilinear") -> dict:
-    """Resize image, boxes, semantic map and masks to ``size = (w, h)``; ``scale_factor`` accumulates."""
-    masks = results.pop("gt_masks", None)
-    resize_results(results, size, interpolation)
-    if masks is not None:
-        results["gt_masks"] = masks.resize(size)
-    return results
-
-
-def crop_det_results(results: dict, x1: int, y1: int, x2: int, y2: int) -> dict:
-    """Crop everything to ``[x1, x2) x [y1, y2)``; boxes are shifted and clipped (not dropped)."""
-    masks = results.pop("gt_masks", None)
-    crop_results(results, x1, y1, x2, y2)
-    if masks is not None:
-        results["gt_masks"] = masks.crop((x1, y1, x2, y2))
-    return results
-
-
-def flip_det_results(results: dict, direction: str) -> dict:
-    """Mirror image, boxes, semantic map and masks (``horizontal``, ``vertical`` or ``diagonal``)."""
-    masks = results.pop("gt_masks", None)
-    flip_results(results, direction)
-    if masks is not None:
-        results["gt_masks"] = masks.flip(direction)
-    return results
-
-
-def _fill(value: float | Sequence[float], channels: int) -> tuple[float, ...]:
-    values = [float(value)] * channels if isinstance(value, (int, float)) else [float(v) for v in value]
-    return tuple(values + [0.0] * (4 - len(values)))
-
-
-def pad_det_results(
-    results: dict, size: tuple[int, int], pad_val: Mapping[str, float | Sequence[float]] | None = None
-) -> dict:
-    """Pad at the bottom and right to ``size = (w, h)``; boxes stay, masks and maps grow.
-
-    Args:
-        results: the results dict; ``img_shape`` becomes the padded (h, w) and ``pad_shape`` is set.
-        size: the output ``(w, h)``, at least the current size.
-        pad_val: ``dict(img=0 or a BGR triple, seg=255, masks=0)``.
-    """
-    pad_val = {"img": 0, "seg": 255, "masks": 0, **dict(pad_val or {})}
-    img = results["img"]
-    height, width = img.shape[:2]
-    new_width, new_height = int(size[0]), int(size[1])
-    if new_width < width or new_height < height:
-        raise ValueError(
-            f"Pad: cannot pad a {width}x{height} image to the smaller size {new_width}x{new_height}"
-        )
-    bottom, right = new_height - height, new_width - width
-    channels = img.shape[2] if img.ndim == 3 else 1
-    padded = cv2.copyMakeBorder(
-        img, 0, bottom, 0, right, cv2.BORDER_CONSTANT, value=_fill(pad_val["img"], channels)
-    )
-    results["img"] = padded[..., None] if img.ndim == 3 and padded.ndim == 2 else padded
-    results["img_shape"] = (new_height, new_width)
-    results["pad_shape"] = (new_height, new_width)
-    if "gt_seg_map" in results:
-        results["gt_seg_map"] = cv2.copyMakeBorder(
-            results["gt_seg_map"], 0, bottom, 0, right, cv2.BORDER_CONSTANT, value=_fill(pad_val["seg"], 1)
-        )
-    if results.get("gt_masks") is not None:
-        results["gt_masks"] = results["gt_masks"].pad((new_width, new_height), int(pad_val["masks"]))
-    return results
-
-
-def keep_instances(results: dict, keep: np.ndarray) -> dict:
-    """Index every per-instance key (``INSTANCE_KEYS``) with the boolean array ``keep``."""
-    keep = np.asarray(keep, dtype=bool)
-    for key in INSTANCE_KEYS:
-        if results.get(key) is not None:
-            results[key] = results[key][keep] if key == "gt_masks" else np.asarray(results[key])[keep]
-    return results
-
-
-def boxes_inside(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
-    """(N,) bool: the box overlaps the image with a positive width and height (MMDetection's ``is_inside``)."""
-    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-    return (
-        (boxes[:, 0] < width)
-        & (boxes[:, 2] > 0)
-        & (boxes[:, 1] < height)
-        & (boxes[:, 3] > 0)
-        & (boxes[:, 2] > boxes[:, 0])
-        & (boxes[:, 3] > boxes[:, 1])
-    )
+__all__ = ["RandomResize", "RandomCrop", "Pad"]
 
 
 def _scale_pair(value: Sequence[int], name: str) -> tuple[int, int]:
@@ -195,10 +92,9 @@ class RandomResize(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         scale = self.sample_scale()
-        height, width = results["img"].shape[:2]
-        size = Resize(scale=scale, keep_ratio=self.keep_ratio).target_size(width, height)
+        size = Resize(scale=scale, keep_ratio=self.keep_ratio).target_size(*image_size(results))
         results["scale"] = scale
-        return resize_det_results(results, size, self.interpolation)
+        return resize_results(results, size, self.interpolation)
 
 
 @TRANSFORMS.register()
@@ -289,7 +185,7 @@ class RandomCrop(BaseTransform):
         return len(counts) > 1 and counts.max() / counts.sum() < self.cat_max_ratio
 
     def transform(self, results: dict) -> dict | None:
-        height, width = results["img"].shape[:2]
+        width, height = image_size(results)
         crop_w, crop_h = self.crop_shape(width, height)
         x1, y1 = self._offset(width, height, crop_w, crop_h)
         seg_map = results.get("gt_seg_map")
@@ -298,7 +194,7 @@ class RandomCrop(BaseTransform):
                 if self.class_balanced(seg_map[y1 : y1 + crop_h, x1 : x1 + crop_w]):
                     break
                 x1, y1 = self._offset(width, height, crop_w, crop_h)
-        crop_det_results(results, x1, y1, x1 + crop_w, y1 + crop_h)
+        crop_results(results, x1, y1, x1 + crop_w, y1 + crop_h)
         if results.get("gt_bboxes") is None:
             return results
         keep = boxes_inside(results["gt_bboxes"], crop_w, crop_h)
@@ -321,7 +217,8 @@ class Pad(BaseTransform):
         size: the output ``(w, h)``.
         size_divisor: pad each side up to a multiple of this.
         pad_to_square: pad to a square of the longer side (then to ``size_divisor`` if given).
-        pad_val: ``dict(img=0 or a BGR triple, seg=255, masks=0)``.
+        pad_val: ``dict(img=0 or a BGR triple, seg=255, masks=0)``, and the fill of any kind whose
+            registered kernel reads one (its ``pad_val_key``).
     """
 
     def __init__(
@@ -337,9 +234,10 @@ class Pad(BaseTransform):
             raise ValueError("Pad: give exactly one of `size` and `size_divisor` (or pad_to_square=True)")
         if size_divisor is not None and size_divisor <= 0:
             raise ValueError(f"Pad: size_divisor must be positive, got {size_divisor}")
-        unknown = set(pad_val or {}) - {"img", "seg", "masks"}
+        known = pad_value_keys()
+        unknown = set(pad_val or {}) - set(known)
         if unknown:
-            raise ValueError(f"Pad: unknown pad_val key(s) {sorted(unknown)}; use img, seg, masks")
+            raise ValueError(f"Pad: unknown pad_val key(s) {sorted(unknown)}; use {', '.join(known)}")
         self.size = None if size is None else _scale_pair(size, "Pad.size")
         self.size_divisor = size_divisor
         self.pad_to_square = pad_to_square
@@ -357,8 +255,9 @@ class Pad(BaseTransform):
         return width, height
 
     def transform(self, results: dict) -> dict:
-        height, width = results["img"].shape[:2]
-        pad_det_results(results, self.target_size(width, height), self.pad_val)
+        size = self.target_size(*image_size(results))
+        pad_results(results, size, pad_val=self.pad_val)
+        results["pad_shape"] = (size[1], size[0])
         results["pad_fixed_size"] = self.size
         results["pad_size_divisor"] = self.size_divisor
         return results

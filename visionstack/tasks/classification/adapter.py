@@ -12,7 +12,7 @@ import numpy as np
 
 from ...registry import TASKS
 from ...utils.numpy_ops import softmax
-from ..adapter import PredictionContext, TaskAdapter, dataset_meta_value
+from ..adapter import Arrays, Meta, PredictionContext, TaskAdapter, evaluation_options
 from .records import classification_record
 
 __all__ = ["ClassificationAdapter"]
@@ -83,24 +83,13 @@ class ClassificationAdapter(TaskAdapter):
         """``gt``: a class-folder tree or a ``path label`` list file; ``pred``: the top-k JSON."""
         from .results import evaluate_files
 
-        if cfg is None:
-            return evaluate_files(gt, pred)
-        return evaluate_files(
-            gt, pred, metrics=cfg.get("test_evaluator"), classes=dataset_meta_value(cfg, {}, "classes")
-        )
+        return evaluate_files(gt, pred, **evaluation_options(cfg))
 
     def postprocess_spec(self, model: Any) -> dict[str, Any]:
         return {"activation": "softmax"}
 
-    def runtime_postprocess(
-        self,
-        outputs: Mapping[str, np.ndarray],
-        index: int,
-        meta: Mapping[str, Any],
-        spec: Mapping[str, Any],
-        **options: Any,
-    ) -> dict[str, Any]:
-        scores = softmax(outputs["logits"][index])
+    def runtime_postprocess(self, outputs: Arrays, meta: Meta, spec: Meta, **options: Any) -> dict[str, Any]:
+        scores = softmax(outputs["logits"])
         return {"pred_label": {"label": np.array([int(scores.argmax())]), "score": scores}}
 
     def compare(self, reference: Any, result: Mapping[str, Any]) -> dict[str, float]:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ...registry import TASKS, ConfigError
-from ..adapter import PredictionContext, TaskAdapter, dataset_meta_value, typed_nodes
+from ..adapter import Arrays, Meta, PredictionContext, TaskAdapter, evaluation_options, metric_nodes
 from .records import detection_records
 
 __all__ = ["DetectionAdapter"]
@@ -98,23 +98,15 @@ class DetectionAdapter(TaskAdapter):
     ) -> tuple[Any, list[tuple[Path, str]]]:
         """Every CocoMetric of the evaluator writes COCO result files ``out_dir/name.bbox.json`` (and
         ``.segm.json``); with several CocoMetrics the second and later ones write ``name_<i>.*``."""
-        from ...registry import METRICS, resolve_type
         from .metrics import CocoMetric
 
         if evaluator_cfg is None:
             raise ConfigError("the config has no test_evaluator")
         evaluator_cfg = copy.deepcopy(evaluator_cfg)  # test_evaluator may alias val_evaluator
-        nodes, found = [], []
-        for path, node in typed_nodes(evaluator_cfg, "test_evaluator"):
-            metric_cls = resolve_type(node["type"], METRICS, f"{path}.type")
-            found.append(getattr(metric_cls, "__name__", str(metric_cls)))
-            if isinstance(metric_cls, type) and issubclass(metric_cls, CocoMetric):
-                nodes.append(node)
-        if not nodes:
-            raise ConfigError(
-                f"test_evaluator has no CocoMetric (it has: {', '.join(found) or 'nothing'}); "
-                "COCO result files come from CocoMetric(outfile_prefix=...)"
-            )
+        try:
+            nodes = metric_nodes(evaluator_cfg, CocoMetric)
+        except ConfigError as error:
+            raise ConfigError(f"{error}; COCO result files come from CocoMetric(outfile_prefix=...)") from None
         files = []
         for index, node in enumerate(nodes):
             prefix = Path(out_dir) / (name if index == 0 else f"{name}_{index}")
@@ -127,11 +119,7 @@ class DetectionAdapter(TaskAdapter):
         ``PREFIX.bbox.json`` / ``PREFIX.segm.json``)."""
         from .results import evaluate_files
 
-        if cfg is None:
-            return evaluate_files(gt, pred)
-        return evaluate_files(
-            gt, pred, metrics=cfg.get("test_evaluator"), classes=dataset_meta_value(cfg, {}, "classes")
-        )
+        return evaluate_files(gt, pred, **evaluation_options(cfg))
 
     def postprocess_spec(self, model: Any) -> dict[str, Any]:
         head = getattr(model, "roi_head", None) or getattr(model, "bbox_head", None)
@@ -142,16 +130,8 @@ class DetectionAdapter(TaskAdapter):
                 spec[key] = float(getattr(test_cfg, key))
         return spec
 
-    def runtime_postprocess(
-        self,
-        outputs: Mapping[str, np.ndarray],
-        index: int,
-        meta: Mapping[str, Any],
-        spec: Mapping[str, Any],
-        **options: Any,
-    ) -> dict[str, Any]:
-        dets = outputs["dets"][index]
-        labels = outputs["labels"][index]
+    def runtime_postprocess(self, outputs: Arrays, meta: Meta, spec: Meta, **options: Any) -> dict[str, Any]:
+        dets, labels = outputs["dets"], outputs["labels"]
         keep = labels >= 0
         instances: dict[str, Any] = {
             "bboxes": dets[keep, :4].astype(np.float32),
@@ -162,7 +142,7 @@ class DetectionAdapter(TaskAdapter):
             from .mask_paste import paste_masks
 
             instances["masks"] = paste_masks(
-                outputs["masks"][index][keep],
+                outputs["masks"][keep],
                 instances["bboxes"],
                 tuple(meta["ori_shape"]),
                 float(spec.get("mask_thr_binary", 0.5)),

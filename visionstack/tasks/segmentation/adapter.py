@@ -11,7 +11,16 @@ import numpy as np
 
 from ...registry import TASKS, ConfigError
 from ...utils.numpy_ops import resize_bilinear
-from ..adapter import PredictionContext, TaskAdapter, dataset_meta_value, dataset_setting, typed_nodes
+from ..adapter import (
+    Arrays,
+    Meta,
+    PredictionContext,
+    RunGraph,
+    TaskAdapter,
+    dataset_setting,
+    evaluation_options,
+    metric_nodes,
+)
 from .records import seg_class_records
 
 __all__ = ["SegmentationAdapter"]
@@ -90,18 +99,10 @@ class SegmentationAdapter(TaskAdapter):
     ) -> tuple[Any, list[tuple[Path, str]]]:
         """Every IoUMetric of the evaluator writes ``out_dir/<image stem>.png`` label maps (``name`` unused:
         the files are named after the images, as MMSegmentation's ``output_dir``)."""
-        from ...registry import METRICS, resolve_type
         from .metrics import IoUMetric
 
         evaluator_cfg = copy.deepcopy(evaluator_cfg)
-        found, nodes = [], []
-        for path, node in typed_nodes(evaluator_cfg, "test_evaluator"):
-            metric_cls = resolve_type(node["type"], METRICS, f"{path}.type")
-            found.append(getattr(metric_cls, "__name__", str(metric_cls)))
-            if isinstance(metric_cls, type) and issubclass(metric_cls, IoUMetric):
-                nodes.append(node)
-        if not nodes:
-            raise ConfigError(f"test_evaluator has no IoUMetric (it has: {', '.join(found) or 'nothing'})")
+        nodes = metric_nodes(evaluator_cfg, IoUMetric)
         for node in nodes:
             node["output_dir"] = str(out_dir)
         return evaluator_cfg, [(Path(out_dir), "label maps")]
@@ -114,13 +115,8 @@ class SegmentationAdapter(TaskAdapter):
         if cfg is None:
             raise ConfigError("eval segmentation needs --config CONFIG (its classes and dataset settings)")
         settings = {key: dataset_setting(cfg, key) for key in ("reduce_zero_label", "img_suffix", "seg_map_suffix")}
-        return evaluate_files(
-            gt,
-            pred,
-            metrics=cfg.get("test_evaluator"),
-            classes=dataset_meta_value(cfg, {}, "classes"),
-            **{key: value for key, value in settings.items() if value is not None},
-        )
+        settings = {key: value for key, value in settings.items() if value is not None}
+        return evaluate_files(gt, pred, **evaluation_options(cfg), **settings)
 
     def postprocess_spec(self, model: Any) -> dict[str, Any]:
         test_cfg = model.test_cfg
@@ -145,27 +141,15 @@ class SegmentationAdapter(TaskAdapter):
     def pads_to_static_size(self) -> bool:
         return False  # whole images keep their size; slide windows are cut by the runtime
 
-    def runtime_forward(
-        self,
-        run: Callable[[np.ndarray, Sequence[Mapping[str, Any]]], dict[str, np.ndarray]],
-        batch: np.ndarray,
-        metas: Sequence[Mapping[str, Any]],
-        spec: Mapping[str, Any],
-    ) -> dict[str, np.ndarray]:
+    def runtime_forward(self, run: RunGraph, batch: np.ndarray, metas: Sequence[Meta], spec: Meta) -> Arrays:
         if spec.get("mode") == "slide":
             return {"seg_logits": _slide(run, batch, spec)}
         return run(batch, metas)
 
     def runtime_postprocess(
-        self,
-        outputs: Mapping[str, np.ndarray],
-        index: int,
-        meta: Mapping[str, Any],
-        spec: Mapping[str, Any],
-        keep_seg_logits: bool = False,
-        **options: Any,
+        self, outputs: Arrays, meta: Meta, spec: Meta, keep_seg_logits: bool = False, **options: Any
     ) -> dict[str, Any]:
-        logits = outputs["seg_logits"][index]
+        logits = outputs["seg_logits"]
         img_h, img_w = meta["img_shape"]
         logits = resize_bilinear(
             np.ascontiguousarray(logits[:, :img_h, :img_w]), meta["ori_shape"], bool(spec.get("align_corners", False))
@@ -188,11 +172,7 @@ def _label_map(result: Mapping[str, Any]) -> np.ndarray:
     return data.reshape(data.shape[-2:])
 
 
-def _slide(
-    run: Callable[[np.ndarray, Sequence[Mapping[str, Any]]], dict[str, np.ndarray]],
-    batch: np.ndarray,
-    spec: Mapping[str, Any],
-) -> np.ndarray:
+def _slide(run: RunGraph, batch: np.ndarray, spec: Meta) -> np.ndarray:
     """Sliding-window logits (the PyTorch segmentor's ``slide_inference``, window by window)."""
     crop_w, crop_h = spec["crop_size"]
     stride_w, stride_h = spec["stride"]

@@ -24,17 +24,11 @@ from ....models.losses.focal_loss import FocalLoss
 from ....models.losses.iou_loss import IoULoss
 from ....models.ops import DistancePointBBoxCoder, MlvlPointGenerator
 from ....registry import MODELS
-from ....structures import DataSample, InstanceData
-from .retina_head import NormFactory, conv_tower, init_head_convs, levels_to_rows
-from .single_stage import (
-    DenseTestConfig,
-    bbox_post_process,
-    export_post_process,
-    export_topk_pairs,
-    filter_scores_and_topk,
-    gather_rows,
-    unpack_gt_instances,
-)
+from ....structures import DataSample
+from .dense_inference import DenseHeadInference, TopPairs, levels_to_rows
+from .retina_head import NormFactory, conv_tower, init_head_convs
+from .single_stage import unpack_gt_instances
+from .test_config import DetTestConfig
 
 __all__ = ["FCOSHead", "Scale", "centerness_target"]
 
@@ -65,7 +59,7 @@ def centerness_target(distances: torch.Tensor) -> torch.Tensor:
 
 
 @MODELS.register()
-class FCOSHead(nn.Module):
+class FCOSHead(DenseHeadInference, nn.Module):
     """FCOS head: per-point classification, ltrb regression and centerness.
 
     Args:
@@ -87,8 +81,9 @@ class FCOSHead(nn.Module):
         loss_centerness: default ``BCEWithLogitsLoss()``.
         norm_layer: optional norm factory in the towers (GroupNorm(32) in the paper's head).
         prior_prob: initial foreground probability of the classifier.
-        test_cfg: :class:`DenseTestConfig` or its dict; scores are multiplied by the centerness
-            after the score threshold and before NMS.
+        test_cfg: :class:`DetTestConfig` or its dict; scores are multiplied by the centerness
+            after the score threshold and before NMS
+            (:class:`~visionstack.tasks.detection.models.dense_inference.DenseHeadInference`).
 
     Shapes:
         ``head(feats)`` returns ``(cls_scores, bbox_preds, centernesses)``: lists of (N, C, H_l, W_l),
@@ -113,7 +108,7 @@ class FCOSHead(nn.Module):
         loss_centerness: nn.Module | None = None,
         norm_layer: NormFactory | None = None,
         prior_prob: float = 0.01,
-        test_cfg: DenseTestConfig | Mapping[str, Any] | None = None,
+        test_cfg: DetTestConfig | Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if len(regress_ranges) != len(strides):
@@ -132,7 +127,7 @@ class FCOSHead(nn.Module):
         self.loss_cls = loss_cls or FocalLoss(gamma=2.0, alpha=0.25, loss_weight=1.0)
         self.loss_bbox = loss_bbox or IoULoss(loss_weight=1.0)
         self.loss_centerness = loss_centerness or BCEWithLogitsLoss(loss_weight=1.0)
-        self.test_cfg = DenseTestConfig.from_value(test_cfg, "FCOSHead")
+        self.test_cfg = DetTestConfig.from_value(test_cfg, "FCOSHead", unused=("mask_thr_binary",))
         self.cls_convs = conv_tower(in_channels, feat_channels, stacked_convs, norm_layer)
         self.reg_convs = conv_tower(in_channels, feat_channels, stacked_convs, norm_layer)
         tower_out = feat_channels if stacked_convs > 0 else in_channels
@@ -249,93 +244,17 @@ class FCOSHead(nn.Module):
         region = torch.stack([xs - x1, ys - y1, x2 - xs, y2 - ys], dim=-1)
         return region.min(dim=-1).values > 0
 
-    # ---- inference -----------------------------------------------------------------------------
-    def predict(
-        self, feats: Sequence[torch.Tensor], data_samples: Sequence[DataSample], rescale: bool = True
-    ) -> list[InstanceData]:
-        """Detections per image; the NMS score is class score x centerness."""
-        cls_scores, bbox_preds, centernesses = self(feats)
-        featmap_sizes = [score.shape[-2:] for score in cls_scores]
-        level_points = self.prior_generator.grid_priors(
-            featmap_sizes, cls_scores[0].device, cls_scores[0].dtype
-        )
-        results = []
-        for index, sample in enumerate(data_samples):
-            img_shape = sample.metainfo.get("img_shape", sample.metainfo.get("batch_input_shape"))
-            boxes, scores, labels = [], [], []
-            for level, points in enumerate(level_points):
-                level_scores = (
-                    cls_scores[level][index].permute(1, 2, 0).reshape(-1, self.num_classes).sigmoid()
-                )
-                distances = bbox_preds[level][index].permute(1, 2, 0).reshape(-1, 4)
-                if self.norm_on_bbox:
-                    distances = distances * self.strides[level]
-                centerness = centernesses[level][index].reshape(-1).sigmoid()
-                kept_scores, kept_labels, kept = filter_scores_and_topk(
-                    level_scores, self.test_cfg.score_thr, self.test_cfg.nms_pre
-                )
-                boxes.append(self.bbox_coder.decode(points[kept], distances[kept], max_shape=img_shape))
-                scores.append(kept_scores * centerness[kept])
-                labels.append(kept_labels)
-            results.append(
-                bbox_post_process(
-                    torch.cat(boxes), torch.cat(scores), torch.cat(labels), sample, self.test_cfg, rescale
-                )
-            )
-        return results
+    # ---- inference (the path is DenseHeadInference's) -------------------------------------------
+    def level_rows(self, outputs: Sequence[Sequence[torch.Tensor]], level: int) -> list[torch.Tensor]:
+        """``level``'s (B, P_l, 4) distances in pixels and (B, P_l, 1) centerness (after sigmoid)."""
+        distances = levels_to_rows([outputs[1][level]], 4)
+        if self.norm_on_bbox:
+            distances = distances * self.strides[level]
+        return [distances, levels_to_rows([outputs[2][level]], 1).sigmoid()]
 
-    def export_predict(
-        self,
-        cls_scores: Sequence[torch.Tensor],
-        bbox_preds: Sequence[torch.Tensor],
-        centernesses: Sequence[torch.Tensor],
-        img_shape: torch.Tensor,
-        scale_factor: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`predict` (with ``rescale``) on raw head outputs, as fixed-size tensors for export.
-
-        Candidates are chosen and thresholded on the class score alone; their NMS score is then
-        class score x centerness, as in :meth:`predict`.
-
-        Args:
-            cls_scores: per level (B, C, H_l, W_l) logits.
-            bbox_preds: per level (B, 4, H_l, W_l) distances.
-            centernesses: per level (B, 1, H_l, W_l) centerness logits.
-            img_shape: (B, 2) ``[height, width]`` of the resized images (boxes are clipped to it).
-            scale_factor: (B, 2) ``[w_factor, h_factor]`` (boxes are divided by it).
-
-        Returns:
-            ``dets`` (B, K, 5) and ``labels`` (B, K), K = ``test_cfg.max_per_img``; see
-            :func:`~visionstack.tasks.detection.models.single_stage.export_post_process`.
-        """
-        cfg = self.test_cfg
-        featmap_sizes = [score.shape[-2:] for score in cls_scores]
-        level_points = self.prior_generator.grid_priors(
-            featmap_sizes, cls_scores[0].device, cls_scores[0].dtype
-        )
-        priors, distances, class_scores, centerness, labels = [], [], [], [], []
-        for level, points in enumerate(level_points):
-            level_scores = levels_to_rows([cls_scores[level]], self.num_classes).sigmoid()  # (B, P, C)
-            level_distances = levels_to_rows([bbox_preds[level]], 4)
-            if self.norm_on_bbox:
-                level_distances = level_distances * self.strides[level]
-            top, prior, label = export_topk_pairs(level_scores, cfg.nms_pre)
-            priors.append(gather_rows(points, prior))
-            distances.append(gather_rows(level_distances, prior))
-            centerness.append(gather_rows(levels_to_rows([centernesses[level]], 1), prior))  # (B, K, 1)
-            class_scores.append(top)
-            labels.append(label)
-        # decoded once for all levels: the same values as per level, a smaller graph
-        boxes = self.bbox_coder.decode(torch.cat(priors, dim=1), torch.cat(distances, dim=1), img_shape)
-        class_scores = torch.cat(class_scores, dim=1)
-        return export_post_process(
-            boxes,
-            class_scores * torch.cat(centerness, dim=1)[..., 0].sigmoid(),
-            torch.cat(labels, dim=1),
-            class_scores > cfg.score_thr,
-            scale_factor,
-            self.num_classes,
-            cfg.nms_iou_thr,
-            cfg.max_per_img,
-            cfg.min_bbox_size if cfg.min_bbox_size > 0 else None,
-        )
+    def decode_rows(self, top: TopPairs, img_shape: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, N, 2) points and distances -> boxes clipped to ``img_shape``; the NMS score is class
+        score x centerness (the candidates are chosen and thresholded on the class score alone)."""
+        distances, centerness = top.rows
+        boxes = self.bbox_coder.decode(top.priors, distances, max_shape=img_shape)
+        return boxes, top.class_scores * centerness[..., 0]

@@ -185,9 +185,8 @@ class FCNMaskHead(nn.Module):
         return {"loss_mask": self.loss_mask(self._class_logits(mask_logits, labels).float(), targets)}
 
     def export_masks(self, mask_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """(K, C, M, M) logits -> (K, M, M) sigmoid probabilities of each RoI's class, for graph
-        export (the masks of :meth:`predict_masks` before pasting). Labels < 0 (padding rows) read
-        class 0."""
+        """(K, C, M, M) logits -> (K, M, M) sigmoid probabilities of each RoI's class: the exported
+        masks, and those :meth:`predict_masks` pastes. Labels < 0 (padding rows) read class 0."""
         if self.class_agnostic:
             logits = mask_logits[:, 0]
         else:
@@ -207,5 +206,4 @@ class FCNMaskHead(nn.Module):
     ) -> torch.Tensor:
         """(K, C, M, M) logits of K detections -> (K, H, W) bool masks of their classes pasted into
         an image of ``image_shape = (H, W)``; ``boxes`` (K, 4) xyxy are in that image's pixels."""
-        probabilities = self._class_logits(mask_logits, labels).float().sigmoid()
-        return paste_masks_in_image(probabilities, boxes, image_shape, threshold)
+        return paste_masks_in_image(self.export_masks(mask_logits, labels), boxes, image_shape, threshold)

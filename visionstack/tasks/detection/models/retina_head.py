@@ -20,16 +20,10 @@ from ....models.losses.focal_loss import FocalLoss
 from ....models.losses.smooth_l1_loss import L1Loss
 from ....models.ops import AnchorGenerator, DeltaXYWHBBoxCoder, MaxIoUAssigner, PseudoSampler
 from ....registry import MODELS
-from ....structures import DataSample, InstanceData
-from .single_stage import (
-    DenseTestConfig,
-    bbox_post_process,
-    export_post_process,
-    export_topk_pairs,
-    filter_scores_and_topk,
-    gather_rows,
-    unpack_gt_instances,
-)
+from ....structures import DataSample
+from .dense_inference import DenseHeadInference, TopPairs, levels_to_rows
+from .single_stage import unpack_gt_instances
+from .test_config import DetTestConfig
 
 __all__ = ["RetinaHead", "conv_tower"]
 
@@ -59,14 +53,8 @@ def init_head_convs(module: nn.Module, std: float = 0.01) -> None:
                 nn.init.zeros_(layer.bias)
 
 
-def levels_to_rows(maps: Sequence[torch.Tensor], channels: int) -> torch.Tensor:
-    """Per-level (N, A * channels, H, W) maps -> (N, sum H * W * A, channels), position-major then anchor."""
-    rows = [level.permute(0, 2, 3, 1).reshape(level.shape[0], -1, channels) for level in maps]
-    return torch.cat(rows, dim=1)
-
-
 @MODELS.register()
-class RetinaHead(nn.Module):
+class RetinaHead(DenseHeadInference, nn.Module):
     """RetinaNet head: anchors, targets, focal + L1 losses and NMS post-processing.
 
     Args:
@@ -84,8 +72,9 @@ class RetinaHead(nn.Module):
         norm_layer: optional norm factory in the towers (None in the paper).
         prior_prob: initial foreground probability of every classifier output (bias
             ``-log((1 - p) / p)``, section 4.1), so that the background flood does not swamp early training.
-        test_cfg: :class:`DenseTestConfig` or its dict (nms_pre 1000, score_thr 0.05, NMS IoU 0.5,
-            100 detections per image).
+        test_cfg: :class:`DetTestConfig` or its dict (nms_pre 1000, score_thr 0.05, NMS IoU 0.5,
+            100 detections per image); inference follows
+            :class:`~visionstack.tasks.detection.models.dense_inference.DenseHeadInference`.
 
     Shapes:
         ``head(feats)`` with feats a tuple of (N, in_channels, H_l, W_l) returns
@@ -106,7 +95,7 @@ class RetinaHead(nn.Module):
         sampler: Any = None,
         norm_layer: NormFactory | None = None,
         prior_prob: float = 0.01,
-        test_cfg: DenseTestConfig | Mapping[str, Any] | None = None,
+        test_cfg: DetTestConfig | Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if num_classes < 1:
@@ -125,7 +114,7 @@ class RetinaHead(nn.Module):
         self.loss_bbox = loss_bbox or L1Loss(loss_weight=1.0)
         self.assigner = assigner or MaxIoUAssigner(pos_iou_thr=0.5, neg_iou_thr=0.4, min_pos_iou=0.0)
         self.sampler = sampler or PseudoSampler()
-        self.test_cfg = DenseTestConfig.from_value(test_cfg, "RetinaHead")
+        self.test_cfg = DetTestConfig.from_value(test_cfg, "RetinaHead", unused=("mask_thr_binary",))
         self.cls_convs = conv_tower(in_channels, feat_channels, stacked_convs, norm_layer)
         self.reg_convs = conv_tower(in_channels, feat_channels, stacked_convs, norm_layer)
         tower_out = feat_channels if stacked_convs > 0 else in_channels
@@ -193,79 +182,11 @@ class RetinaHead(nn.Module):
             bbox_weights[pos] = 1.0
         return labels, label_weights, bbox_targets, bbox_weights
 
-    # ---- inference -----------------------------------------------------------------------------
-    def predict(
-        self, feats: Sequence[torch.Tensor], data_samples: Sequence[DataSample], rescale: bool = True
-    ) -> list[InstanceData]:
-        """Detections per image (xyxy in original pixels when ``rescale``), see :func:`bbox_post_process`."""
-        cls_scores, bbox_preds = self(feats)
-        featmap_sizes = [score.shape[-2:] for score in cls_scores]
-        level_anchors = self.prior_generator.grid_priors(
-            featmap_sizes, cls_scores[0].device, cls_scores[0].dtype
-        )
-        results = []
-        for index, sample in enumerate(data_samples):
-            img_shape = sample.metainfo.get("img_shape", sample.metainfo.get("batch_input_shape"))
-            boxes, scores, labels = [], [], []
-            for anchors, cls_score, bbox_pred in zip(level_anchors, cls_scores, bbox_preds):
-                level_scores = cls_score[index].permute(1, 2, 0).reshape(-1, self.num_classes).sigmoid()
-                deltas = bbox_pred[index].permute(1, 2, 0).reshape(-1, 4)
-                kept_scores, kept_labels, kept = filter_scores_and_topk(
-                    level_scores, self.test_cfg.score_thr, self.test_cfg.nms_pre
-                )
-                boxes.append(self.bbox_coder.decode(anchors[kept], deltas[kept], max_shape=img_shape))
-                scores.append(kept_scores)
-                labels.append(kept_labels)
-            results.append(
-                bbox_post_process(
-                    torch.cat(boxes), torch.cat(scores), torch.cat(labels), sample, self.test_cfg, rescale
-                )
-            )
-        return results
+    # ---- inference (the path is DenseHeadInference's) -------------------------------------------
+    def level_rows(self, outputs: Sequence[Sequence[torch.Tensor]], level: int) -> list[torch.Tensor]:
+        """The (B, P_l, 4) box deltas of ``level``, one row per anchor."""
+        return [levels_to_rows([outputs[1][level]], 4)]
 
-    def export_predict(
-        self,
-        cls_scores: Sequence[torch.Tensor],
-        bbox_preds: Sequence[torch.Tensor],
-        img_shape: torch.Tensor,
-        scale_factor: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`predict` (with ``rescale``) on raw head outputs, as fixed-size tensors for export.
-
-        Args:
-            cls_scores: per level (B, A * C, H_l, W_l) logits.
-            bbox_preds: per level (B, A * 4, H_l, W_l) deltas.
-            img_shape: (B, 2) ``[height, width]`` of the resized images (boxes are clipped to it).
-            scale_factor: (B, 2) ``[w_factor, h_factor]`` (boxes are divided by it).
-
-        Returns:
-            ``dets`` (B, K, 5) and ``labels`` (B, K), K = ``test_cfg.max_per_img``; see
-            :func:`~visionstack.tasks.detection.models.single_stage.export_post_process`.
-        """
-        cfg = self.test_cfg
-        featmap_sizes = [score.shape[-2:] for score in cls_scores]
-        level_anchors = self.prior_generator.grid_priors(
-            featmap_sizes, cls_scores[0].device, cls_scores[0].dtype
-        )
-        priors, deltas, scores, labels = [], [], [], []
-        for anchors, cls_score, bbox_pred in zip(level_anchors, cls_scores, bbox_preds):
-            level_scores = levels_to_rows([cls_score], self.num_classes).sigmoid()  # (B, P, C)
-            top, prior, label = export_topk_pairs(level_scores, cfg.nms_pre)
-            priors.append(gather_rows(anchors, prior))
-            deltas.append(gather_rows(levels_to_rows([bbox_pred], 4), prior))
-            scores.append(top)
-            labels.append(label)
-        # decoded once for all levels: the same values as per level, a smaller graph
-        boxes = self.bbox_coder.decode(torch.cat(priors, dim=1), torch.cat(deltas, dim=1), img_shape)
-        scores = torch.cat(scores, dim=1)
-        return export_post_process(
-            boxes,
-            scores,
-            torch.cat(labels, dim=1),
-            scores > cfg.score_thr,
-            scale_factor,
-            self.num_classes,
-            cfg.nms_iou_thr,
-            cfg.max_per_img,
-            cfg.min_bbox_size if cfg.min_bbox_size > 0 else None,
-        )
+    def decode_rows(self, top: TopPairs, img_shape: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, N, 4) anchors and deltas -> boxes clipped to ``img_shape``; the class scores as they are."""
+        return self.bbox_coder.decode(top.priors, top.rows[0], max_shape=img_shape), top.class_scores

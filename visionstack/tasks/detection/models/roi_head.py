@@ -12,7 +12,6 @@ that ties proposals, sampling, box and mask branches together.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -20,14 +19,17 @@ from torch import nn
 
 from ....models.losses import CrossEntropyLoss
 from ....models.losses.smooth_l1_loss import L1Loss
-from ....models.ops import DeltaXYWHBBoxCoder, MaxIoUAssigner, RandomSampler, RoIAlign, multiclass_nms
-from ....models.ops.box_coders import clip_to_shape
+from ....models.ops import DeltaXYWHBBoxCoder, MaxIoUAssigner, RandomSampler, RoIAlign
+from ....models.ops.box_coders import MaxShape, clip_to_shape
+from ....models.ops.export_ops import nms_topk, onnx_roi_align
 from ....registry import MODELS
 from ....structures import DataSample, InstanceData
+from .dense_inference import DROPPED_SCORE, gather_rows, rescale_boxes
 from .mask_head import mask_targets
 from .rpn_head import sample_assignment
+from .test_config import DetTestConfig
 
-__all__ = ["RCNNTestConfig", "Shared2FCBBoxHead", "SingleRoIExtractor", "StandardRoIHead", "boxes_to_rois"]
+__all__ = ["Shared2FCBBoxHead", "SingleRoIExtractor", "StandardRoIHead", "boxes_to_rois"]
 
 
 def boxes_to_rois(boxes_per_image: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -126,7 +128,7 @@ class SingleRoIExtractor(nn.Module):
     def export_forward(self, feats: Sequence[torch.Tensor], rois: torch.Tensor) -> torch.Tensor:
         """:meth:`forward` without data-dependent shapes, for graph export.
 
-        Every RoI is pooled on every level by the :func:`~visionstack.export.ops.onnx_roi_align`
+        Every RoI is pooled on every level by the :func:`~visionstack.models.ops.export_ops.onnx_roi_align`
         operator (one ONNX ``RoiAlign`` each) and ``torch.where`` keeps the level of its scale, in
         place of selecting each level's members.
 
@@ -137,8 +139,6 @@ class SingleRoIExtractor(nn.Module):
         Returns:
             (K, C, output_size, output_size) float32.
         """
-        from ....export.ops import onnx_roi_align  # the export extra (onnxscript) is only needed here
-
         if len(feats) < self.num_inputs:
             raise ValueError(
                 f"SingleRoIExtractor: needs {self.num_inputs} levels (strides {self.featmap_strides}), got {len(feats)}"
@@ -262,46 +262,8 @@ class Shared2FCBBoxHead(nn.Module):
         return {"loss_cls": loss_cls, "loss_bbox": loss_bbox, "acc": accuracy.detach()}
 
 
-@dataclass(frozen=True)
-class RCNNTestConfig:
-    """Post-processing of the second stage.
-
-    Attributes:
-        score_thr: detections need a class probability above this.
-        nms_iou_thr: per-class NMS IoU threshold.
-        max_per_img: detections kept per image.
-        mask_thr_binary: pasted mask probabilities at or above this are foreground.
-    """
-
-    score_thr: float = 0.05
-    nms_iou_thr: float = 0.5
-    max_per_img: int = 100
-    mask_thr_binary: float = 0.5
-
-
-def as_rcnn_test_config(value: RCNNTestConfig | Mapping[str, Any] | None) -> RCNNTestConfig:
-    """An :class:`RCNNTestConfig` from a dataclass, a dict of its fields, or None (the defaults)."""
-    if value is None:
-        return RCNNTestConfig()
-    if isinstance(value, RCNNTestConfig):
-        return value
-    unknown = set(value) - set(RCNNTestConfig.__dataclass_fields__)
-    if unknown:
-        raise KeyError(
-            f"StandardRoIHead.test_cfg: unknown setting(s) {sorted(unknown)}; "
-            f"use {sorted(RCNNTestConfig.__dataclass_fields__)}"
-        )
-    return RCNNTestConfig(**value)
-
-
-def rescale_boxes_to_original(boxes: torch.Tensor, sample: DataSample) -> torch.Tensor:
-    """(K, 4) xyxy boxes of the preprocessed image -> original image pixels (divide by
-    ``scale_factor = (w, h)`` from the metainfo; unchanged when there is none)."""
-    scale = sample.metainfo.get("scale_factor")
-    if scale is None:
-        return boxes
-    factor = boxes.new_tensor([scale[0], scale[1], scale[0], scale[1]])
-    return boxes / factor
+RCNN_TEST_DEFAULTS = dict(score_thr=0.05, nms_iou_thr=0.5, max_per_img=100, mask_thr_binary=0.5)
+"""The second stage's test settings (MMDetection's ``rcnn`` ``test_cfg``)."""
 
 
 @MODELS.register()
@@ -316,7 +278,8 @@ class StandardRoIHead(nn.Module):
         mask_head: the mask branch (None: Faster R-CNN).
         assigner: proposal assigner (default: MaxIoU 0.5 / 0.5, no low-quality matches).
         sampler: RoI sampler (default: 512 per image, 25% positive, ground truths added).
-        test_cfg: post-processing (:class:`RCNNTestConfig` or a dict of its fields).
+        test_cfg: post-processing, a :class:`DetTestConfig` or a dict over :data:`RCNN_TEST_DEFAULTS`
+            (``nms_pre`` and ``min_bbox_size`` are not read).
 
     Proposals are per image InstanceData with ``bboxes`` (P, 4) xyxy in input pixels (the RPN's).
     """
@@ -329,7 +292,7 @@ class StandardRoIHead(nn.Module):
         mask_head: nn.Module | None = None,
         assigner: Any | None = None,
         sampler: Any | None = None,
-        test_cfg: RCNNTestConfig | Mapping[str, Any] | None = None,
+        test_cfg: DetTestConfig | Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.bbox_roi_extractor = bbox_roi_extractor
@@ -339,7 +302,9 @@ class StandardRoIHead(nn.Module):
         self.share_roi_extractor = mask_head is not None and mask_roi_extractor is None
         self.assigner = assigner or MaxIoUAssigner(0.5, 0.5, min_pos_iou=0.5, match_low_quality=False)
         self.sampler = sampler or RandomSampler(512, 0.25, add_gt_as_proposals=True)
-        self.test_cfg = as_rcnn_test_config(test_cfg)
+        self.test_cfg = DetTestConfig.from_value(
+            test_cfg, "StandardRoIHead", defaults=RCNN_TEST_DEFAULTS, unused=("nms_pre", "min_bbox_size")
+        )
 
     @property
     def with_mask(self) -> bool:
@@ -436,7 +401,7 @@ class StandardRoIHead(nn.Module):
         cls_score, bbox_pred = self.bbox_head(self.bbox_roi_extractor(feats, rois))
         counts = [len(proposal) for proposal in proposals]
         results = [
-            self._boxes_single(scores, deltas, image_rois, sample)
+            self._detect_single(scores, deltas, image_rois, sample)
             for scores, deltas, image_rois, sample in zip(
                 cls_score.split(counts), bbox_pred.split(counts), rois.split(counts), data_samples
             )
@@ -445,23 +410,91 @@ class StandardRoIHead(nn.Module):
             self._add_masks(feats, results, data_samples, rescale)
         if rescale:
             for result, sample in zip(results, data_samples):
-                result.bboxes = rescale_boxes_to_original(result.bboxes, sample)
+                result.bboxes = rescale_boxes(result.bboxes, sample.metainfo.get("scale_factor"))
         return results
 
-    def _boxes_single(
+    def _detect_single(
         self, cls_score: torch.Tensor, bbox_pred: torch.Tensor, rois: torch.Tensor, sample: DataSample
     ) -> InstanceData:
-        """Softmax scores, class-specific decoding clipped to ``img_shape``, per-class NMS."""
-        scores = torch.softmax(cls_score.float(), dim=1)[:, :-1]  # drop the background column
-        deltas = self.bbox_head.class_deltas(bbox_pred.float())
-        priors = rois[:, None, 1:].expand_as(deltas)
-        shape = sample.metainfo.get("img_shape", sample.metainfo.get("batch_input_shape"))
-        boxes = self.bbox_head.bbox_coder.decode(
-            priors, deltas, max_shape=None if shape is None else shape[:2]
-        )
+        """:meth:`detect` on one image's (K, 5) RoIs, the padding stripped (input pixels)."""
+        meta = sample.metainfo
+        shape = meta.get("img_shape", meta.get("batch_input_shape"))
         cfg = self.test_cfg
-        dets, labels = multiclass_nms(boxes, scores, cfg.score_thr, cfg.nms_iou_thr, cfg.max_per_img)
-        return InstanceData(bboxes=dets[:, :4], scores=dets[:, 4], labels=labels)
+        max_num = cfg.max_per_img if cfg.max_per_img > 0 else rois.shape[0] * self.bbox_head.num_classes
+        if max_num == 0 or rois.shape[0] == 0:
+            return InstanceData(
+                bboxes=rois.new_zeros(0, 4),
+                scores=rois.new_zeros(0),
+                labels=torch.zeros(0, dtype=torch.long, device=rois.device),
+            )
+        boxes, scores, labels = self.detect(
+            cls_score,
+            bbox_pred,
+            rois[None, :, 1:],
+            None,
+            None if shape is None else tuple(shape[:2]),
+            max_num,
+        )
+        count = int((labels[0] >= 0).sum())
+        return InstanceData(bboxes=boxes[0, :count], scores=scores[0, :count], labels=labels[0, :count])
+
+    def detect(
+        self,
+        cls_score: torch.Tensor,
+        bbox_pred: torch.Tensor,
+        proposals: torch.Tensor,
+        proposal_valid: torch.Tensor | None,
+        img_shape: MaxShape | None,
+        max_num: int,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The box branch's detections with fixed shapes: the one path of eager and exported inference.
+
+        Softmax scores, class-specific decoding clipped to ``img_shape``, per-class NMS over the
+        (proposal, class) pairs above ``score_thr`` in the preprocessed image's pixels (the
+        :func:`~visionstack.models.ops.export_ops.nms_topk` operator), the ``max_num`` best.
+
+        Args:
+            cls_score: (B * P, C + 1) logits of the proposals, image-major.
+            bbox_pred: (B * P, 4 * C) (or (B * P, 4)) deltas.
+            proposals: (B, P, 4) xyxy proposals in input pixels.
+            proposal_valid: (B, P) bool, False for padding proposals (never a detection); None: all.
+            img_shape: ``(height, width)``, or (B, 2) ``[height, width]`` per image; None: no clip.
+            max_num: rows per image (K), > 0.
+
+        Returns:
+            ``boxes`` (B, K, 4) in input pixels, ``scores`` (B, K) and ``labels`` (B, K) int64 in
+            decreasing score; rows past the last detection have score -1 and label -1 (their boxes
+            are those of an arbitrary candidate).
+        """
+        cfg = self.test_cfg
+        batch, count = proposals.shape[:2]
+        num_classes = self.bbox_head.num_classes
+        scores = torch.softmax(cls_score.float(), dim=1)[:, :-1].reshape(batch, count, num_classes)
+        if proposal_valid is not None:
+            scores = torch.where(proposal_valid[..., None], scores, DROPPED_SCORE)
+        scores = scores.reshape(batch, count * num_classes)
+        deltas = self.bbox_head.class_deltas(bbox_pred.float())  # (B * P, C, 4)
+        priors = proposals.float().reshape(-1, 1, 4).expand_as(deltas)
+        boxes = self.bbox_head.bbox_coder.decode(priors, deltas).reshape(batch, count * num_classes, 4)
+        if self.bbox_head.bbox_coder.clip_border and img_shape is not None:
+            boxes = clip_to_shape(boxes, img_shape)
+        labels = torch.arange(num_classes, device=boxes.device).repeat(count)[None].expand(batch, -1)
+        # scores are >= 0: a threshold below DROPPED_SCORE / 2 selects the same pairs and keeps padding out
+        kept_scores, kept_index = nms_topk(
+            boxes,
+            scores,
+            labels,
+            num_classes,
+            cfg.nms_iou_thr,
+            max(cfg.score_thr, DROPPED_SCORE / 2),
+            max_num,
+        )
+        found = kept_scores > DROPPED_SCORE / 2
+        return (
+            gather_rows(boxes, kept_index),
+            kept_scores,
+            torch.where(found, labels.gather(1, kept_index), -1),
+        )
 
     # ---- export -----------------------------------------------------------------------------
     def export_predict(
@@ -476,7 +509,7 @@ class StandardRoIHead(nn.Module):
 
         The same detections as the eager path: softmax scores, class-specific decoding clipped to
         ``img_shape``, per-class NMS over the (proposal, class) pairs in the preprocessed image's
-        pixels (:func:`~visionstack.export.ops.nms_topk`), then boxes divided by ``scale_factor``.
+        pixels (:func:`~visionstack.models.ops.export_ops.nms_topk`), then boxes divided by ``scale_factor``.
         Padding proposals (score -1) never yield a detection.
 
         Args:
@@ -492,37 +525,20 @@ class StandardRoIHead(nn.Module):
             label -1 and a zero box; with a mask head also ``masks`` (B, K, M, M) float32, the
             sigmoid mask of each detection's class over its box (not pasted).
         """
-        from ....export.ops import nms_topk  # the export extra (onnxscript) is only needed here
-
         cfg = self.test_cfg
         if cfg.max_per_img <= 0:
             raise ValueError(
                 f"StandardRoIHead.export_predict: max_per_img must be > 0 to export, got {cfg.max_per_img}"
             )
-        batch, count = proposals.shape[:2]
-        num_classes = self.bbox_head.num_classes
+        batch = proposals.shape[0]
         rois = _batch_rois(proposals)
         cls_score, bbox_pred = self.bbox_head(self.bbox_roi_extractor.export_forward(feats, rois))
-        scores = torch.softmax(cls_score.float(), dim=1)[:, :-1].reshape(batch, count, num_classes)
-        scores = torch.where((proposal_scores > -0.5)[..., None], scores, -1.0).reshape(
-            batch, count * num_classes
+        det_boxes, det_scores, det_labels = self.detect(
+            cls_score, bbox_pred, proposals, proposal_scores > DROPPED_SCORE / 2, img_shape, cfg.max_per_img
         )
-        deltas = self.bbox_head.class_deltas(bbox_pred.float())  # (B * P, C, 4)
-        priors = rois[:, None, 1:].expand_as(deltas)
-        boxes = self.bbox_head.bbox_coder.decode(priors, deltas).reshape(batch, count * num_classes, 4)
-        if self.bbox_head.bbox_coder.clip_border:
-            boxes = clip_to_shape(boxes, img_shape)
-        labels = torch.arange(num_classes, device=boxes.device).repeat(count)[None].expand(batch, -1)
-        # softmax scores are >= 0: a threshold below -0.5 selects the same candidates and keeps padding out
-        kept_scores, kept_index = nms_topk(
-            boxes, scores, labels, num_classes, cfg.nms_iou_thr, max(cfg.score_thr, -0.5), cfg.max_per_img
-        )
-        found = kept_scores > -0.5
-        det_boxes = boxes.gather(1, kept_index[..., None].expand(-1, -1, 4))  # input pixels
-        det_labels = torch.where(found, labels.gather(1, kept_index), -1)
         factor = scale_factor.to(det_boxes.dtype).repeat(1, 2)[:, None, :]  # (B, 1, 4): w, h, w, h
-        original = torch.where(found[..., None], det_boxes / factor, 0.0)
-        outputs = (torch.cat([original, kept_scores[..., None]], dim=-1), det_labels)
+        original = torch.where((det_labels >= 0)[..., None], det_boxes / factor, 0.0)
+        outputs = (torch.cat([original, det_scores[..., None]], dim=-1), det_labels)
         if not self.with_mask:
             return outputs
         mask_rois = _batch_rois(det_boxes)
@@ -549,7 +565,7 @@ class StandardRoIHead(nn.Module):
         ):
             meta = sample.metainfo
             if rescale:
-                boxes = rescale_boxes_to_original(result.bboxes, sample)
+                boxes = rescale_boxes(result.bboxes, sample.metainfo.get("scale_factor"))
                 shape = meta.get("ori_shape", meta.get("img_shape"))
             else:
                 boxes, shape = result.bboxes, meta.get("img_shape", meta.get("batch_input_shape"))

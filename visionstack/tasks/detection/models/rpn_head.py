@@ -10,7 +10,6 @@ of every level after an NMS that keeps the levels apart (MMDetection 2+).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -26,47 +25,20 @@ from ....models.ops import (
     PseudoSampler,
     RandomSampler,
     SamplingResult,
-    batched_nms,
 )
-from ....models.ops.box_coders import clip_to_shape
+from ....models.ops.export_ops import nms_topk
 from ....registry import MODELS
 from ....structures import DataSample, InstanceData
+from .dense_inference import DROPPED_SCORE, gather_rows
+from .test_config import DetTestConfig
 
-__all__ = ["ProposalConfig", "RPNHead", "sample_assignment"]
-
-
-@dataclass(frozen=True)
-class ProposalConfig:
-    """How the RPN turns its dense outputs into proposals.
-
-    Attributes:
-        nms_pre: top-scoring anchors kept per level before NMS (<= 0: all).
-        max_per_img: proposals kept per image after NMS.
-        nms_iou_thr: NMS IoU threshold (boxes of different levels never suppress each other).
-        min_bbox_size: proposals need width and height strictly above this (pixels).
-    """
-
-    nms_pre: int = 1000
-    max_per_img: int = 1000
-    nms_iou_thr: float = 0.7
-    min_bbox_size: float = 0.0
+__all__ = ["RPNHead", "sample_assignment"]
 
 
-def as_proposal_config(
-    value: ProposalConfig | Mapping[str, Any] | None, default: ProposalConfig
-) -> ProposalConfig:
-    """A :class:`ProposalConfig` from a dataclass, a dict of its fields, or None (``default``)."""
-    if value is None:
-        return default
-    if isinstance(value, ProposalConfig):
-        return value
-    unknown = set(value) - set(ProposalConfig.__dataclass_fields__)
-    if unknown:
-        raise KeyError(
-            f"RPNHead: unknown proposal setting(s) {sorted(unknown)}; "
-            f"use {sorted(ProposalConfig.__dataclass_fields__)}"
-        )
-    return ProposalConfig(**value)
+RPN_DEFAULTS = dict(nms_pre=1000, max_per_img=1000, nms_iou_thr=0.7, min_bbox_size=0.0)
+"""The proposal settings of MMDetection's ``faster-rcnn_r50_fpn`` (test time; training keeps 2000 per level)."""
+RPN_UNUSED = ("score_thr", "mask_thr_binary")
+"""Settings the RPN does not read: every anchor's objectness competes, whatever its value."""
 
 
 def sample_assignment(
@@ -92,9 +64,10 @@ class RPNHead(nn.Module):
         sampler: anchor sampler (default: 256 per image, at most 50% positive, no gts added).
         loss_cls: objectness loss ``(logits, targets, weight, avg_factor)`` (default: BCE on logits).
         loss_bbox: regression loss ``(pred, target, weight, avg_factor)`` (default: L1).
-        train_proposal_cfg: proposals for the second stage while training (default: nms_pre 2000,
-            max_per_img 1000, IoU 0.7, min size 0).
-        test_proposal_cfg: proposals at test time (default: nms_pre 1000, max_per_img 1000).
+        train_proposal_cfg: proposals for the second stage while training, a :class:`DetTestConfig`
+            or a dict over :data:`RPN_DEFAULTS` (default: those with nms_pre 2000).
+        test_proposal_cfg: proposals at test time (default: :data:`RPN_DEFAULTS`: nms_pre 1000,
+            max_per_img 1000, IoU 0.7, min size 0). ``score_thr`` is not read: every anchor competes.
 
     Shapes:
         ``forward(feats)`` with L levels of (N, in_channels, H_l, W_l) -> ``(cls_scores, bbox_preds)``,
@@ -111,8 +84,8 @@ class RPNHead(nn.Module):
         sampler: Any | None = None,
         loss_cls: nn.Module | None = None,
         loss_bbox: nn.Module | None = None,
-        train_proposal_cfg: ProposalConfig | Mapping[str, Any] | None = None,
-        test_proposal_cfg: ProposalConfig | Mapping[str, Any] | None = None,
+        train_proposal_cfg: DetTestConfig | Mapping[str, Any] | None = None,
+        test_proposal_cfg: DetTestConfig | Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.anchor_generator = anchor_generator or AnchorGenerator(
@@ -123,8 +96,16 @@ class RPNHead(nn.Module):
         self.sampler = sampler or RandomSampler(256, 0.5, add_gt_as_proposals=False)
         self.loss_cls = loss_cls or BCEWithLogitsLoss()
         self.loss_bbox = loss_bbox or L1Loss()
-        self.train_proposal_cfg = as_proposal_config(train_proposal_cfg, ProposalConfig(nms_pre=2000))
-        self.test_proposal_cfg = as_proposal_config(test_proposal_cfg, ProposalConfig(nms_pre=1000))
+        self.train_proposal_cfg = DetTestConfig.from_value(
+            dict(nms_pre=2000) if train_proposal_cfg is None else train_proposal_cfg,
+            "RPNHead",
+            "train_proposal_cfg",
+            RPN_DEFAULTS,
+            RPN_UNUSED,
+        )
+        self.test_proposal_cfg = DetTestConfig.from_value(
+            test_proposal_cfg, "RPNHead", "test_proposal_cfg", RPN_DEFAULTS, RPN_UNUSED
+        )
         num_anchors = set(self.anchor_generator.num_base_priors)
         if len(num_anchors) != 1:
             raise ValueError(f"RPNHead: every level needs the same number of anchors, got {num_anchors}")
@@ -244,98 +225,75 @@ class RPNHead(nn.Module):
         cls_scores: list[torch.Tensor],
         bbox_preds: list[torch.Tensor],
         data_samples: Sequence[DataSample],
-        cfg: ProposalConfig,
+        cfg: DetTestConfig,
     ) -> list[InstanceData]:
         """Decode, filter and NMS the dense outputs into per-image proposals (no gradient).
+
+        :meth:`decode_proposals` on each image (a batch of one), the padding rows stripped.
 
         Returns:
             Per image an InstanceData with ``bboxes`` (P, 4) xyxy in the preprocessed image's
             pixels (clipped to ``img_shape``), ``scores`` (P,) objectness probabilities in
             decreasing order and ``labels`` (P,) zeros.
         """
-        sizes = [tuple(score.shape[-2:]) for score in cls_scores]
-        anchors = self.anchor_generator.grid_priors(sizes, device=cls_scores[0].device, dtype=torch.float32)
         results = []
         for index, sample in enumerate(data_samples):
-            level_scores = [_flatten_scores(score[index : index + 1])[0].float() for score in cls_scores]
-            level_deltas = [_flatten_deltas(pred[index : index + 1])[0].float() for pred in bbox_preds]
-            image_shape = sample.metainfo.get("img_shape", sample.metainfo.get("batch_input_shape"))
-            results.append(self._proposals_single(level_scores, level_deltas, anchors, image_shape, cfg))
+            meta = sample.metainfo
+            shape = meta.get("img_shape", meta.get("batch_input_shape"))
+            boxes, scores = self.decode_proposals(
+                [score[index : index + 1] for score in cls_scores],
+                [pred[index : index + 1] for pred in bbox_preds],
+                None if shape is None else tuple(shape[:2]),
+                cfg,
+            )
+            count = int((scores[0] > DROPPED_SCORE / 2).sum())
+            results.append(
+                InstanceData(
+                    bboxes=boxes[0, :count],
+                    scores=scores[0, :count],
+                    labels=torch.zeros(count, dtype=torch.long, device=boxes.device),
+                )
+            )
         return results
 
-    def _proposals_single(
-        self,
-        level_logits: list[torch.Tensor],
-        level_deltas: list[torch.Tensor],
-        level_anchors: list[torch.Tensor],
-        image_shape: Sequence[int],
-        cfg: ProposalConfig,
-    ) -> InstanceData:
-        scores, deltas, anchors, level_ids = [], [], [], []
-        for level, (logits, delta, prior) in enumerate(zip(level_logits, level_deltas, level_anchors)):
-            probability = logits.sigmoid()
-            if 0 < cfg.nms_pre < probability.numel():
-                probability, top = probability.topk(cfg.nms_pre)
-                delta, prior = delta[top], prior[top]
-            scores.append(probability)
-            deltas.append(delta)
-            anchors.append(prior)
-            level_ids.append(torch.full_like(probability, level, dtype=torch.long))
-        scores, level_ids = torch.cat(scores), torch.cat(level_ids)
-        boxes = self.bbox_coder.decode(torch.cat(anchors), torch.cat(deltas), max_shape=image_shape[:2])
-        sizes = boxes[:, 2:] - boxes[:, :2]
-        large = (sizes > cfg.min_bbox_size).all(dim=1)
-        boxes, scores, level_ids = boxes[large], scores[large], level_ids[large]
-        keep = batched_nms(boxes, scores, level_ids, cfg.nms_iou_thr)[: cfg.max_per_img]
-        return InstanceData(
-            bboxes=boxes[keep], scores=scores[keep], labels=torch.zeros_like(keep, dtype=torch.long)
-        )
-
-    # ---- export -----------------------------------------------------------------------------
-    def export_proposals(
+    def decode_proposals(
         self,
         cls_scores: Sequence[torch.Tensor],
         bbox_preds: Sequence[torch.Tensor],
-        img_shape: torch.Tensor,
-        cfg: ProposalConfig | None = None,
+        img_shape: torch.Tensor | Sequence[int] | None,
+        cfg: DetTestConfig,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`proposals_from_outputs` with fixed output shapes, for graph export.
+        """The proposals of a batch with fixed shapes: the one path of eager and exported inference.
 
-        The same proposals as the eager path (per level the ``nms_pre`` best anchors, decoding,
-        clipping, the ``min_bbox_size`` filter, NMS with the levels kept apart, the
-        ``max_per_img`` best), computed on the whole batch with tensor operations only: filtered
-        candidates get score -1 instead of being removed, and NMS is the
-        :func:`~visionstack.export.ops.nms_topk` operator.
+        Per level the ``nms_pre`` best anchors by objectness, decoding and clipping, the
+        ``min_bbox_size`` filter, NMS with the levels kept apart (the
+        :func:`~visionstack.models.ops.export_ops.nms_topk` operator), the ``max_per_img`` best;
+        filtered candidates get score -1 instead of being removed. When the level's size is known
+        (eager, or a static-shape export) and at most ``nms_pre``, its anchors stay in anchor order
+        without a top-k, as MMDetection's RPN; a top-k of all of them would only reorder equal scores.
 
         Args:
             cls_scores: per level (B, A, H_l, W_l) objectness logits.
             bbox_preds: per level (B, A * 4, H_l, W_l) deltas.
-            img_shape: (B, 2) float ``[height, width]`` of each image inside the padded batch.
-            cfg: proposal settings (default: ``test_proposal_cfg``).
+            img_shape: ``(height, width)`` of the image, or (B, 2) float ``[height, width]`` per image
+                inside the padded batch (boxes are clipped to it when the coder clips); None: no clip.
+            cfg: proposal settings.
 
         Returns:
-            ``(boxes (B, P, 4), scores (B, P))`` with ``P = cfg.max_per_img``: xyxy proposals in
-            input pixels in decreasing score; rows past the last proposal have score -1 (their
-            boxes are those of an arbitrary candidate and must be ignored).
+            ``(boxes (B, P, 4), scores (B, P))`` with ``P = cfg.max_per_img`` (every candidate when it
+            is <= 0): xyxy proposals in input pixels in decreasing score; rows past the last proposal
+            have score -1 (their boxes are those of an arbitrary candidate and must be ignored).
         """
-        from ....export.ops import nms_topk  # the export extra (onnxscript) is only needed here
-
-        cfg = cfg or self.test_proposal_cfg
-        if cfg.max_per_img <= 0:
-            raise ValueError(
-                f"RPNHead.export_proposals: max_per_img must be > 0 to export, got {cfg.max_per_img}"
-            )
         sizes = [score.shape[-2:] for score in cls_scores]
         anchors = self.anchor_generator.grid_priors(sizes, device=cls_scores[0].device, dtype=torch.float32)
         scores, deltas, priors, level_ids = [], [], [], []
         for level, (logits, pred, prior) in enumerate(zip(cls_scores, bbox_preds, anchors)):
             probability = _flatten_scores(logits).float().sigmoid()  # (B, n)
             delta = _flatten_deltas(pred).float()  # (B, n, 4)
-            if cfg.nms_pre > 0:
-                # eager keeps all n in anchor order when n <= nms_pre; top-k of all n only reorders
-                # them, which changes nothing but the order of exactly equal scores
-                probability, top = probability.topk(torch.sym_min(cfg.nms_pre, probability.shape[1]), dim=1)
-                delta = delta.gather(1, top[..., None].expand(-1, -1, 4))
+            count = probability.shape[1]
+            if cfg.nms_pre > 0 and not (isinstance(count, int) and count <= cfg.nms_pre):
+                probability, top = probability.topk(torch.sym_min(cfg.nms_pre, count), dim=1)
+                delta = gather_rows(delta, top)
                 prior = prior[top]  # (B, k, 4)
             else:
                 prior = prior[None].expand(probability.shape[0], -1, 4)
@@ -344,15 +302,45 @@ class RPNHead(nn.Module):
             priors.append(prior)
             level_ids.append(torch.full_like(probability, level, dtype=torch.long))
         scores, level_ids = torch.cat(scores, dim=1), torch.cat(level_ids, dim=1)
-        boxes = self.bbox_coder.decode(torch.cat(priors, dim=1), torch.cat(deltas, dim=1))
-        if self.bbox_coder.clip_border:
-            boxes = clip_to_shape(boxes, img_shape)
-        large = ((boxes[..., 2:] - boxes[..., :2]) > cfg.min_bbox_size).all(dim=-1)
-        scores = torch.where(large, scores, -1.0)
-        kept_scores, kept_index = nms_topk(
-            boxes, scores, level_ids, len(cls_scores), cfg.nms_iou_thr, -0.5, cfg.max_per_img
+        boxes = self.bbox_coder.decode(
+            torch.cat(priors, dim=1), torch.cat(deltas, dim=1), max_shape=img_shape
         )
-        return boxes.gather(1, kept_index[..., None].expand(-1, -1, 4)), kept_scores
+        large = ((boxes[..., 2:] - boxes[..., :2]) > cfg.min_bbox_size).all(dim=-1)
+        scores = torch.where(large, scores, DROPPED_SCORE)
+        max_num = cfg.max_per_img if cfg.max_per_img > 0 else scores.shape[1]
+        kept_scores, kept_index = nms_topk(
+            boxes, scores, level_ids, len(cls_scores), cfg.nms_iou_thr, DROPPED_SCORE / 2, max_num
+        )
+        return gather_rows(boxes, kept_index), kept_scores
+
+    # ---- export -----------------------------------------------------------------------------
+    def export_proposals(
+        self,
+        cls_scores: Sequence[torch.Tensor],
+        bbox_preds: Sequence[torch.Tensor],
+        img_shape: torch.Tensor,
+        cfg: DetTestConfig | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`decode_proposals` of a batch with ``test_proposal_cfg`` (by default), for graph export.
+
+        Args:
+            cls_scores: per level (B, A, H_l, W_l) objectness logits.
+            bbox_preds: per level (B, A * 4, H_l, W_l) deltas.
+            img_shape: (B, 2) float ``[height, width]`` of each image inside the padded batch.
+            cfg: proposal settings (default: ``test_proposal_cfg``).
+
+        Returns:
+            ``(boxes (B, P, 4), scores (B, P))``, ``P = cfg.max_per_img``, padded with score -1.
+
+        Raises:
+            ValueError: when ``max_per_img`` is not positive (the output needs a fixed size).
+        """
+        cfg = cfg or self.test_proposal_cfg
+        if cfg.max_per_img <= 0:
+            raise ValueError(
+                f"RPNHead.export_proposals: max_per_img must be > 0 to export, got {cfg.max_per_img}"
+            )
+        return self.decode_proposals(cls_scores, bbox_preds, img_shape, cfg)
 
 
 def _flatten_scores(score: torch.Tensor) -> torch.Tensor:

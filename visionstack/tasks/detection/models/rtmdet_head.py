@@ -17,58 +17,31 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.distributed as torch_dist
 from torch import nn
 
-from ....engine.dist import get_world_size, is_distributed
 from ....models.backbones.cspnext import ActLayer, ConvNormAct, NormLayer, default_norm_layer
 from ....models.losses.gfocal_loss import QualityFocalLoss
 from ....models.losses.iou_loss import GIoULoss
-from ....models.ops import DistancePointBBoxCoder, DynamicSoftLabelAssigner, MlvlPointGenerator, batched_nms
+from ....models.ops import DistancePointBBoxCoder, DynamicSoftLabelAssigner, MlvlPointGenerator
 from ....models.ops.box_coders import clip_to_shape
 from ....registry import MODELS
 from ....structures import DataSample, InstanceData
-from .single_stage import SingleStageDetector, export_post_process, export_topk_pairs, gather_rows
+from ....utils.dist import get_world_size, is_distributed
+from .dense_inference import DenseHeadInference, TopPairs, levels_to_rows
+from .single_stage import SingleStageDetector
+from .test_config import DetTestConfig
 
-__all__ = ["RTMDet", "RTMDetSepBNHead", "RTMDetTestConfig"]
-
-
-@dataclass(frozen=True)
-class RTMDetTestConfig:
-    """Post-processing of the dense predictions (MMDetection's RTMDet ``test_cfg``).
-
-    Attributes:
-        nms_pre: per level, the top-scoring (point, class) pairs kept before NMS (<= 0: all).
-        score_thr: pairs need a sigmoid score strictly above this.
-        iou_threshold: class-aware NMS IoU threshold.
-        max_per_img: detections kept per image after NMS.
-        min_bbox_size: detections need width and height strictly above this (pixels); < 0 keeps all.
-    """
-
-    nms_pre: int = 30000
-    score_thr: float = 0.001
-    iou_threshold: float = 0.65
-    max_per_img: int = 300
-    min_bbox_size: float = 0.0
+__all__ = ["RTMDet", "RTMDetSepBNHead"]
 
 
-def as_test_config(value: RTMDetTestConfig | Mapping[str, Any] | None) -> RTMDetTestConfig:
-    """A :class:`RTMDetTestConfig` from itself, a dict of its fields, or None (the defaults)."""
-    if value is None:
-        return RTMDetTestConfig()
-    if isinstance(value, RTMDetTestConfig):
-        return value
-    unknown = set(value) - set(RTMDetTestConfig.__dataclass_fields__)
-    if unknown:
-        raise KeyError(
-            f"RTMDetSepBNHead: unknown test_cfg key(s) {sorted(unknown)}; "
-            f"use {sorted(RTMDetTestConfig.__dataclass_fields__)}"
-        )
-    return RTMDetTestConfig(**value)
+RTMDET_TEST_DEFAULTS = dict(
+    nms_pre=30000, score_thr=0.001, nms_iou_thr=0.65, max_per_img=300, min_bbox_size=0.0
+)
+"""MMDetection's RTMDet ``test_cfg``."""
 
 
 def _mean_over_ranks(value: torch.Tensor) -> torch.Tensor:
@@ -81,7 +54,7 @@ def _mean_over_ranks(value: torch.Tensor) -> torch.Tensor:
 
 
 @MODELS.register()
-class RTMDetSepBNHead(nn.Module):
+class RTMDetSepBNHead(DenseHeadInference, nn.Module):
     """RTMDet head: shared convs with per-level batch norm, QFL + GIoU, dynamic soft labels.
 
     Args:
@@ -100,7 +73,8 @@ class RTMDetSepBNHead(nn.Module):
         loss_cls: classification loss over ``(logits, (labels, scores), weight)`` (default QFL,
             beta 2, weight 1).
         loss_bbox: box loss over aligned xyxy boxes (default GIoU, weight 2).
-        test_cfg: post-processing, :class:`RTMDetTestConfig` or a dict of its fields.
+        test_cfg: post-processing, :class:`DetTestConfig` or a dict of its fields (defaults
+            :data:`RTMDET_TEST_DEFAULTS`); ``min_bbox_size = 0`` drops boxes of zero width or height.
         norm_layer: norm factory (default BatchNorm2d, momentum 0.03, eps 1e-3).
         act_layer: activation factory (default SiLU).
 
@@ -123,7 +97,7 @@ class RTMDetSepBNHead(nn.Module):
         assigner: DynamicSoftLabelAssigner | None = None,
         loss_cls: nn.Module | None = None,
         loss_bbox: nn.Module | None = None,
-        test_cfg: RTMDetTestConfig | Mapping[str, Any] | None = None,
+        test_cfg: DetTestConfig | Mapping[str, Any] | None = None,
         norm_layer: NormLayer = default_norm_layer,
         act_layer: ActLayer = nn.SiLU,
     ) -> None:
@@ -137,7 +111,9 @@ class RTMDetSepBNHead(nn.Module):
         self.assigner = assigner or DynamicSoftLabelAssigner(topk=13)
         self.loss_cls = loss_cls or QualityFocalLoss(beta=2.0, loss_weight=1.0)
         self.loss_bbox = loss_bbox or GIoULoss(loss_weight=2.0)
-        self.test_cfg = as_test_config(test_cfg)
+        self.test_cfg = DetTestConfig.from_value(
+            test_cfg, "RTMDetSepBNHead", defaults=RTMDET_TEST_DEFAULTS, unused=("mask_thr_binary",)
+        )
         self.strides = [self._square_stride(s) for s in self.prior_generator.strides]
         self._build_layers(in_channels, feat_channels, stacked_convs, pred_kernel_size, norm_layer, act_layer)
         if share_conv:
@@ -307,13 +283,8 @@ class RTMDetSepBNHead(nn.Module):
         box_targets[positive] = gt_boxes[assign.gt_inds[positive] - 1]
         return labels, soft_scores, box_targets
 
-    def predict(
-        self, feats: Sequence[torch.Tensor], data_samples: Sequence[DataSample], rescale: bool = True
-    ) -> list[InstanceData]:
-        """Detections per image: ``bboxes`` (K, 4) xyxy, ``scores`` (K,), ``labels`` (K,) int64, in
-        original image pixels when ``rescale`` (boxes divided by the sample's ``scale_factor`` (w, h))."""
-        cls_scores, bbox_preds = self(feats)
-        return self.predict_by_feat(cls_scores, bbox_preds, data_samples, rescale)
+    # ---- inference (the path is DenseHeadInference's) -------------------------------------------
+    zero_min_size_drops_empty_boxes = True
 
     def predict_by_feat(
         self,
@@ -323,101 +294,17 @@ class RTMDetSepBNHead(nn.Module):
         rescale: bool = True,
     ) -> list[InstanceData]:
         """Post-process raw head outputs; see :meth:`predict`."""
-        logits, boxes, _, level_sizes = self._flatten(cls_scores, bbox_preds)
-        return [
-            self._predict_single(logits[i], boxes[i], level_sizes, sample, rescale)
-            for i, sample in enumerate(data_samples)
-        ]
+        return self.predict_from_outputs((cls_scores, bbox_preds), data_samples, rescale)
 
-    def _predict_single(
-        self,
-        logits: torch.Tensor,
-        boxes: torch.Tensor,
-        level_sizes: list[int],
-        sample: DataSample,
-        rescale: bool,
-    ) -> InstanceData:
-        cfg = self.test_cfg
-        kept_boxes, kept_scores, kept_labels = [], [], []
-        for level_logits, level_boxes in zip(logits.split(level_sizes), boxes.split(level_sizes)):
-            scores = level_logits.sigmoid().flatten()  # (P_l * C,), index = point * C + class
-            candidates = torch.nonzero(scores > cfg.score_thr).flatten()
-            if cfg.nms_pre > 0 and candidates.numel() > cfg.nms_pre:
-                # stable: equal scores keep index order, the tie rule of ONNX TopK in the exported graph
-                order = torch.sort(scores[candidates], descending=True, stable=True).indices
-                candidates = candidates[order[: cfg.nms_pre]]
-            kept_scores.append(scores[candidates])
-            kept_boxes.append(level_boxes[candidates // self.num_classes])
-            kept_labels.append(candidates % self.num_classes)
-        boxes, scores, labels = torch.cat(kept_boxes), torch.cat(kept_scores), torch.cat(kept_labels)
-        img_shape = sample.metainfo.get("img_shape")
-        if img_shape is not None:
-            height, width = img_shape[:2]
-            boxes = torch.stack(
-                [
-                    boxes[:, 0].clamp(0, width),
-                    boxes[:, 1].clamp(0, height),
-                    boxes[:, 2].clamp(0, width),
-                    boxes[:, 3].clamp(0, height),
-                ],
-                dim=1,
-            )
-        if rescale and "scale_factor" in sample.metainfo:
-            scale_w, scale_h = sample.metainfo["scale_factor"][:2]
-            boxes = boxes / boxes.new_tensor([scale_w, scale_h, scale_w, scale_h])
-        if cfg.min_bbox_size >= 0:
-            large = ((boxes[:, 2] - boxes[:, 0]) > cfg.min_bbox_size) & (
-                (boxes[:, 3] - boxes[:, 1]) > cfg.min_bbox_size
-            )
-            boxes, scores, labels = boxes[large], scores[large], labels[large]
-        keep = batched_nms(boxes, scores, labels, cfg.iou_threshold)[: cfg.max_per_img]
-        return InstanceData(bboxes=boxes[keep], scores=scores[keep], labels=labels[keep].long())
+    def level_rows(self, outputs: Sequence[Sequence[torch.Tensor]], level: int) -> list[torch.Tensor]:
+        """``level``'s (B, P_l, 4) ltrb distances in pixels."""
+        return [levels_to_rows([outputs[1][level]], 4)]
 
-    def export_predict(
-        self,
-        cls_scores: Sequence[torch.Tensor],
-        bbox_preds: Sequence[torch.Tensor],
-        img_shape: torch.Tensor,
-        scale_factor: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`predict_by_feat` (with ``rescale``) on raw head outputs, as fixed-size tensors for export.
-
-        Args:
-            cls_scores: per level (B, C, H_l, W_l) logits.
-            bbox_preds: per level (B, 4, H_l, W_l) ltrb distances in pixels.
-            img_shape: (B, 2) ``[height, width]`` of the resized images (boxes are clamped to it).
-            scale_factor: (B, 2) ``[w_factor, h_factor]`` (boxes are divided by it).
-
-        Returns:
-            ``dets`` (B, K, 5) and ``labels`` (B, K), K = ``test_cfg.max_per_img``; see
-            :func:`~visionstack.tasks.detection.models.single_stage.export_post_process`.
-        """
-        cfg = self.test_cfg
-        sizes = [score.shape[-2:] for score in cls_scores]
-        level_points = self.prior_generator.grid_priors(sizes, cls_scores[0].device, bbox_preds[0].dtype)
-        priors, distances, scores, labels = [], [], [], []
-        for points, cls_score, bbox_pred in zip(level_points, cls_scores, bbox_preds):
-            batch = cls_score.shape[0]
-            level_scores = cls_score.permute(0, 2, 3, 1).reshape(batch, -1, self.num_classes).sigmoid()
-            top, prior, label = export_topk_pairs(level_scores, cfg.nms_pre)
-            priors.append(gather_rows(points, prior))
-            distances.append(gather_rows(bbox_pred.permute(0, 2, 3, 1).reshape(batch, -1, 4), prior))
-            scores.append(top)
-            labels.append(label)
-        # decoded once for all levels: the same values as per level, a smaller graph
-        boxes = self.bbox_coder.decode(torch.cat(priors, dim=1), torch.cat(distances, dim=1))
-        scores = torch.cat(scores, dim=1)
-        return export_post_process(
-            clip_to_shape(boxes, img_shape),
-            scores,
-            torch.cat(labels, dim=1),
-            scores > cfg.score_thr,
-            scale_factor,
-            self.num_classes,
-            cfg.iou_threshold,
-            cfg.max_per_img,
-            cfg.min_bbox_size if cfg.min_bbox_size >= 0 else None,
-        )
+    def decode_rows(self, top: TopPairs, img_shape: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, N, 2) points and distances -> boxes clamped to ``img_shape`` (whatever the coder's
+        ``clip_border``, as MMDetection's RTMDet); the class scores as they are."""
+        boxes = self.bbox_coder.decode(top.priors, top.rows[0])
+        return (boxes if img_shape is None else clip_to_shape(boxes, img_shape)), top.class_scores
 
 
 @MODELS.register()

@@ -15,21 +15,20 @@ The detector holds no detection logic. Its parts keep these contracts:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from ....models.base_model import BaseModel
 from ....registry import MODELS
 from ....structures import DataSample, InstanceData
-from .data_preprocessor import DetDataPreprocessor
+from .base_detector import BaseDetector
 
 __all__ = ["FasterRCNN", "MaskRCNN", "TwoStageDetector"]
 
 
 @MODELS.register()
-class TwoStageDetector(BaseModel):
+class TwoStageDetector(BaseDetector):
     """Proposals from a region proposal network, refined and classified by a RoI head.
 
     Args:
@@ -47,6 +46,10 @@ class TwoStageDetector(BaseModel):
         RoI outputs are computed on the test-time proposals.
     """
 
+    task = "detection"
+    requires_mask: ClassVar[bool] = False
+    """Whether the RoI head must have a mask branch (Mask R-CNN)."""
+
     def __init__(
         self,
         backbone: nn.Module,
@@ -55,35 +58,16 @@ class TwoStageDetector(BaseModel):
         neck: nn.Module | None = None,
         data_preprocessor: nn.Module | Mapping[str, Any] | None = None,
     ) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = DetDataPreprocessor()
-        elif isinstance(data_preprocessor, Mapping):
-            data_preprocessor = DetDataPreprocessor(**data_preprocessor)
-        super().__init__(data_preprocessor=data_preprocessor)
-        for name, module in (("backbone", backbone), ("rpn_head", rpn_head), ("roi_head", roi_head)):
-            if not isinstance(module, nn.Module):
-                raise TypeError(
-                    f"{type(self).__name__}: {name} must be a built nn.Module (a config dict with 'type' "
-                    f"is built by the registry), got {type(module).__name__}"
-                )
-        self.backbone = backbone
-        self.neck = neck
-        self.rpn_head = rpn_head
-        self.roi_head = roi_head
+        super().__init__(data_preprocessor, backbone, neck, rpn_head=rpn_head, roi_head=roi_head)
+        if self.requires_mask and not self.with_mask:
+            raise ValueError(
+                f"{type(self).__name__}: roi_head has no mask_head; give StandardRoIHead(mask_head=FCNMaskHead(...))"
+            )
 
     @property
     def with_mask(self) -> bool:
         """Whether the RoI head predicts instance masks."""
         return bool(getattr(self.roi_head, "with_mask", False))
-
-    def extract_feat(self, inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Multi-level features (N, C_l, H_l, W_l) of a preprocessed (N, 3, H, W) batch."""
-        feats = self.backbone(inputs)
-        if isinstance(feats, torch.Tensor):
-            feats = (feats,)
-        if self.neck is not None:
-            feats = self.neck(tuple(feats))
-        return tuple(feats)
 
     def loss(self, inputs: torch.Tensor, data_samples: list[DataSample]) -> dict[str, Any]:
         """RPN and RoI-head losses of a batch whose samples carry ``gt_instances``."""
@@ -105,15 +89,11 @@ class TwoStageDetector(BaseModel):
 
         Without data samples, samples are made from the batch shape (no rescaling possible).
         """
-        data_samples = data_samples if data_samples is not None else _samples_for_batch(inputs)
+        data_samples = data_samples if data_samples is not None else self.samples_for_batch(inputs)
         feats = self.extract_feat(inputs)
         proposals = self.rpn_head.predict(feats, data_samples)
         results = self.roi_head.predict(feats, proposals, data_samples, rescale=rescale)
-        if len(results) != len(data_samples):
-            raise RuntimeError(f"the RoI head returned {len(results)} results for {len(data_samples)} images")
-        for sample, instances in zip(data_samples, results):
-            sample.pred_instances = instances
-        return data_samples
+        return self.add_pred_to_datasample(data_samples, results)
 
     @property
     def export_output_names(self) -> tuple[str, ...]:
@@ -143,6 +123,7 @@ class TwoStageDetector(BaseModel):
                     f"{type(self).__name__}: {name} ({type(getattr(self, name)).__name__}) has no {method}(), "
                     "so this detector cannot be exported"
                 )
+        self.check_export_inputs(inputs, img_shape, scale_factor)
         feats = self.extract_feat(inputs)
         rpn_cls_scores, rpn_bbox_preds = self.rpn_head(feats)
         proposals, proposal_scores = self.rpn_head.export_proposals(rpn_cls_scores, rpn_bbox_preds, img_shape)
@@ -150,21 +131,13 @@ class TwoStageDetector(BaseModel):
 
     def forward_tensor(self, inputs: torch.Tensor, data_samples: list[DataSample] | None = None) -> tuple:
         """Raw outputs: RPN per-level lists, then the RoI head's outputs on the test proposals."""
-        data_samples = data_samples if data_samples is not None else _samples_for_batch(inputs)
+        data_samples = data_samples if data_samples is not None else self.samples_for_batch(inputs)
         feats = self.extract_feat(inputs)
         rpn_cls_scores, rpn_bbox_preds = self.rpn_head(feats)
         proposals: list[InstanceData] = self.rpn_head.proposals_from_outputs(
             rpn_cls_scores, rpn_bbox_preds, data_samples, self.rpn_head.test_proposal_cfg
         )
         return (rpn_cls_scores, rpn_bbox_preds, *self.roi_head(feats, proposals))
-
-
-def _samples_for_batch(inputs: torch.Tensor) -> list[DataSample]:
-    shape = tuple(inputs.shape[-2:])
-    return [
-        DataSample(metainfo=dict(img_shape=shape, ori_shape=shape, batch_input_shape=shape))
-        for _ in range(inputs.shape[0])
-    ]
 
 
 @MODELS.register()
@@ -178,16 +151,4 @@ class MaskRCNN(TwoStageDetector):
     """Mask R-CNN (He et al., ICCV 2017): a :class:`TwoStageDetector` whose RoI head has a mask
     branch; predictions carry ``masks`` (K, H, W) bool at the original image size."""
 
-    def __init__(
-        self,
-        backbone: nn.Module,
-        rpn_head: nn.Module,
-        roi_head: nn.Module,
-        neck: nn.Module | None = None,
-        data_preprocessor: nn.Module | Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(backbone, rpn_head, roi_head, neck=neck, data_preprocessor=data_preprocessor)
-        if not self.with_mask:
-            raise ValueError(
-                "MaskRCNN: roi_head has no mask_head; give StandardRoIHead(mask_head=FCNMaskHead(...))"
-            )
+    requires_mask = True

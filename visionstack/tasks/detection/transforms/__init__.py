@@ -1,23 +1,17 @@
-"""Detection and instance-segmentation transforms (TRANSFORMS): boxes and masks follow the image.
+"""Detection and instance-segmentation transforms (TRANSFORMS): what is special to the task.
 
-The box-, mask- and map-aware spatial transforms, ``PhotoMetricDistortion`` and ``LoadAnnotations``
-live in :mod:`visionstack.data.transforms` (shared with segmentation) and are re-exported here.
+Packing (``PackDetInputs``), instance filtering (``FilterAnnotations``) and the multi-image mixes
+(``Mosaic``, ``MixUp``) live here. The geometric transforms are the shared family of
+:mod:`visionstack.data.transforms`, which moves boxes, masks and every other annotation with the
+image; the ones detection configs use most are re-exported here with ``LoadAnnotations`` and
+``PhotoMetricDistortion``.
 """
 
+from ....data.transforms.annotation_kernels import INSTANCE_KEYS, keep_instances
 from ....data.transforms.annotations import LoadAnnotations
+from ....data.transforms.coordinate_kernels import boxes_inside
 from ....data.transforms.photometric_distortion import PhotoMetricDistortion
-from ....data.transforms.spatial import (
-    INSTANCE_KEYS,
-    Pad,
-    RandomCrop,
-    RandomResize,
-    boxes_inside,
-    crop_det_results,
-    flip_det_results,
-    keep_instances,
-    pad_det_results,
-    resize_det_results,
-)
+from ....data.transforms.spatial import Pad, RandomCrop, RandomResize
 from .formatting import PackDetInputs
 from .loading import FilterAnnotations
 from .mixing import MixUp, Mosaic, concat_instances
@@ -29,11 +23,7 @@ __all__ = [
     "RandomCrop",
     "RandomResize",
     "boxes_inside",
-    "crop_det_results",
-    "flip_det_results",
     "keep_instances",
-    "pad_det_results",
-    "resize_det_results",
     "FilterAnnotations",
     "LoadAnnotations",
     "MixUp",

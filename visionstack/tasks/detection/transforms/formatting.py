@@ -36,7 +36,8 @@ def _check_mask_size(results: dict) -> None:
         raise ValueError(
             f"PackDetInputs: gt_masks are {masks.width}x{masks.height} but the image of "
             f"{results.get('img_path')!r} is {width}x{height}; a transform in the pipeline moved the image "
-            "without the masks (use the detection transforms: RandomResize, RandomCrop, Pad ...)"
+            "without the masks (the geometric transforms of visionstack.data.transforms move both; a custom "
+            "one should go through resize_results, crop_results ... or apply_geometry)"
         )
 
 

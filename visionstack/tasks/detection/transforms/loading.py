@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ....data.transforms.annotation_kernels import keep_instances
 from ....data.transforms.annotations import LoadAnnotations
 from ....data.transforms.base import BaseTransform
-from ....data.transforms.spatial import keep_instances
 from ....registry import TRANSFORMS
 
 __all__ = ["LoadAnnotations", "FilterAnnotations"]

@@ -13,15 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from ....data.transforms.annotation_kernels import INSTANCE_KEYS, annotation_kernels, keep_instances
 from ....data.transforms.base import BaseTransform
-from ....data.transforms.spatial import (
-    boxes_inside,
-    crop_det_results,
-    flip_det_results,
-    keep_instances,
-    pad_det_results,
-    resize_det_results,
-)
+from ....data.transforms.coordinate_kernels import boxes_inside
+from ....data.transforms.geometric import crop_results, flip_results, pad_results, resize_results
 from ....registry import TRANSFORMS
 
 __all__ = ["Mosaic", "MixUp", "concat_instances"]
@@ -57,6 +52,16 @@ def concat_instances(parts: Sequence[dict]) -> dict:
     return merged
 
 
+def _check_mixable(samples: Sequence[dict], owner: str) -> None:
+    """Mixing concatenates boxes, labels, flags and masks only; other per-instance kinds would go stale."""
+    for key, kernel in annotation_kernels().items():
+        if kernel.per_instance and key not in INSTANCE_KEYS and any(s.get(key) is not None for s in samples):
+            raise ValueError(
+                f"{owner} mixes gt_bboxes, gt_bboxes_labels, gt_ignore_flags and gt_masks only, but a sample "
+                f"holds {key!r}, which it would leave unmoved; drop it before {owner} or mix without it"
+            )
+
+
 def _mix_results(results: dict, count: int, owner: str) -> list[dict]:
     mixed = results.get("mix_results")
     if mixed is None or len(mixed) != count:
@@ -64,6 +69,7 @@ def _mix_results(results: dict, count: int, owner: str) -> list[dict]:
             f"{owner} needs `mix_results` with {count} loaded sample(s); wrap the dataset in "
             "MultiImageMixDataset(dataset=..., pipeline=[..., dict(type='" + owner + "'), ...])"
         )
+    _check_mixable([results, *mixed], owner)
     return list(mixed)
 
 
@@ -143,14 +149,12 @@ class Mosaic(BaseTransform):
             part = _instance_part(sample)
             h_i, w_i = part["img"].shape[:2]
             ratio = min(height / h_i, width / w_i)
-            resize_det_results(part, (max(1, int(w_i * ratio)), max(1, int(h_i * ratio))))
+            resize_results(part, (max(1, int(w_i * ratio)), max(1, int(h_i * ratio))))
             paste, crop = self.paste_and_crop(location, center, part["img"].shape[1::-1])
-            crop_det_results(part, *crop)
-            pasted = part["img"] if part["img"].ndim == 3 else part["img"][..., None]
-            canvas[paste[1] : paste[3], paste[0] : paste[2]] = pasted
-            part["gt_bboxes"] = part["gt_bboxes"] + np.float32([paste[0], paste[1], paste[0], paste[1]])
-            if part.get("gt_masks") is not None:
-                part["gt_masks"] = part["gt_masks"].expand((2 * width, 2 * height), paste[:2])
+            crop_results(part, *crop)
+            image = part.pop("img")
+            canvas[paste[1] : paste[3], paste[0] : paste[2]] = image if image.ndim == 3 else image[..., None]
+            pad_results(part, (2 * width, 2 * height), offset=paste[:2])  # the annotations onto the canvas
             parts.append(part)
         merged = concat_instances(parts)
         keep_instances(merged, boxes_inside(merged["gt_bboxes"], 2 * width, 2 * height))
@@ -219,16 +223,16 @@ class MixUp(BaseTransform):
         h_r, w_r = part["img"].shape[:2]
         ratio = min(height / h_r, width / w_r)
         pad_val = dict(img=self.pad_val)
-        resize_det_results(part, (max(1, int(w_r * ratio)), max(1, int(h_r * ratio))))
-        pad_det_results(part, (width, height), pad_val)
-        resize_det_results(part, (max(1, int(width * jitter)), max(1, int(height * jitter))))
+        resize_results(part, (max(1, int(w_r * ratio)), max(1, int(h_r * ratio))))
+        pad_results(part, (width, height), pad_val=pad_val)
+        resize_results(part, (max(1, int(width * jitter)), max(1, int(height * jitter))))
         if flip:
-            flip_det_results(part, "horizontal")
+            flip_results(part, "horizontal")
         target_h, target_w = part["img"].shape[:2]
-        pad_det_results(part, (max(origin_w, target_w), max(origin_h, target_h)), pad_val)
+        pad_results(part, (max(origin_w, target_w), max(origin_h, target_h)), pad_val=pad_val)
         x_offset = int(np.random.randint(0, target_w - origin_w)) if target_w > origin_w else 0
         y_offset = int(np.random.randint(0, target_h - origin_h)) if target_h > origin_h else 0
-        crop_det_results(part, x_offset, y_offset, x_offset + origin_w, y_offset + origin_h)
+        crop_results(part, x_offset, y_offset, x_offset + origin_w, y_offset + origin_h)
         keep_instances(part, boxes_inside(part["gt_bboxes"], origin_w, origin_h))
         mixed = 0.5 * results["img"].astype(np.float32) + 0.5 * part["img"].astype(np.float32)
         merged = concat_instances([_instance_part(results), part])
