@@ -34,8 +34,13 @@ def _rss_mib(pid: int) -> float:
 def epoch_growth(records: int, serialize_data: bool, workers: int) -> dict[str, float]:
     """Mean per-worker growth (MiB) of RSS and private memory over one epoch, and the main RSS."""
     dataset = SyntheticAnnotations(records, serialize_data)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=1024, num_workers=workers, persistent_workers=True,
-                                         collate_fn=lambda batch: len(batch))
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=1024,
+        num_workers=workers,
+        persistent_workers=True,
+        collate_fn=lambda batch: len(batch),
+    )
     iterator = iter(loader)
     pids = [process.pid for process in iterator._workers]
     rss_before, private_before = [_rss_mib(p) for p in pids], [_private_mib(p) for p in pids]
@@ -43,9 +48,11 @@ def epoch_growth(records: int, serialize_data: bool, workers: int) -> dict[str, 
     rss_after, private_after = [_rss_mib(p) for p in pids], [_private_mib(p) for p in pids]
     assert seen == records
     del iterator, loader
-    return {"rss_growth": float(np.mean(np.subtract(rss_after, rss_before))),
-            "private_growth": float(np.mean(np.subtract(private_after, private_before))),
-            "main_rss": _rss_mib(__import__("os").getpid())}
+    return {
+        "rss_growth": float(np.mean(np.subtract(rss_after, rss_before))),
+        "private_growth": float(np.mean(np.subtract(private_after, private_before))),
+        "main_rss": _rss_mib(__import__("os").getpid()),
+    }
 
 
 def main() -> None:
@@ -57,8 +64,10 @@ def main() -> None:
     for serialize in (True, False):
         figures = epoch_growth(args.records, serialize, args.workers)
         name = "serialized list" if serialize else "list of dicts  "
-        print(f"  {name}: RSS +{figures['rss_growth']:8.1f}   private +{figures['private_growth']:8.1f}   "
-              f"(main process RSS {figures['main_rss']:.0f})")
+        print(
+            f"  {name}: RSS +{figures['rss_growth']:8.1f}   private +{figures['private_growth']:8.1f}   "
+            f"(main process RSS {figures['main_rss']:.0f})"
+        )
 
 
 if __name__ == "__main__":

@@ -46,8 +46,9 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.shortcut = nn.Identity()
         if stride != 1 or in_channels != out_channels:
-            self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
-                                          nn.BatchNorm2d(out_channels))
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False), nn.BatchNorm2d(out_channels)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
@@ -57,9 +58,15 @@ class BasicBlock(nn.Module):
 def small_resnet(width: int = 24, num_classes: int = 10) -> nn.Module:
     """stem (width) -> basic blocks width, 2*width/2, 4*width/2 -> global pool -> linear."""
     return nn.Sequential(
-        nn.Conv2d(3, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
-        BasicBlock(width, width), BasicBlock(width, 2 * width, 2), BasicBlock(2 * width, 4 * width, 2),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * width, num_classes),
+        nn.Conv2d(3, width, 3, 1, 1, bias=False),
+        nn.BatchNorm2d(width),
+        nn.ReLU(),
+        BasicBlock(width, width),
+        BasicBlock(width, 2 * width, 2),
+        BasicBlock(2 * width, 4 * width, 2),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4 * width, num_classes),
     )
 
 
@@ -85,7 +92,9 @@ class Classifier(BaseModel):
         self.network = network
 
     def loss(self, inputs: torch.Tensor, data_samples: Any) -> dict[str, torch.Tensor]:
-        labels = torch.stack(list(data_samples)) if not isinstance(data_samples, torch.Tensor) else data_samples
+        labels = (
+            torch.stack(list(data_samples)) if not isinstance(data_samples, torch.Tensor) else data_samples
+        )
         return {"loss": F.cross_entropy(self.network(inputs), labels)}
 
 
@@ -125,7 +134,9 @@ def _sync(device: torch.device) -> None:
 def run_bare(dataset: TensorPairs, device: torch.device, iterations: int) -> list[float]:
     network = _network(device)
     optimizer = _optimizer(network.parameters())
-    loader = DataLoader(dataset, batch_size=BATCH_SIZE, sampler=RandomSampler(dataset, generator=torch.Generator()))
+    loader = DataLoader(
+        dataset, batch_size=BATCH_SIZE, sampler=RandomSampler(dataset, generator=torch.Generator())
+    )
     stamps: list[float] = []
     network.train()
     while len(stamps) < iterations:
@@ -150,11 +161,17 @@ def run_runner(dataset: TensorPairs, device: torch.device, iterations: int) -> l
         cfg = dict(
             work_dir=work_dir,
             model=dict(type=Classifier, network=_network(device)),
-            train_dataloader=dict(batch_size=BATCH_SIZE, num_workers=0, sampler=dict(type="DefaultSampler"),
-                                  collate_fn=dict(type="default_collate"), dataset=dataset),
+            train_dataloader=dict(
+                batch_size=BATCH_SIZE,
+                num_workers=0,
+                sampler=dict(type="DefaultSampler"),
+                collate_fn=dict(type="default_collate"),
+                dataset=dataset,
+            ),
             train_cfg=dict(type="IterBasedTrainLoop", max_iters=iterations),
-            optim_wrapper=dict(type="OptimWrapper", optimizer=dict(type="SGD", lr=0.05, momentum=0.9,
-                                                                  weight_decay=1e-4)),
+            optim_wrapper=dict(
+                type="OptimWrapper", optimizer=dict(type="SGD", lr=0.05, momentum=0.9, weight_decay=1e-4)
+            ),
             default_hooks=dict(checkpoint=None),
             custom_hooks=[IterationClock(stamps)],
             env_cfg=dict(device=str(device)),
@@ -185,8 +202,10 @@ def main() -> None:
         bare += _intervals(run_bare(dataset, device, args.iters))
         runner += _intervals(run_runner(dataset, device, args.iters))
     bare_ms, runner_ms = statistics.median(bare) * 1e3, statistics.median(runner) * 1e3
-    print(f"device: {device} ({torch.get_num_threads()} threads), batch {BATCH_SIZE}, 32x32, "
-          f"{args.rounds} x {args.iters} iterations per loop")
+    print(
+        f"device: {device} ({torch.get_num_threads()} threads), batch {BATCH_SIZE}, 32x32, "
+        f"{args.rounds} x {args.iters} iterations per loop"
+    )
     print(f"bare PyTorch loop : median {bare_ms:.2f} ms/iter")
     print(f"visionstack Runner: median {runner_ms:.2f} ms/iter")
     print(f"ratio runner / bare: {runner_ms / bare_ms:.3f} (requirement <= 1.05)")

@@ -44,9 +44,33 @@ def _write_data(data: Path) -> None:
     from visionstack.cli import main as cli_main
 
     if not (data / "synth_det" / "annotations" / "instances_train.json").is_file():
-        cli_main(["data", "synth", "detection", "--out", str(data / "synth_det"), "--num-train", "200", "--num-val", "8"])
+        cli_main(
+            [
+                "data",
+                "synth",
+                "detection",
+                "--out",
+                str(data / "synth_det"),
+                "--num-train",
+                "200",
+                "--num-val",
+                "8",
+            ]
+        )
     if not (data / "synth_seg" / "meta.json").is_file():
-        cli_main(["data", "synth", "segmentation", "--out", str(data / "synth_seg"), "--num-train", "160", "--num-val", "8"])
+        cli_main(
+            [
+                "data",
+                "synth",
+                "segmentation",
+                "--out",
+                str(data / "synth_seg"),
+                "--num-train",
+                "160",
+                "--num-val",
+                "8",
+            ]
+        )
 
 
 def trace(name: str, data: Path, iters: int, amp: bool = False) -> list[dict[str, float]]:
@@ -101,8 +125,10 @@ def main() -> None:
     for name in args.only or CONFIGS:
         started = time.perf_counter()
         results[name] = trace(name, data, args.iters, args.amp)
-        print(f"{name}: {len(results[name])} iterations in {time.perf_counter() - started:.1f} s; "
-              f"last {results[name][-1] if results[name] else None}")
+        print(
+            f"{name}: {len(results[name])} iterations in {time.perf_counter() - started:.1f} s; "
+            f"last {results[name][-1] if results[name] else None}"
+        )
     Path(args.out).write_text(json.dumps(results, indent=1))
     if args.compare:
         before = json.loads(Path(args.compare).read_text())

@@ -41,7 +41,10 @@ def test_config_show_prints_the_resolved_config(capsys):
         ("model.backbone.type=ResNt", r"model.backbone.type: 'ResNt' .*'ResNet'"),
         ("train_dataloader.batch_sise=3", r"train_dataloader.batch_sise.*'batch_size'"),
         ("train_cgf.max_epochs=3", r"train_cgf.*Did you mean: train_cfg"),
-        ("optim_wrapper.optimizer.type=SDG", r"'SDG' is not a registered optimizer.*Did you mean: 'SGD', 'ASGD'"),
+        (
+            "optim_wrapper.optimizer.type=SDG",
+            r"'SDG' is not a registered optimizer.*Did you mean: 'SGD', 'ASGD'",
+        ),
     ],
 )
 def test_misspellings_fail_at_start_with_a_suggestion(override, expected, small, capsys, tmp_path):
@@ -70,7 +73,16 @@ def test_train_test_infer_logs(small, capsys):
     capsys.readouterr()
     images = root / "digits" / "val" / "7"
     infer_dir = root / "infer"
-    args = ["infer", CONFIG, str(work / "latest.pth"), str(images), "--out-dir", str(infer_dir), "--topk", "3"]
+    args = [
+        "infer",
+        CONFIG,
+        str(work / "latest.pth"),
+        str(images),
+        "--out-dir",
+        str(infer_dir),
+        "--topk",
+        "3",
+    ]
     assert main([*args, "--set", *overrides]) == 0
     records = json.loads((infer_dir / "predictions.json").read_text())
     assert len(records) == len(list(images.glob("*.png")))
@@ -87,15 +99,43 @@ def test_resume_continues_from_latest(small, tmp_path):
     _, overrides = small
     work = tmp_path / "resume"
     assert main(["train", CONFIG, "--work-dir", str(work), "--set", *overrides]) == 0
-    assert main(["train", CONFIG, "--work-dir", str(work), "--resume", "--set", *overrides,
-                 "train_cfg.max_epochs=2"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                CONFIG,
+                "--work-dir",
+                str(work),
+                "--resume",
+                "--set",
+                *overrides,
+                "train_cfg.max_epochs=2",
+            ]
+        )
+        == 0
+    )
     lines = [json.loads(line) for line in (work / "scalars.jsonl").read_text().splitlines()]
     assert max(line.get("epoch", 0) for line in lines) == 2
     assert (work / "epoch_2.pth").is_file()
 
 
 def test_data_synth_writes_datasets(tmp_path, capsys):
-    assert main(["data", "synth", "detection", "--out", str(tmp_path / "det"), "--num-train", "6", "--num-val", "3"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "synth",
+                "detection",
+                "--out",
+                str(tmp_path / "det"),
+                "--num-train",
+                "6",
+                "--num-val",
+                "3",
+            ]
+        )
+        == 0
+    )
     coco = json.loads((tmp_path / "det" / "annotations" / "instances_val.json").read_text())
     assert len(coco["images"]) == 3 and coco["annotations"] and len(coco["categories"]) >= 4
     assert len(list((tmp_path / "det" / "train").glob("*.png"))) == 6

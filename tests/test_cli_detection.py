@@ -15,12 +15,12 @@ import torch
 from visionstack.cli import main
 from visionstack.config import Config
 from visionstack.engine.randomness import set_random_seed
-from visionstack.tasks.detection.records import detection_records as records_from_arrays
 from visionstack.registry import DATASETS, MODELS, build
 from visionstack.structures import InstanceData
 from visionstack.structures.masks import rle_to_bitmap
-from visionstack.tasks.detection.synthetic import SHAPE_CLASSES, write_synthetic_detection
 from visionstack.tasks.detection.drawing import draw_detections
+from visionstack.tasks.detection.records import detection_records as records_from_arrays
+from visionstack.tasks.detection.synthetic import SHAPE_CLASSES, write_synthetic_detection
 
 CONFIG = """
 from visionstack.testing import TinyConvBackbone
@@ -133,7 +133,9 @@ def test_infer_writes_detection_records_and_drawn_images(workspace, capsys):
 def detection_records(instances, class_names=None):
     masks = instances.get("masks")
     fields = (instances.bboxes, instances.scores, instances.labels)
-    return records_from_arrays(*(f.numpy() for f in fields), None if masks is None else masks.numpy(), class_names)
+    return records_from_arrays(
+        *(f.numpy() for f in fields), None if masks is None else masks.numpy(), class_names
+    )
 
 
 def test_detection_records_encode_masks_as_coco_rle():

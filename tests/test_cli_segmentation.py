@@ -15,12 +15,12 @@ from visionstack.cli import main
 from visionstack.config import Config
 from visionstack.engine.randomness import set_random_seed
 from visionstack.inference import Inferencer
-from visionstack.tasks.segmentation.records import seg_class_records
 from visionstack.registry import DATASETS, MODELS, build
 from visionstack.structures import DataSample, PixelData
-from visionstack.tasks.segmentation.metrics import IoUMetric
-from visionstack.tasks.segmentation.synthetic import SEG_CLASSES
 from visionstack.tasks.segmentation.drawing import draw_sem_seg
+from visionstack.tasks.segmentation.metrics import IoUMetric
+from visionstack.tasks.segmentation.records import seg_class_records
+from visionstack.tasks.segmentation.synthetic import SEG_CLASSES
 
 CLASSES = ("background", "box", "disc", "unused")
 PALETTE = [[20, 20, 20], [230, 30, 30], [30, 200, 60], [40, 40, 240]]  # [R, G, B]

@@ -77,8 +77,13 @@ def test_json_and_yaml_with_base(base):
 def test_overrides_parse_literals_and_index_lists(base):
     cfg = Config.fromfile(
         base / "base.py",
-        ["train_dataloader.batch_size=16", "train_dataloader.dataset.pipeline.1.scale=(64,64)",
-         "model.head.num_classes=5", "new.key=hello", "flag=true"],
+        [
+            "train_dataloader.batch_size=16",
+            "train_dataloader.dataset.pipeline.1.scale=(64,64)",
+            "model.head.num_classes=5",
+            "new.key=hello",
+            "flag=true",
+        ],
     )
     assert cfg.train_dataloader.batch_size == 16
     assert cfg.train_dataloader.dataset.pipeline[1].scale == (64, 64)
@@ -95,7 +100,9 @@ def test_dump_round_trip(base, suffix):
     if suffix == ".py":
         assert again == cfg
     else:  # JSON/YAML have no tuples
-        assert again.model.backbone.out_indices == [3] and again.train_dataloader == json.loads(json.dumps(cfg.train_dataloader))
+        assert again.model.backbone.out_indices == [3] and again.train_dataloader == json.loads(
+            json.dumps(cfg.train_dataloader)
+        )
 
 
 def test_dump_writes_class_types_as_registered_names(tmp_path):

@@ -10,7 +10,9 @@ from visionstack.config import Config
 from visionstack.engine import validate_runner_config
 from visionstack.registry import MODELS, build
 
-CONFIGS = sorted(p for p in (Path(__file__).parent.parent / "configs").rglob("*.py") if "_base_" not in p.parts)
+CONFIGS = sorted(
+    p for p in (Path(__file__).parent.parent / "configs").rglob("*.py") if "_base_" not in p.parts
+)
 
 
 def test_configs_are_found():

@@ -101,7 +101,9 @@ def _add_result_writer(cfg: Config, args: argparse.Namespace) -> list[tuple[Path
     if cfg.get("test_evaluator") is None:
         raise ConfigError(f"test {flag}: {_config_name(cfg)} has no test_evaluator")
     try:
-        cfg["test_evaluator"], files = adapter_for_config(cfg).add_result_writer(cfg["test_evaluator"], out_dir, name)
+        cfg["test_evaluator"], files = adapter_for_config(cfg).add_result_writer(
+            cfg["test_evaluator"], out_dir, name
+        )
     except ConfigError as error:
         raise ConfigError(f"test {flag}: {_config_name(cfg)}: {error}") from error
     return files
@@ -267,7 +269,9 @@ def _print_predictions(adapter: Any, records: list[dict], context: Any) -> None:
     Console(width=max(100, Console().width)).print(table)
 
 
-def _write_predictions(out_dir: str, adapter: Any, results: Sequence[dict], records: list[dict], context: Any) -> None:
+def _write_predictions(
+    out_dir: str, adapter: Any, results: Sequence[dict], records: list[dict], context: Any
+) -> None:
     """predictions.json plus ``<stem>_pred.png``: the image with its predictions drawn, and whatever else the
     task writes per image (a segmentor's ``<stem>_label.png`` label map)."""
     import cv2
@@ -410,7 +414,11 @@ def _draw_packed(inputs: Any, sample: Any, adapter: Any, context: Any) -> Any:
         return image
     if adapter is None:
         found = [get_adapter(name) for name in TASKS.keys()]
-        found = [candidate for candidate in found if any(field in sample for field in candidate.ground_truth_fields)]
+        found = [
+            candidate
+            for candidate in found
+            if any(field in sample for field in candidate.ground_truth_fields)
+        ]
         adapter = found[0] if found else None
     return image if adapter is None else adapter.draw_ground_truth(image, sample, context)
 
@@ -561,7 +569,9 @@ def _add_data_and_demo_commands(commands: Any) -> None:
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--num-train", type=int, help="training images (default: the task's writer's)")
     synth.add_argument("--num-val", type=int, help="validation images (default: the task's writer's)")
-    synth.add_argument("--image-size", type=int, help="side of the square images, where the task's writer takes it")
+    synth.add_argument(
+        "--image-size", type=int, help="side of the square images, where the task's writer takes it"
+    )
     synth.set_defaults(func=cmd_data_synth)
     browse = with_overrides(data.add_parser("browse", help="draw the samples a config's pipeline produces"))
     browse.add_argument("config")
@@ -571,7 +581,9 @@ def _add_data_and_demo_commands(commands: Any) -> None:
     browse.set_defaults(func=cmd_data_browse)
 
     evaluate = with_overrides(
-        commands.add_parser("eval", help="score saved predictions against ground truth in the dataset's format")
+        commands.add_parser(
+            "eval", help="score saved predictions against ground truth in the dataset's format"
+        )
     )
     evaluate.add_argument("task", choices=TASKS.keys())
     evaluate.add_argument("--gt", required=True, help="ground truth in the dataset's own format")

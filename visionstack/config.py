@@ -336,7 +336,9 @@ def apply_overrides(
             where = ".".join(keys[: depth + 1])
             if isinstance(node, list):
                 if not key.lstrip("-").isdigit() or not -len(node) <= int(key) < len(node):
-                    raise ConfigFileError(f"override {dotted}: {where} is not an index of a list of {len(node)}")
+                    raise ConfigFileError(
+                        f"override {dotted}: {where} is not an index of a list of {len(node)}"
+                    )
                 if last:
                     node[int(key)] = _wrap(_parse_value(text))
                 else:
@@ -350,7 +352,9 @@ def apply_overrides(
                 else:
                     node = node[key]
             else:
-                raise ConfigFileError(f"override {dotted}: {'.'.join(keys[:depth])} is a {type(node).__name__}")
+                raise ConfigFileError(
+                    f"override {dotted}: {'.'.join(keys[:depth])} is a {type(node).__name__}"
+                )
     explicit = {tuple(item.split("=", 1)[0].strip().split(".")) for item in overrides}
     changed = {keys[0] for keys in explicit if len(keys) == 1}
     refs = [(name, place) for name, place in references if name in changed]

@@ -61,11 +61,15 @@ def run_task_demo(task: str, job: Mapping[str, Any], work_root: Path) -> bool:
     value = float(runner.val()[job["metric"]])
     seconds = time.perf_counter() - start
     schedule = f"{epochs} epochs" if epochs is not None else "the full schedule"
-    print(f"\n[demo] {task}, {config_path.name}, {schedule}: {job['metric']} = {value:.4g} after {seconds:.0f} s")
+    print(
+        f"\n[demo] {task}, {config_path.name}, {schedule}: {job['metric']} = {value:.4g} after {seconds:.0f} s"
+    )
     infer_dir = work_root / f"infer_{task}"
     _infer_examples(config_path, cfg, job, infer_dir)
     ok = value >= job["floor"]
-    print(f"[demo] {'PASS' if ok else 'FAIL'}: {job['metric']} {value:.4g} (floor {job['floor']}); pictures in {infer_dir}")
+    print(
+        f"[demo] {'PASS' if ok else 'FAIL'}: {job['metric']} {value:.4g} (floor {job['floor']}); pictures in {infer_dir}"
+    )
     return ok
 
 
@@ -80,4 +84,14 @@ def _infer_examples(config_path: Path, cfg: Config, job: Mapping[str, Any], infe
     images = [str(dataset.get_data_info(index)["img_path"]) for index in indices]
     print(f"[demo] visionstack infer on {len(images)} validation images:")
     checkpoint = Path(cfg["work_dir"]) / "latest.pth"
-    cli_main(["infer", str(config_path), str(checkpoint), *images, "--out-dir", str(infer_dir), *job.get("infer_args", ())])
+    cli_main(
+        [
+            "infer",
+            str(config_path),
+            str(checkpoint),
+            *images,
+            "--out-dir",
+            str(infer_dir),
+            *job.get("infer_args", ()),
+        ]
+    )

@@ -32,7 +32,9 @@ def _dataset(folder, names, **kwargs):
     records = [{"img_path": name, "gt_label": 0} for name in names]
     ann = folder / "ann.json"
     ann.write_text(json.dumps({"metainfo": {"classes": ["a"]}, "data_list": records}))
-    return BaseDataset(ann_file=str(ann), data_prefix=dict(img_path=str(folder)), pipeline=[LoadImage()], **kwargs)
+    return BaseDataset(
+        ann_file=str(ann), data_prefix=dict(img_path=str(folder)), pipeline=[LoadImage()], **kwargs
+    )
 
 
 @pytest.mark.parametrize("name", ["missing.png", "empty.png", "truncated.png", "text.png"])
@@ -44,9 +46,24 @@ def test_bad_image_file_raises_naming_file_and_record(image_folder, name):
 
 def test_bad_boxes_raise_naming_record_or_are_skipped(tmp_path):
     records = [
-        {"img_path": "a.png", "width": 10, "height": 10, "instances": [{"bbox": [1, 1, 5, 5], "bbox_label": 0}]},
-        {"img_path": "b.png", "width": 10, "height": 10, "instances": [{"bbox": [1, 1, 12, 5], "bbox_label": 0}]},
-        {"img_path": "c.png", "width": 10, "height": 10, "instances": [{"bbox": [6, 1, 2, 5], "bbox_label": 0}]},
+        {
+            "img_path": "a.png",
+            "width": 10,
+            "height": 10,
+            "instances": [{"bbox": [1, 1, 5, 5], "bbox_label": 0}],
+        },
+        {
+            "img_path": "b.png",
+            "width": 10,
+            "height": 10,
+            "instances": [{"bbox": [1, 1, 12, 5], "bbox_label": 0}],
+        },
+        {
+            "img_path": "c.png",
+            "width": 10,
+            "height": 10,
+            "instances": [{"bbox": [6, 1, 2, 5], "bbox_label": 0}],
+        },
     ]
     ann = tmp_path / "ann.json"
     ann.write_text(json.dumps({"data_list": records}))
@@ -60,12 +77,24 @@ def test_bad_boxes_raise_naming_record_or_are_skipped(tmp_path):
 @pytest.mark.parametrize("num_workers", [0, 2])
 def test_skipped_samples_are_replaced_and_counted_over_workers(image_folder, num_workers):
     names = [f"good{i}.png" for i in range(6)] + ["missing.png", "empty.png", "truncated.png", "text.png"]
-    dataset_cfg = dict(type="BaseDataset", ann_file=str(image_folder / "ann.json"),
-                       data_prefix=dict(img_path=str(image_folder)), pipeline=[LoadImage()], skip_bad_samples=True)
+    dataset_cfg = dict(
+        type="BaseDataset",
+        ann_file=str(image_folder / "ann.json"),
+        data_prefix=dict(img_path=str(image_folder)),
+        pipeline=[LoadImage()],
+        skip_bad_samples=True,
+    )
     _dataset(image_folder, names)  # writes ann.json
-    loader = build_dataloader(dict(batch_size=5, num_workers=num_workers, dataset=dataset_cfg,
-                                   sampler=dict(type="DefaultSampler", shuffle=False),
-                                   collate_fn=lambda batch: batch), seed=0)
+    loader = build_dataloader(
+        dict(
+            batch_size=5,
+            num_workers=num_workers,
+            dataset=dataset_cfg,
+            sampler=dict(type="DefaultSampler", shuffle=False),
+            collate_fn=lambda batch: batch,
+        ),
+        seed=0,
+    )
     samples = [sample for batch in loader for sample in batch]
     assert len(samples) == 10 and all("good" in s["img_path"] for s in samples)
     assert bad_sample_count(loader) >= 4  # every bad record met at least once (replacements may be bad too)

@@ -15,12 +15,16 @@ def test_merged_hook_cfgs():
     merged = merged_hook_cfgs(dict(checkpoint=None, logger=dict(interval=5), ema=dict(type="EMAHook")))
     assert "checkpoint" not in merged and merged["logger"] == {"type": "LoggerHook", "interval": 5}
     assert merged["ema"] == {"type": "EMAHook"} and list(merged)[: len(DEFAULT_HOOKS) - 1] == [
-        "timer", "sampler_seed", "logger", "param_scheduler"]
+        "timer",
+        "sampler_seed",
+        "logger",
+        "param_scheduler",
+    ]
     assert DEFAULT_HOOKS["logger"] == {"type": "LoggerHook", "interval": 10}  # defaults untouched
 
 
 def test_build_hooks_reads_priority():
-    (hook, priority), = build_hooks(dict.fromkeys(DEFAULT_HOOKS), [dict(type="EMAHook", priority="LOW")])
+    ((hook, priority),) = build_hooks(dict.fromkeys(DEFAULT_HOOKS), [dict(type="EMAHook", priority="LOW")])
     assert type(hook).__name__ == "EMAHook" and priority == 70
 
 

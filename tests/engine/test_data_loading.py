@@ -21,14 +21,20 @@ class RandomDataset(Dataset):
 
         import numpy as np
 
-        return torch.tensor([index, random.random(), float(np.random.rand()), torch.rand(()).item()],
-                            dtype=torch.float64)
+        return torch.tensor(
+            [index, random.random(), float(np.random.rand()), torch.rand(()).item()], dtype=torch.float64
+        )
 
 
 def _loader_cfg(num_workers: int, persistent: bool = False, batch_size: int = 3) -> dict:
-    return dict(batch_size=batch_size, num_workers=num_workers, persistent_workers=persistent,
-                sampler=dict(type="DefaultSampler", shuffle=True), collate_fn=dict(type="default_collate"),
-                dataset=dict(type=RandomDataset))
+    return dict(
+        batch_size=batch_size,
+        num_workers=num_workers,
+        persistent_workers=persistent,
+        sampler=dict(type="DefaultSampler", shuffle=True),
+        collate_fn=dict(type="default_collate"),
+        dataset=dict(type=RandomDataset),
+    )
 
 
 def _epochs(loader, epochs: int) -> list[torch.Tensor]:
@@ -75,7 +81,9 @@ def test_main_process_loading_uses_the_global_generators():
 
 
 def test_loader_options():
-    loader = build_dataloader(dict(_loader_cfg(0), persistent_workers=True, drop_last=True, batch_size=5), seed=1)
+    loader = build_dataloader(
+        dict(_loader_cfg(0), persistent_workers=True, drop_last=True, batch_size=5), seed=1
+    )
     assert not loader.persistent_workers and loader.num_workers == 0
     assert len(loader) == 2 and isinstance(loader.dataset, SeededDataset)
     assert loader.batch_sampler.sampler.seed == 1  # DefaultSampler gets the run's seed
@@ -92,10 +100,14 @@ def test_default_collate_is_pseudo_collate_and_an_object_passes_through():
 
 @pytest.mark.parametrize(
     "cfg, message",
-    [(dict(batch_size=2, num_worker=1, dataset=dict(type="ToyDataset")),
-      "loader.num_worker: not a dataloader option. Did you mean: 'num_workers'"),
-     (dict(batch_size=2), "loader: needs a `dataset`"),
-     (dict(dataset=dict(type="ToyDataset")), "loader: needs `batch_size`")],
+    [
+        (
+            dict(batch_size=2, num_worker=1, dataset=dict(type="ToyDataset")),
+            "loader.num_worker: not a dataloader option. Did you mean: 'num_workers'",
+        ),
+        (dict(batch_size=2), "loader: needs a `dataset`"),
+        (dict(dataset=dict(type="ToyDataset")), "loader: needs `batch_size`"),
+    ],
 )
 def test_config_errors(cfg, message):
     with pytest.raises(ConfigError, match=message):

@@ -37,11 +37,31 @@ def _torchrun(tmp_path: Path, name: str, max_restarts: int = 0, **overrides) -> 
     config = tmp_path / f"{name}.py"
     cfg = _config(work_dir, PER_RANK_BATCH, **overrides)
     config.write_text("\n".join(f"{key} = {value!r}" for key, value in cfg.items()) + "\n")
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(WORLD_SIZE),
-               "--max-restarts", str(max_restarts), "--monitor-interval", "0.1",
-               "-m", "visionstack", "train", str(config), "--work-dir", str(work_dir)]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=300,
-                               env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        str(WORLD_SIZE),
+        "--max-restarts",
+        str(max_restarts),
+        "--monitor-interval",
+        "0.1",
+        "-m",
+        "visionstack",
+        "train",
+        str(config),
+        "--work-dir",
+        str(work_dir),
+    ]
+    completed = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
+    )
     assert completed.returncode == 0, completed.stderr[-4000:]
     return work_dir
 
@@ -72,7 +92,9 @@ def ddp_run(tmp_path_factory) -> Path:
 
 def test_ddp_losses_and_metrics_equal_single_process(single_process_run, ddp_run):
     single, distributed = _train_losses(single_process_run), _train_losses(ddp_run)
-    assert sorted(single) == sorted(distributed) == list(range(1, 17))  # 32 samples / global batch 4, 2 epochs
+    assert (
+        sorted(single) == sorted(distributed) == list(range(1, 17))
+    )  # 32 samples / global batch 4, 2 epochs
     for iteration, loss in single.items():
         assert distributed[iteration] == pytest.approx(loss, abs=1e-5), iteration
     single_val, distributed_val = _records(single_process_run, "val"), _records(ddp_run, "val")
@@ -90,8 +112,9 @@ def test_ddp_losses_and_metrics_equal_single_process(single_process_run, ddp_run
 def test_elastic_restart_after_a_killed_worker_matches_the_uninterrupted_run(tmp_path, ddp_run):
     # rank 1 dies (os._exit) after iteration 11 (epoch 2, after the epoch-1 checkpoint) on the first
     # launch only; torchrun restarts the group, which resumes from latest.pth (resume='auto')
-    work_dir = _torchrun(tmp_path, "elastic", max_restarts=1,
-                         custom_hooks=[dict(type="KillWorkerHook", iteration=11, rank=1)])
+    work_dir = _torchrun(
+        tmp_path, "elastic", max_restarts=1, custom_hooks=[dict(type="KillWorkerHook", iteration=11, rank=1)]
+    )
     log = (work_dir / "log.txt").read_text()
     assert "resumed from" in log and "epoch 1, iteration 8" in log
     restarted, reference = read_checkpoint(work_dir / "latest.pth"), read_checkpoint(ddp_run / "latest.pth")
@@ -104,8 +127,13 @@ def test_elastic_restart_after_a_killed_worker_matches_the_uninterrupted_run(tmp
 def test_fsdp_trains_checkpoints_and_resumes_like_a_single_process(tmp_path, single_process_run):
     # FSDP2 (fully_shard) on CPU/gloo, killed once after iteration 11 and restarted from the full
     # (gathered) checkpoint of epoch 1: model and optimizer states are re-sharded on load
-    work_dir = _torchrun(tmp_path, "fsdp", max_restarts=1, model_wrapper_cfg=dict(type="FSDP"),
-                         custom_hooks=[dict(type="KillWorkerHook", iteration=11, rank=1)])
+    work_dir = _torchrun(
+        tmp_path,
+        "fsdp",
+        max_restarts=1,
+        model_wrapper_cfg=dict(type="FSDP"),
+        custom_hooks=[dict(type="KillWorkerHook", iteration=11, rank=1)],
+    )
     assert "resumed from" in (work_dir / "log.txt").read_text()
     single, sharded = _train_losses(single_process_run), _train_losses(work_dir)
     assert sorted(sharded) == list(range(1, 17))

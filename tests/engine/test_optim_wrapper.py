@@ -86,7 +86,9 @@ def test_state_inside_an_accumulation_group_carries_the_gradients():
 
 def test_clip_grad_norm_clips_to_max_norm_and_reports_the_norm_before_clipping():
     model, inputs, targets = _regression()
-    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.0), clip_grad=dict(max_norm=0.5, norm_type=2))
+    wrapper = OptimWrapper(
+        torch.optim.SGD(model.parameters(), lr=0.0), clip_grad=dict(max_norm=0.5, norm_type=2)
+    )
     loss = 100 * _loss(model, inputs, targets)
     grads = torch.autograd.grad(loss, list(model.parameters()), retain_graph=True)
     expected_norm = torch.linalg.vector_norm(torch.cat([g.flatten() for g in grads])).item()
@@ -100,7 +102,9 @@ def test_clip_grad_norm_clips_to_max_norm_and_reports_the_norm_before_clipping()
 
 def test_clip_grad_value_bounds_every_element():
     model, inputs, targets = _regression()
-    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.0), clip_grad=dict(type="value", clip_value=0.01))
+    wrapper = OptimWrapper(
+        torch.optim.SGD(model.parameters(), lr=0.0), clip_grad=dict(type="value", clip_value=0.01)
+    )
     wrapper.backward(100 * _loss(model, inputs, targets))
     wrapper.step()
     assert max(p.grad.abs().max().item() for p in model.parameters()) == pytest.approx(0.01)
@@ -108,8 +112,11 @@ def test_clip_grad_value_bounds_every_element():
 
 @pytest.mark.parametrize(
     "clip_grad, message",
-    [(dict(max_norm=1, typo=2), "unknown keys \\['typo'\\]"), (dict(type="value"), "needs 'clip_value'"),
-     (dict(type="l2", max_norm=1), "must be 'norm' or 'value'")],
+    [
+        (dict(max_norm=1, typo=2), "unknown keys \\['typo'\\]"),
+        (dict(type="value"), "needs 'clip_value'"),
+        (dict(type="l2", max_norm=1), "must be 'norm' or 'value'"),
+    ],
 )
 def test_bad_clip_grad_is_a_config_error(clip_grad, message):
     with pytest.raises(ConfigError, match=message):
@@ -178,8 +185,11 @@ def test_amp_rejects_an_unknown_dtype():
 
 def test_get_lr_reports_group_zero_and_differing_groups():
     model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))
-    optimizer = torch.optim.SGD([{"params": model[0].parameters()}, {"params": model[1].parameters(), "lr": 0.5}],
-                                lr=0.1, momentum=0.9)
+    optimizer = torch.optim.SGD(
+        [{"params": model[0].parameters()}, {"params": model[1].parameters(), "lr": 0.5}],
+        lr=0.1,
+        momentum=0.9,
+    )
     wrapper = OptimWrapper(optimizer)
     assert wrapper.get_lr() == {"lr": 0.1, "lr/group1": 0.5}
     assert wrapper.get_momentum() == {"momentum": 0.9, "momentum/group1": 0.9}

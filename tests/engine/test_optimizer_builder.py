@@ -24,8 +24,11 @@ def _settings(wrapper: OptimWrapper, model: nn.Module) -> dict[str, tuple[float,
 
 
 def test_every_torch_optimizer_is_registered():
-    expected = {name for name, value in vars(torch.optim).items()
-                if isinstance(value, type) and issubclass(value, torch.optim.Optimizer) and name != "Optimizer"}
+    expected = {
+        name
+        for name, value in vars(torch.optim).items()
+        if isinstance(value, type) and issubclass(value, torch.optim.Optimizer) and name != "Optimizer"
+    }
     assert expected <= set(OPTIMIZERS.keys())
     assert {"SGD", "AdamW", "RMSprop"} <= expected
 
@@ -41,20 +44,26 @@ def test_paramwise_rules_follow_mmengine():
     model = Net()
     cfg = dict(
         optimizer=dict(type="SGD", lr=0.1, momentum=0.9, weight_decay=1e-4),
-        paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.5, bias_lr_mult=2.0, dwconv_decay_mult=0.3,
-                           flat_decay_mult=0.7, custom_keys={"head": dict(lr_mult=0.1), "head.bias": dict(decay_mult=3.0)}),
+        paramwise_cfg=dict(
+            norm_decay_mult=0.0,
+            bias_decay_mult=0.5,
+            bias_lr_mult=2.0,
+            dwconv_decay_mult=0.3,
+            flat_decay_mult=0.7,
+            custom_keys={"head": dict(lr_mult=0.1), "head.bias": dict(decay_mult=3.0)},
+        ),
     )
     settings = _settings(build_optim_wrapper(model, cfg), model)
     expected = {
-        "backbone.0.weight": (0.1, 1e-4),          # plain conv weight
-        "backbone.0.bias": (0.2, 0.5e-4),          # bias: lr and decay multipliers
-        "backbone.1.weight": (0.1, 0.0),           # norm: no decay
-        "backbone.1.bias": (0.1, 0.0),             # norm bias: the norm rule wins, no bias_lr_mult
-        "backbone.2.weight": (0.1, 0.3e-4),        # depth-wise conv weight
+        "backbone.0.weight": (0.1, 1e-4),  # plain conv weight
+        "backbone.0.bias": (0.2, 0.5e-4),  # bias: lr and decay multipliers
+        "backbone.1.weight": (0.1, 0.0),  # norm: no decay
+        "backbone.1.bias": (0.1, 0.0),  # norm bias: the norm rule wins, no bias_lr_mult
+        "backbone.2.weight": (0.1, 0.3e-4),  # depth-wise conv weight
         "backbone.2.bias": (0.2, 0.5e-4),
-        "scale": (0.1, 0.7e-4),                    # 1-D, not norm, not bias
-        "head.weight": (0.01, 1e-4),               # custom key "head"
-        "head.bias": (0.1, 3e-4),                  # longer custom key "head.bias" wins; only decay changes
+        "scale": (0.1, 0.7e-4),  # 1-D, not norm, not bias
+        "head.weight": (0.01, 1e-4),  # custom key "head"
+        "head.bias": (0.1, 3e-4),  # longer custom key "head.bias" wins; only decay changes
     }
     assert settings.keys() == expected.keys()
     for name, (lr, decay) in expected.items():
@@ -63,8 +72,13 @@ def test_paramwise_rules_follow_mmengine():
 
 def test_groups_with_equal_settings_are_merged_in_first_appearance_order():
     model = Net()
-    wrapper = build_optim_wrapper(model, dict(optimizer=dict(type="SGD", lr=0.1, weight_decay=1e-4),
-                                              paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0)))
+    wrapper = build_optim_wrapper(
+        model,
+        dict(
+            optimizer=dict(type="SGD", lr=0.1, weight_decay=1e-4),
+            paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0),
+        ),
+    )
     decays = [group["weight_decay"] for group in wrapper.param_groups]
     assert decays == [1e-4, 0.0]
     assert sum(len(g["params"]) for g in wrapper.param_groups) == len(list(model.parameters()))
@@ -72,15 +86,26 @@ def test_groups_with_equal_settings_are_merged_in_first_appearance_order():
 
 def test_default_weight_decay_of_the_optimizer_is_used_for_multipliers():
     model = Net()  # AdamW's default weight_decay is 0.01
-    settings = _settings(build_optim_wrapper(model, dict(optimizer=dict(type="AdamW", lr=1e-3),
-                                                         paramwise_cfg=dict(norm_decay_mult=0.0))), model)
+    settings = _settings(
+        build_optim_wrapper(
+            model, dict(optimizer=dict(type="AdamW", lr=1e-3), paramwise_cfg=dict(norm_decay_mult=0.0))
+        ),
+        model,
+    )
     assert settings["backbone.1.weight"][1] == 0.0 and settings["head.weight"][1] == 0.01
 
 
 def test_clip_grad_and_accumulation_reach_the_wrapper():
-    wrapper = build_optim_wrapper(Net(), dict(type="AmpOptimWrapper", dtype="bfloat16", accumulative_counts=2,
-                                              clip_grad=dict(type="value", clip_value=1.0),
-                                              optimizer=dict(type="SGD", lr=0.1)))
+    wrapper = build_optim_wrapper(
+        Net(),
+        dict(
+            type="AmpOptimWrapper",
+            dtype="bfloat16",
+            accumulative_counts=2,
+            clip_grad=dict(type="value", clip_value=1.0),
+            optimizer=dict(type="SGD", lr=0.1),
+        ),
+    )
     assert isinstance(wrapper, AmpOptimWrapper) and wrapper.accumulative_counts == 2
     assert wrapper._clip == ("value", {"clip_value": 1.0})
 
@@ -88,13 +113,25 @@ def test_clip_grad_and_accumulation_reach_the_wrapper():
 @pytest.mark.parametrize(
     "cfg, message",
     [
-        (dict(optimizer=dict(type="SGD", lr=0.1), paramwise_cfg=dict(norm_decay=0.0)),
-         "optim_wrapper.paramwise_cfg.norm_decay: unknown paramwise option. Did you mean: 'norm_decay_mult'"),
-        (dict(optimizer=dict(type="SGD", lr=0.1), paramwise_cfg=dict(custom_keys={"head": dict(lr_mul=2)})),
-         "optim_wrapper.paramwise_cfg.custom_keys.head.lr_mul: .*'lr_mult'"),
-        (dict(optimizer=dict(type="SGD", lr=0.1, momentun=0.9)), "optim_wrapper.optimizer.momentun: .*'momentum'"),
+        (
+            dict(optimizer=dict(type="SGD", lr=0.1), paramwise_cfg=dict(norm_decay=0.0)),
+            "optim_wrapper.paramwise_cfg.norm_decay: unknown paramwise option. Did you mean: 'norm_decay_mult'",
+        ),
+        (
+            dict(
+                optimizer=dict(type="SGD", lr=0.1), paramwise_cfg=dict(custom_keys={"head": dict(lr_mul=2)})
+            ),
+            "optim_wrapper.paramwise_cfg.custom_keys.head.lr_mul: .*'lr_mult'",
+        ),
+        (
+            dict(optimizer=dict(type="SGD", lr=0.1, momentun=0.9)),
+            "optim_wrapper.optimizer.momentun: .*'momentum'",
+        ),
         (dict(type="OptimWraper", optimizer=dict(type="SGD", lr=0.1)), "optim_wrapper.type: 'OptimWraper'"),
-        (dict(optimizer=dict(type="SGD", lr=0.1), accumulative_count=2), "optim_wrapper.accumulative_count: "),
+        (
+            dict(optimizer=dict(type="SGD", lr=0.1), accumulative_count=2),
+            "optim_wrapper.accumulative_count: ",
+        ),
         (dict(paramwise_cfg=dict()), "optim_wrapper: needs an `optimizer`"),
     ],
 )
@@ -104,9 +141,17 @@ def test_config_errors_name_the_key(cfg, message):
 
 
 def test_enable_amp_switches_the_wrapper_type():
-    cfg = dict(optim_wrapper=dict(type="OptimWrapper", optimizer=dict(type="SGD", lr=0.1), clip_grad=dict(max_norm=1)))
+    cfg = dict(
+        optim_wrapper=dict(
+            type="OptimWrapper", optimizer=dict(type="SGD", lr=0.1), clip_grad=dict(max_norm=1)
+        )
+    )
     assert enable_amp(cfg, dtype="bfloat16") is cfg
-    assert cfg["optim_wrapper"] == dict(type="AmpOptimWrapper", optimizer=dict(type="SGD", lr=0.1),
-                                        clip_grad=dict(max_norm=1), dtype="bfloat16")
+    assert cfg["optim_wrapper"] == dict(
+        type="AmpOptimWrapper",
+        optimizer=dict(type="SGD", lr=0.1),
+        clip_grad=dict(max_norm=1),
+        dtype="bfloat16",
+    )
     with pytest.raises(ConfigError, match="--amp needs an `optim_wrapper`"):
         enable_amp(dict(model=dict()))

@@ -34,8 +34,11 @@ def test_nonfinite_loss_stops_the_run_naming_iteration_and_term(tmp_path):
 
 
 def test_nonfinite_loss_skip_mode_skips_the_update_and_counts_it(tmp_path):
-    optim = dict(type="OptimWrapper", optimizer=dict(type="SGD", lr=0.1, momentum=0.9, weight_decay=1e-4),
-                 nonfinite="skip")
+    optim = dict(
+        type="OptimWrapper",
+        optimizer=dict(type="SGD", lr=0.1, momentum=0.9, weight_decay=1e-4),
+        nonfinite="skip",
+    )
     seen = {}
 
     class Snapshot(__import__("visionstack").engine.Hook):
@@ -47,7 +50,9 @@ def test_nonfinite_loss_skip_mode_skips_the_update_and_counts_it(tmp_path):
             if runner.iter == 5:
                 seen["after"] = state_of(runner.model)
 
-    cfg = _cfg(tmp_path, optim_wrapper=optim, custom_hooks=[dict(type="PoisonBatchHook", iteration=5), Snapshot()])
+    cfg = _cfg(
+        tmp_path, optim_wrapper=optim, custom_hooks=[dict(type="PoisonBatchHook", iteration=5), Snapshot()]
+    )
     runner = Runner.from_cfg(cfg)
     runner.train()
     weights = [name for name, _ in runner.model.named_parameters()]  # BatchNorm statistics move in forward
@@ -83,7 +88,9 @@ def test_loading_a_pickled_checkpoint_needs_an_explicit_opt_in(tmp_path):
     model = ToyModel()
     path = tmp_path / "pickled.pth"
     torch.save({"state_dict": model.state_dict(), "extra": _Pickled()}, path)
-    with pytest.raises(UnsafeCheckpointError, match=r"full unpickling.*unsafe_pickle=True.*load_from_unsafe=True"):
+    with pytest.raises(
+        UnsafeCheckpointError, match=r"full unpickling.*unsafe_pickle=True.*load_from_unsafe=True"
+    ):
         load_checkpoint(ToyModel(), path)
     other = ToyModel(width=8)
     load_checkpoint(other, path, unsafe_pickle=True)

@@ -49,7 +49,9 @@ def test_resume_iter_based_mid_epoch_equals_uninterrupted_run(tmp_path, num_work
 
 def test_resume_epoch_based_from_mid_epoch_checkpoint(tmp_path):
     hooks = dict(logger=dict(interval=2), checkpoint=dict(interval=3, by_epoch=False))
-    reference, resumed = _crash_then_resume(tmp_path, CrashHook(iteration=6), max_epochs=2, default_hooks=hooks)
+    reference, resumed = _crash_then_resume(
+        tmp_path, CrashHook(iteration=6), max_epochs=2, default_hooks=hooks
+    )
     assert_states_equal(reference, resumed)
 
 
@@ -57,8 +59,12 @@ def test_resume_with_ema_and_accumulation(tmp_path):
     options = dict(
         max_epochs=3,
         custom_hooks=[dict(type="EMAHook", momentum=0.1)],
-        optim_wrapper=dict(type="OptimWrapper", accumulative_counts=3, clip_grad=dict(max_norm=1.0),
-                           optimizer=dict(type="AdamW", lr=0.01)),
+        optim_wrapper=dict(
+            type="OptimWrapper",
+            accumulative_counts=3,
+            clip_grad=dict(max_norm=1.0),
+            optimizer=dict(type="AdamW", lr=0.01),
+        ),
     )
     reference = _train(toy_runner_config(tmp_path / "reference", **options))
     work_dir = tmp_path / "interrupted"
@@ -90,7 +96,9 @@ def test_resume_true_without_checkpoint_starts_afresh(tmp_path):
 def test_resume_from_explicit_path(tmp_path):
     first = tmp_path / "first"
     _train(toy_runner_config(first, max_epochs=1))
-    runner = Runner.from_cfg(toy_runner_config(tmp_path / "second", max_epochs=2, resume=str(first / "epoch_1.pth")))
+    runner = Runner.from_cfg(
+        toy_runner_config(tmp_path / "second", max_epochs=2, resume=str(first / "epoch_1.pth"))
+    )
     runner.train()
     assert (runner.epoch, runner.iter) == (2, 16)
     assert not (tmp_path / "second" / "epoch_1.pth").exists()
@@ -126,7 +134,9 @@ def test_load_from_then_test(tmp_path):
     test_cfg = toy_runner_config(tmp_path / "test", load_from=str(tmp_path / "train" / "latest.pth"))
     for key in ("train_dataloader", "train_cfg", "optim_wrapper", "param_scheduler"):
         test_cfg.pop(key)
-    test_cfg.update(test_dataloader=test_cfg["val_dataloader"], test_cfg=dict(), test_evaluator=dict(type="ToyMetric"))
+    test_cfg.update(
+        test_dataloader=test_cfg["val_dataloader"], test_cfg=dict(), test_evaluator=dict(type="ToyMetric")
+    )
     runner = Runner.from_cfg(test_cfg)
     metrics = runner.test()
     assert_states_equal(state_of(trained.model), state_of(runner.model))
@@ -146,29 +156,57 @@ def test_train_without_train_parts_is_a_clear_error(tmp_path):
 @pytest.mark.parametrize(
     "mutate, message",
     [
-        (lambda c: c.__setitem__("train_dataloder", c.pop("train_dataloader")),
-         "train_dataloder: unknown top-level key; did you mean 'train_dataloader'"),
-        (lambda c: c["model"].__setitem__("type", "ToyModle"), "model.type: 'ToyModle' is not a registered model"),
+        (
+            lambda c: c.__setitem__("train_dataloder", c.pop("train_dataloader")),
+            "train_dataloder: unknown top-level key; did you mean 'train_dataloader'",
+        ),
+        (
+            lambda c: c["model"].__setitem__("type", "ToyModle"),
+            "model.type: 'ToyModle' is not a registered model",
+        ),
         (lambda c: c["model"].__setitem__("widht", 4), "model.widht: .* has no argument 'widht'.*'width'"),
-        (lambda c: c["train_dataloader"].__setitem__("batchsize", 4),
-         "train_dataloader.batchsize: not a dataloader option. Did you mean: 'batch_size'"),
-        (lambda c: c["train_dataloader"]["dataset"].__setitem__("num_sample", 4),
-         "train_dataloader.dataset.num_sample: .*'num_samples'"),
-        (lambda c: c["train_dataloader"]["sampler"].__setitem__("type", "DefaultSampeler"),
-         "train_dataloader.sampler.type: 'DefaultSampeler'.*'DefaultSampler'"),
-        (lambda c: c["optim_wrapper"]["optimizer"].__setitem__("type", "SDG"),
-         "optim_wrapper.optimizer.type: 'SDG'.*'SGD'"),
-        (lambda c: c["param_scheduler"][1].__setitem__("milestone", [1]),
-         "param_scheduler.1.milestone: .*'milestones'"),
-        (lambda c: c["default_hooks"].__setitem__("checkpoint", dict(intervl=2)),
-         "default_hooks.checkpoint.intervl: .*'interval'"),
-        (lambda c: c["default_hooks"].__setitem__("checkpont", dict(interval=2)),
-         "default_hooks.checkpont: not a default hook .*'checkpoint'"),
-        (lambda c: c.__setitem__("custom_hooks", [dict(type="EMAHok")]), "custom_hooks.0.type: 'EMAHok'.*'EMAHook'"),
+        (
+            lambda c: c["train_dataloader"].__setitem__("batchsize", 4),
+            "train_dataloader.batchsize: not a dataloader option. Did you mean: 'batch_size'",
+        ),
+        (
+            lambda c: c["train_dataloader"]["dataset"].__setitem__("num_sample", 4),
+            "train_dataloader.dataset.num_sample: .*'num_samples'",
+        ),
+        (
+            lambda c: c["train_dataloader"]["sampler"].__setitem__("type", "DefaultSampeler"),
+            "train_dataloader.sampler.type: 'DefaultSampeler'.*'DefaultSampler'",
+        ),
+        (
+            lambda c: c["optim_wrapper"]["optimizer"].__setitem__("type", "SDG"),
+            "optim_wrapper.optimizer.type: 'SDG'.*'SGD'",
+        ),
+        (
+            lambda c: c["param_scheduler"][1].__setitem__("milestone", [1]),
+            "param_scheduler.1.milestone: .*'milestones'",
+        ),
+        (
+            lambda c: c["default_hooks"].__setitem__("checkpoint", dict(intervl=2)),
+            "default_hooks.checkpoint.intervl: .*'interval'",
+        ),
+        (
+            lambda c: c["default_hooks"].__setitem__("checkpont", dict(interval=2)),
+            "default_hooks.checkpont: not a default hook .*'checkpoint'",
+        ),
+        (
+            lambda c: c.__setitem__("custom_hooks", [dict(type="EMAHok")]),
+            "custom_hooks.0.type: 'EMAHok'.*'EMAHook'",
+        ),
         (lambda c: c["val_evaluator"].__setitem__("type", "ToyMetrik"), "val_evaluator.type: 'ToyMetrik'"),
         (lambda c: c["train_cfg"].__setitem__("max_epoch", 2), "train_cfg.max_epoch: .*'max_epochs'"),
-        (lambda c: c.pop("val_evaluator"), "val_evaluator: val_dataloader, val_cfg, val_evaluator go together"),
-        (lambda c: c["randomness"].__setitem__("sead", 1), "randomness.sead: unknown option. Did you mean: 'seed'"),
+        (
+            lambda c: c.pop("val_evaluator"),
+            "val_evaluator: val_dataloader, val_cfg, val_evaluator go together",
+        ),
+        (
+            lambda c: c["randomness"].__setitem__("sead", 1),
+            "randomness.sead: unknown option. Did you mean: 'seed'",
+        ),
     ],
 )
 def test_from_cfg_reports_misspellings_with_path_and_suggestion(tmp_path, mutate, message):
@@ -197,8 +235,13 @@ def test_hooks_run_in_priority_then_registration_order(tmp_path):
         def before_run(self, runner) -> None:
             calls.append(self.name)
 
-    hooks = [Recorder("normal-1", "NORMAL"), Recorder("lowest", 100), Recorder("high", "HIGH"),
-             Recorder("normal-2", 50), Recorder("highest", 0)]
+    hooks = [
+        Recorder("normal-1", "NORMAL"),
+        Recorder("lowest", 100),
+        Recorder("high", "HIGH"),
+        Recorder("normal-2", 50),
+        Recorder("highest", 0),
+    ]
     runner = Runner.from_cfg(toy_runner_config(tmp_path, max_epochs=1, custom_hooks=hooks))
     runner.call_hook("before_run")
     assert calls == ["highest", "high", "normal-1", "normal-2", "lowest"]
@@ -210,7 +253,9 @@ def test_hooks_run_in_priority_then_registration_order(tmp_path):
 
 
 def test_default_hooks_can_be_removed_and_updated(tmp_path):
-    cfg = toy_runner_config(tmp_path, max_epochs=1, default_hooks=dict(checkpoint=None, logger=dict(interval=3)))
+    cfg = toy_runner_config(
+        tmp_path, max_epochs=1, default_hooks=dict(checkpoint=None, logger=dict(interval=3))
+    )
     runner = Runner.from_cfg(cfg)
     names = [type(hook).__name__ for hook in runner.hooks]
     assert "CheckpointHook" not in names

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from visionstack.utils import dist
 from visionstack.evaluation import BaseMetric
+from visionstack.utils import dist
 
 
 class IndexRecorder(BaseMetric):

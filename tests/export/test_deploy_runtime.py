@@ -20,7 +20,9 @@ from visionstack.inference import Inferencer, inference_pipeline_cfg
 from visionstack.registry import FUNCTIONS, MODELS, TRANSFORMS, build
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIGS = sorted(str(p.relative_to(REPO)) for p in (REPO / "configs").glob("*/*.py") if "_base_" not in p.parts)
+CONFIGS = sorted(
+    str(p.relative_to(REPO)) for p in (REPO / "configs").glob("*/*.py") if "_base_" not in p.parts
+)
 
 TINY = """
 from visionstack.testing import TinyConvBackbone

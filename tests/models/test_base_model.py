@@ -23,7 +23,10 @@ class LinearRegressor(BaseModel):
 
     def loss(self, inputs, data_samples):
         target = torch.stack(list(data_samples))
-        return {"loss_mse": ((self.forward_tensor(inputs) - target) ** 2).mean(), "mean_output": inputs.mean()}
+        return {
+            "loss_mse": ((self.forward_tensor(inputs) - target) ** 2).mean(),
+            "mean_output": inputs.mean(),
+        }
 
     def predict(self, inputs, data_samples=None):
         return list(self.forward_tensor(inputs))

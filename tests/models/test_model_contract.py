@@ -20,13 +20,25 @@ CONTRACT_SCOPE = ("visionstack.models", "visionstack.tasks.classification")
 _HEAD = dict(type="LinearClsHead", num_classes=3, in_channels=16)
 TINY_MODEL_CONFIGS = {
     "ImageClassifier": [
-        dict(type="ImageClassifier", backbone=dict(type="ResNet", depth=18, stem="cifar"),
-             neck=dict(type="GlobalAveragePooling"), head=dict(_HEAD, in_channels=512),
-             data_preprocessor=dict(type="DataPreprocessor", mean=[128.0] * 3, std=[64.0] * 3, bgr_to_rgb=True)),
-        dict(type="ImageClassifier",
-             backbone=dict(type="VisionTransformer", arch=dict(embed_dims=16, num_layers=2, num_heads=2),
-                           img_size=32, patch_size=8),
-             head=dict(type="VisionTransformerClsHead", num_classes=3, in_channels=16, hidden_dim=8)),
+        dict(
+            type="ImageClassifier",
+            backbone=dict(type="ResNet", depth=18, stem="cifar"),
+            neck=dict(type="GlobalAveragePooling"),
+            head=dict(_HEAD, in_channels=512),
+            data_preprocessor=dict(
+                type="DataPreprocessor", mean=[128.0] * 3, std=[64.0] * 3, bgr_to_rgb=True
+            ),
+        ),
+        dict(
+            type="ImageClassifier",
+            backbone=dict(
+                type="VisionTransformer",
+                arch=dict(embed_dims=16, num_layers=2, num_heads=2),
+                img_size=32,
+                patch_size=8,
+            ),
+            head=dict(type="VisionTransformerClsHead", num_classes=3, in_channels=16, hidden_dim=8),
+        ),
     ],
 }
 # every registered non-model, non-backbone class: how to build and call it on a tiny input
@@ -35,40 +47,77 @@ TINY_PART_CASES = {
         dict(type="DiceLoss", use_sigmoid=False),
         lambda m: m(torch.randn(2, 3, 4, 4, requires_grad=True), torch.randint(0, 3, (2, 4, 4))),
     ),
-    "CSPNeXtPAFPN": (dict(type="CSPNeXtPAFPN", in_channels=[8, 16], out_channels=8, num_csp_blocks=1),
-                     lambda m: sum(o.mean() for o in m((torch.randn(2, 8, 8, 8), torch.randn(2, 16, 4, 4))))),
-    "FPN": (dict(type="FPN", in_channels=[8, 16], out_channels=8, num_outs=3, add_extra_convs="on_output"),
-            lambda m: sum(o.mean() for o in m((torch.randn(2, 8, 8, 8), torch.randn(2, 16, 4, 4))))),
-    "QualityFocalLoss": (dict(type="QualityFocalLoss", beta=2.0),
-                         lambda m: m(torch.randn(4, 3, requires_grad=True), (torch.tensor([0, 3, 2, 1]), torch.rand(4)))),
-    "FocalLoss": (dict(type="FocalLoss"), lambda m: m(torch.randn(4, 3, requires_grad=True), torch.tensor([0, 3, 2, 1]))),
-    "GIoULoss": (dict(type="GIoULoss", loss_weight=2.0),
-                 lambda m: m(torch.tensor([[0., 0., 4., 4.]], requires_grad=True), torch.tensor([[1., 1., 5., 6.]]))),
-    "IoULoss": (dict(type="IoULoss", mode="log"),
-                lambda m: m(torch.tensor([[0., 0., 4., 4.]], requires_grad=True), torch.tensor([[1., 1., 5., 6.]]))),
+    "CSPNeXtPAFPN": (
+        dict(type="CSPNeXtPAFPN", in_channels=[8, 16], out_channels=8, num_csp_blocks=1),
+        lambda m: sum(o.mean() for o in m((torch.randn(2, 8, 8, 8), torch.randn(2, 16, 4, 4)))),
+    ),
+    "FPN": (
+        dict(type="FPN", in_channels=[8, 16], out_channels=8, num_outs=3, add_extra_convs="on_output"),
+        lambda m: sum(o.mean() for o in m((torch.randn(2, 8, 8, 8), torch.randn(2, 16, 4, 4)))),
+    ),
+    "QualityFocalLoss": (
+        dict(type="QualityFocalLoss", beta=2.0),
+        lambda m: m(torch.randn(4, 3, requires_grad=True), (torch.tensor([0, 3, 2, 1]), torch.rand(4))),
+    ),
+    "FocalLoss": (
+        dict(type="FocalLoss"),
+        lambda m: m(torch.randn(4, 3, requires_grad=True), torch.tensor([0, 3, 2, 1])),
+    ),
+    "GIoULoss": (
+        dict(type="GIoULoss", loss_weight=2.0),
+        lambda m: m(
+            torch.tensor([[0.0, 0.0, 4.0, 4.0]], requires_grad=True), torch.tensor([[1.0, 1.0, 5.0, 6.0]])
+        ),
+    ),
+    "IoULoss": (
+        dict(type="IoULoss", mode="log"),
+        lambda m: m(
+            torch.tensor([[0.0, 0.0, 4.0, 4.0]], requires_grad=True), torch.tensor([[1.0, 1.0, 5.0, 6.0]])
+        ),
+    ),
     "L1Loss": (dict(type="L1Loss"), lambda m: m(torch.randn(3, 4, requires_grad=True), torch.randn(3, 4))),
-    "SmoothL1Loss": (dict(type="SmoothL1Loss", beta=1.0), lambda m: m(torch.randn(3, 4, requires_grad=True), torch.randn(3, 4))),
-    "BCEWithLogitsLoss": (dict(type="BCEWithLogitsLoss"), lambda m: m(torch.randn(5, requires_grad=True), torch.rand(5))),
+    "SmoothL1Loss": (
+        dict(type="SmoothL1Loss", beta=1.0),
+        lambda m: m(torch.randn(3, 4, requires_grad=True), torch.randn(3, 4)),
+    ),
+    "BCEWithLogitsLoss": (
+        dict(type="BCEWithLogitsLoss"),
+        lambda m: m(torch.randn(5, requires_grad=True), torch.rand(5)),
+    ),
     "GlobalAveragePooling": (dict(type="GlobalAveragePooling"), lambda m: m((torch.randn(2, 4, 3, 3),))[0]),
-    "CrossEntropyLoss": (dict(type="CrossEntropyLoss", label_smoothing=0.1),
-                         lambda m: m(torch.randn(2, 3, requires_grad=True), torch.tensor([0, 2]))),
+    "CrossEntropyLoss": (
+        dict(type="CrossEntropyLoss", label_smoothing=0.1),
+        lambda m: m(torch.randn(2, 3, requires_grad=True), torch.tensor([0, 2])),
+    ),
     "LinearClsHead": (_HEAD, lambda m: m((torch.randn(2, 16),))),
-    "VisionTransformerClsHead": (dict(_HEAD, type="VisionTransformerClsHead", hidden_dim=8),
-                                 lambda m: m((torch.randn(2, 16),))),
+    "VisionTransformerClsHead": (
+        dict(_HEAD, type="VisionTransformerClsHead", hidden_dim=8),
+        lambda m: m((torch.randn(2, 16),)),
+    ),
     "LayerNorm2d": (dict(type="LayerNorm2d", num_channels=4), lambda m: m(torch.randn(2, 4, 3, 3))),
     "GroupNorm": (dict(type="GroupNorm", num_channels=4, num_groups=2), lambda m: m(torch.randn(2, 4, 3, 3))),
     "DropPath": (dict(type="DropPath", drop_prob=0.5), lambda m: m(torch.randn(2, 4, requires_grad=True))),
-    "DataPreprocessor": (dict(type="DataPreprocessor", mean=[1.0], std=[2.0]),
-                         lambda m: m({"inputs": [torch.zeros(1, 3, 3, dtype=torch.uint8)]})["inputs"]),
+    "DataPreprocessor": (
+        dict(type="DataPreprocessor", mean=[1.0], std=[2.0]),
+        lambda m: m({"inputs": [torch.zeros(1, 3, 3, dtype=torch.uint8)]})["inputs"],
+    ),
     "ClsDataPreprocessor": (
-        dict(type="ClsDataPreprocessor", num_classes=3, batch_augments=[dict(type="Mixup", alpha=1.0, num_classes=3)]),
-        lambda m: m({"inputs": [torch.zeros(3, 4, 4, dtype=torch.uint8)] * 2, "data_samples": _mixable()[1]},
-                    training=True)["inputs"],
+        dict(
+            type="ClsDataPreprocessor",
+            num_classes=3,
+            batch_augments=[dict(type="Mixup", alpha=1.0, num_classes=3)],
+        ),
+        lambda m: m(
+            {"inputs": [torch.zeros(3, 4, 4, dtype=torch.uint8)] * 2, "data_samples": _mixable()[1]},
+            training=True,
+        )["inputs"],
     ),
     "Mixup": (dict(type="Mixup", alpha=1.0, num_classes=3), lambda m: m(*_mixable())[0]),
     "CutMix": (dict(type="CutMix", alpha=1.0, num_classes=3), lambda m: m(*_mixable())[0]),
-    "RandomBatchAugment": (dict(type="RandomBatchAugment", augments=[dict(type="Mixup", alpha=1.0, num_classes=3)]),
-                           lambda m: m(*_mixable())[0]),
+    "RandomBatchAugment": (
+        dict(type="RandomBatchAugment", augments=[dict(type="Mixup", alpha=1.0, num_classes=3)]),
+        lambda m: m(*_mixable())[0],
+    ),
 }
 
 
@@ -86,7 +135,9 @@ def _in_scope(cls: type) -> bool:
 
 
 def registered_models() -> list[str]:
-    return sorted(n for n, c in MODELS.items() if _in_scope(c) and isinstance(c, type) and issubclass(c, BaseModel))
+    return sorted(
+        n for n, c in MODELS.items() if _in_scope(c) and isinstance(c, type) and issubclass(c, BaseModel)
+    )
 
 
 def registered_parts() -> list[str]:
@@ -100,7 +151,9 @@ def test_every_registered_model_and_part_has_a_tiny_config():
     assert not missing, f"add a case for {missing} to TINY_PART_CASES"
 
 
-MODEL_CASES = [(name, index) for name in registered_models() for index in range(len(TINY_MODEL_CONFIGS[name]))]
+MODEL_CASES = [
+    (name, index) for name in registered_models() for index in range(len(TINY_MODEL_CONFIGS[name]))
+]
 
 
 def _build(name: str, index: int, seed: int = 0) -> BaseModel:
@@ -111,7 +164,10 @@ def _build(name: str, index: int, seed: int = 0) -> BaseModel:
 def _batch() -> dict:
     generator = torch.Generator().manual_seed(0)
     images = [torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8, generator=generator) for _ in range(2)]
-    return {"inputs": images, "data_samples": [DataSample(gt_label=LabelData(label=torch.tensor([i]))) for i in (0, 2)]}
+    return {
+        "inputs": images,
+        "data_samples": [DataSample(gt_label=LabelData(label=torch.tensor([i]))) for i in (0, 2)],
+    }
 
 
 def _batch_on(model: BaseModel) -> dict:

@@ -46,13 +46,24 @@ def test_task_end_to_end(task, tmp_path):
     # the saved standard files score exactly as `test` did
     evaluated_file = tmp_path / "evaluated.json"
     pred = _prediction_path(results_dir)
-    args = ["eval", task, "--gt", str(data_root / spec["gt"]), "--pred", str(pred), "--out", str(evaluated_file)]
+    args = [
+        "eval",
+        task,
+        "--gt",
+        str(data_root / spec["gt"]),
+        "--pred",
+        str(pred),
+        "--out",
+        str(evaluated_file),
+    ]
     assert main([*args, "--config", config, "--set", *overrides]) == 0
     evaluated = json.loads(evaluated_file.read_text())
     assert {key: evaluated[key] for key in tested} == tested
 
     # infer writes JSON records and drawings
-    images = sorted(str(p) for p in data_root.rglob("*") if p.suffix in (".png", ".jpg") and "val" in p.parts)[:2]
+    images = sorted(
+        str(p) for p in data_root.rglob("*") if p.suffix in (".png", ".jpg") and "val" in p.parts
+    )[:2]
     infer_dir = tmp_path / "infer"
     assert main(["infer", config, checkpoint, *images, "--out-dir", str(infer_dir), "--set", *overrides]) == 0
     records = json.loads((infer_dir / "predictions.json").read_text())
@@ -61,13 +72,25 @@ def test_task_end_to_end(task, tmp_path):
 
     # export with the post-processing in the graph; ONNX Runtime agrees with PyTorch
     export_dir = tmp_path / "onnx"
-    args = ["export", config, checkpoint, "--dynamic", "--verify", "--val-images", "2", "--out-dir", str(export_dir)]
+    args = [
+        "export",
+        config,
+        checkpoint,
+        "--dynamic",
+        "--verify",
+        "--val-images",
+        "2",
+        "--out-dir",
+        str(export_dir),
+    ]
     assert main([*args, "--set", *overrides]) == 0
     report = json.loads((export_dir / "verify.json").read_text())["fp32"]
     assert report["task"] == task and report["max_input_diff"] < 1e-4
     assert all(value < 1e-4 for value in report["metric_diff"].values()), report["metric_diff"]
     ort_dir = tmp_path / "infer_ort"
-    assert main(["infer", "--backend", "onnxruntime", str(export_dir), *images, "--out-dir", str(ort_dir)]) == 0
+    assert (
+        main(["infer", "--backend", "onnxruntime", str(export_dir), *images, "--out-dir", str(ort_dir)]) == 0
+    )
     ort_records = json.loads((ort_dir / "predictions.json").read_text())
     assert [record["img_path"] for record in ort_records] == images
     assert [sorted(record) for record in ort_records] == [sorted(record) for record in records]

@@ -74,7 +74,7 @@ PACKAGE = {
                     sample.gt_value = LabelData(value=torch.tensor([results["gt_value"]], dtype=torch.float32))
                 return {"inputs": image, "data_samples": sample}
     ''',
-    "model.py": '''
+    "model.py": """
         import torch
         import torch.nn.functional as F
         from torch import nn
@@ -107,8 +107,8 @@ PACKAGE = {
 
             def export_forward(self, inputs):
                 return self.forward_tensor(inputs)[:, None]
-    ''',
-    "metric.py": '''
+    """,
+    "metric.py": """
         import json
         from pathlib import Path
 
@@ -138,8 +138,8 @@ PACKAGE = {
 
         def mean_absolute_error(pairs):
             return sum(abs(value - gt) for value, gt in pairs) / len(pairs)
-    ''',
-    "adapter.py": '''
+    """,
+    "adapter.py": """
         import copy
         import json
         from pathlib import Path
@@ -203,10 +203,10 @@ PACKAGE = {
             def compare(self, reference, result):
                 expected = reference.pred_value.value.numpy()
                 return {"max_value_diff": float(np.abs(result["pred_value"]["value"] - expected).max())}
-    ''',
+    """,
 }
 
-CONFIG = '''
+CONFIG = """
 from toy_task.data import BrightnessDataset, PackBrightnessInputs
 from toy_task.metric import BrightnessMAE
 from toy_task.model import BrightnessRegressor
@@ -238,7 +238,7 @@ val_cfg = dict(type="ValLoop")
 test_cfg = dict(type="TestLoop")
 default_hooks = dict(checkpoint=dict(type="CheckpointHook", interval=4))
 randomness = dict(seed=0)
-'''
+"""
 
 
 @pytest.fixture
@@ -285,10 +285,15 @@ def test_a_task_from_a_test_file_gets_the_whole_command_line(toy_task, capsys):
     assert "brightness" in capsys.readouterr().out  # the adapter's table column
 
     export_dir = root / "onnx"
-    assert main(["export", str(config), checkpoint, "--dynamic", "--verify", "--out-dir", str(export_dir)]) == 0
+    assert (
+        main(["export", str(config), checkpoint, "--dynamic", "--verify", "--out-dir", str(export_dir)]) == 0
+    )
     report = json.loads((export_dir / "verify.json").read_text())["fp32"]
     assert report["task"] == TASK and report["max_value_diff"] < 1e-5 and report["metric_diff"]["mae"] < 1e-6
-    assert main(["infer", "--backend", "onnxruntime", str(export_dir), *images, "--out-dir", str(root / "ort")]) == 0
+    assert (
+        main(["infer", "--backend", "onnxruntime", str(export_dir), *images, "--out-dir", str(root / "ort")])
+        == 0
+    )
     ort_records = json.loads((root / "ort" / "predictions.json").read_text())
     for eager, exported in zip(records, ort_records):
         assert exported["value"] == pytest.approx(eager["value"], abs=1e-5)

@@ -64,7 +64,10 @@ def test_toy_model_modes_and_gradients():
     torch.manual_seed(0)
     model = ToyModel(num_classes=4, dropout=0.2)
     dataset = ToyDataset(num_samples=6)
-    batch = {"inputs": [dataset[i]["inputs"] for i in range(6)], "data_samples": [dataset[i]["data_samples"] for i in range(6)]}
+    batch = {
+        "inputs": [dataset[i]["inputs"] for i in range(6)],
+        "data_samples": [dataset[i]["data_samples"] for i in range(6)],
+    }
     data = model.data_preprocessor(batch, training=True)
     assert model(**data, mode="tensor").shape == (6, 4)
     losses = model(**data, mode="loss")
@@ -81,9 +84,13 @@ def test_toy_metric_matches_scikit_learn():
     generator = torch.Generator().manual_seed(0)
     scores = torch.rand(20, 3, generator=generator).softmax(dim=1)
     labels = torch.randint(0, 3, (20,), generator=generator)
-    samples = [DataSample(gt_label=LabelData(label=labels[i : i + 1]), pred_label=LabelData(label=scores[i].argmax().view(1),
-                                                                                            score=scores[i]))
-               for i in range(20)]
+    samples = [
+        DataSample(
+            gt_label=LabelData(label=labels[i : i + 1]),
+            pred_label=LabelData(label=scores[i].argmax().view(1), score=scores[i]),
+        )
+        for i in range(20)
+    ]
     metric = ToyMetric()
     metric.process(None, samples[:7])
     metric.process(None, samples[7:])

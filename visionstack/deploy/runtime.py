@@ -149,7 +149,9 @@ class OnnxInferencer:
     def run(self, batch: np.ndarray, metas: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
         """The session's outputs, by name, for a preprocessed (B, C, H, W) batch."""
         feeds: dict[str, np.ndarray] = {self.input_names[0]: batch}
-        for name in self.input_names[1:]:  # per-image metainfo the graph takes (the adapter's export_meta_inputs)
+        for name in self.input_names[
+            1:
+        ]:  # per-image metainfo the graph takes (the adapter's export_meta_inputs)
             feeds[name] = np.array([meta[name] for meta in metas], dtype=np.float32)
         return dict(zip(self.output_names, self.session.run(self.output_names, feeds)))
 
@@ -163,16 +165,23 @@ class OnnxInferencer:
             "scale_factor": meta["scale_factor"],
         }
         outputs = {name: value[index] for name, value in outputs.items()}  # this image's outputs
-        result.update(self.adapter.runtime_postprocess(outputs, meta, self.postprocess_cfg, **self.postprocess_options))
+        result.update(
+            self.adapter.runtime_postprocess(outputs, meta, self.postprocess_cfg, **self.postprocess_options)
+        )
         return result
 
     # ---- JSON ----------------------------------------------------------------------------------
     def context(self, **options: Any) -> PredictionContext:
         """The :class:`PredictionContext` of the exported model (class names, palette, ignore index)."""
         ignore_index = int(self.postprocess_cfg.get("ignore_index", 255))
-        return PredictionContext(class_names=self.class_names, palette=self.palette, ignore_index=ignore_index, **options)
+        return PredictionContext(
+            class_names=self.class_names, palette=self.palette, ignore_index=ignore_index, **options
+        )
 
     def to_records(self, results: Sequence[Mapping[str, Any]], topk: int = 5) -> list[dict[str, Any]]:
         """JSON-ready results, one per image, identical in form to ``Inferencer.to_records``."""
         context = self.context(topk=topk)
-        return [{"img_path": result.get("img_path"), **self.adapter.to_record(result, context)} for result in results]
+        return [
+            {"img_path": result.get("img_path"), **self.adapter.to_record(result, context)}
+            for result in results
+        ]

@@ -14,7 +14,14 @@ from ..utils.suggest import close_matches
 from .hooks.hook import Hook, get_priority
 from .model_wrapper import DistributedModel, FSDPModel, wrap_model
 
-__all__ = ["DEFAULT_HOOKS", "build_model", "build_evaluator", "build_hooks", "loop_cfg_with_type", "merged_hook_cfgs"]
+__all__ = [
+    "DEFAULT_HOOKS",
+    "build_model",
+    "build_evaluator",
+    "build_hooks",
+    "loop_cfg_with_type",
+    "merged_hook_cfgs",
+]
 
 #: the hooks every run has unless ``default_hooks`` removes them (name -> config)
 DEFAULT_HOOKS: dict[str, dict[str, Any]] = {
@@ -35,19 +42,27 @@ def loop_cfg_with_type(key: str, cfg: Mapping[str, Any] | None) -> dict[str, Any
     """
     cfg = dict(cfg or {})
     if "type" not in cfg:
-        cfg["type"] = "IterBasedTrainLoop" if key == "train_cfg" and "max_iters" in cfg else _DEFAULT_LOOPS[key]
+        cfg["type"] = (
+            "IterBasedTrainLoop" if key == "train_cfg" and "max_iters" in cfg else _DEFAULT_LOOPS[key]
+        )
     return cfg
 
 
-def build_model(cfg: Mapping[str, Any] | nn.Module, device: torch.device, distributed: bool,
-                wrapper_cfg: Mapping[str, Any] | None = None) -> nn.Module:
+def build_model(
+    cfg: Mapping[str, Any] | nn.Module,
+    device: torch.device,
+    distributed: bool,
+    wrapper_cfg: Mapping[str, Any] | None = None,
+) -> nn.Module:
     """Build the model, move it to ``device`` and, when ``distributed``, wrap it as ``wrapper_cfg``
     says (DDP by default; see :func:`.model_wrapper.wrap_model`)."""
     model = build(cfg, MODELS) if isinstance(cfg, Mapping) else cfg
     if not isinstance(model, nn.Module):
         raise ConfigError(f"model: expected an nn.Module, built {type(model).__name__}")
     model = model.to(device)
-    if distributed and not isinstance(model, (DistributedModel, nn.parallel.DistributedDataParallel, FSDPModel)):
+    if distributed and not isinstance(
+        model, (DistributedModel, nn.parallel.DistributedDataParallel, FSDPModel)
+    ):
         model = wrap_model(model, device, wrapper_cfg)
     return model
 
@@ -92,8 +107,10 @@ def merged_hook_cfgs(default_hooks: Mapping[str, Any] | None) -> dict[str, Any]:
             if name not in DEFAULT_HOOKS:
                 close = close_matches(name, DEFAULT_HOOKS, n=1, cutoff=0.6)
                 hint = f" Did you mean {close[0]!r}?" if close else ""
-                raise ConfigError(f"default_hooks.{name}: not a default hook and has no `type`.{hint} "
-                                  f"(default hooks: {', '.join(DEFAULT_HOOKS)})")
+                raise ConfigError(
+                    f"default_hooks.{name}: not a default hook and has no `type`.{hint} "
+                    f"(default hooks: {', '.join(DEFAULT_HOOKS)})"
+                )
             merged[name] = {**DEFAULT_HOOKS[name], **cfg}
         else:
             merged[name] = cfg
@@ -109,7 +126,9 @@ def _build_hook(cfg: Any) -> tuple[Hook, int | None]:
     return hook, (get_priority(priority) if priority is not None else None)
 
 
-def build_hooks(default_hooks: Mapping[str, Any] | None, custom_hooks: Sequence[Any] | None) -> list[tuple[Hook, int | None]]:
+def build_hooks(
+    default_hooks: Mapping[str, Any] | None, custom_hooks: Sequence[Any] | None
+) -> list[tuple[Hook, int | None]]:
     """Build default and custom hooks; returns (hook, priority override or None) pairs in
     registration order."""
     hooks = [_build_hook(cfg) for cfg in merged_hook_cfgs(default_hooks).values()]

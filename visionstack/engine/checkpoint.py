@@ -172,7 +172,9 @@ def link_checkpoint(source: str | os.PathLike, destination: str | os.PathLike) -
     return destination
 
 
-def load_state_dict(model: nn.Module, state_dict: Mapping[str, Any], strict: bool = True, source: str = "") -> None:
+def load_state_dict(
+    model: nn.Module, state_dict: Mapping[str, Any], strict: bool = True, source: str = ""
+) -> None:
     """Load ``state_dict`` into ``model`` (DDP wrappers and ``module.`` prefixes are handled).
 
     Raises:
@@ -202,7 +204,10 @@ def load_state_dict(model: nn.Module, state_dict: Mapping[str, Any], strict: boo
 
 
 def load_checkpoint(
-    model: nn.Module, path: str | os.PathLike, map_location: Any = "cpu", strict: bool = True,
+    model: nn.Module,
+    path: str | os.PathLike,
+    map_location: Any = "cpu",
+    strict: bool = True,
     unsafe_pickle: bool = False,
 ) -> dict[str, Any]:
     """Load the weights stored in ``path`` into ``model``.

@@ -64,8 +64,10 @@ def _check_top_level(cfg: Mapping[str, Any]) -> None:
             continue
         match = close_matches(key, absent, n=1, cutoff=0.8)
         if match:
-            raise ConfigError(f"{key}: unknown top-level key; did you mean {match[0]!r}? (the config has no "
-                              f"{match[0]!r}; other unknown top-level keys are kept as user variables)")
+            raise ConfigError(
+                f"{key}: unknown top-level key; did you mean {match[0]!r}? (the config has no "
+                f"{match[0]!r}; other unknown top-level keys are kept as user variables)"
+            )
 
 
 def _check_triples(cfg: Mapping[str, Any]) -> None:
@@ -73,8 +75,10 @@ def _check_triples(cfg: Mapping[str, Any]) -> None:
         present = [key for key in triple if cfg.get(key) is not None]
         if present and len(present) != len(triple):
             missing = [key for key in triple if key not in present]
-            raise ConfigError(f"{missing[0]}: {', '.join(triple)} go together; the config sets "
-                              f"{', '.join(present)} but not {', '.join(missing)}")
+            raise ConfigError(
+                f"{missing[0]}: {', '.join(triple)} go together; the config sets "
+                f"{', '.join(present)} but not {', '.join(missing)}"
+            )
     if cfg.get("param_scheduler") and cfg.get("optim_wrapper") is None:
         raise ConfigError("param_scheduler: needs an optim_wrapper")
 
@@ -86,7 +90,9 @@ def _check_keys(section: Any, accepted: Sequence[str], path: str) -> None:
         raise ConfigError(f"{path}: expected a dict, got {type(section).__name__}")
     for key in section:
         if key not in accepted:
-            raise ConfigError(f"{path}.{key}: unknown option.{did_you_mean(key, accepted, cutoff=0.6)} (accepted: {', '.join(accepted)})")
+            raise ConfigError(
+                f"{path}.{key}: unknown option.{did_you_mean(key, accepted, cutoff=0.6)} (accepted: {', '.join(accepted)})"
+            )
 
 
 def _check_evaluator(cfg: Any, path: str) -> None:
@@ -100,12 +106,16 @@ def _check_evaluator(cfg: Any, path: str) -> None:
 def _check_hooks(cfg: Mapping[str, Any]) -> None:
     for name, hook_cfg in merged_hook_cfgs(cfg.get("default_hooks")).items():
         if isinstance(hook_cfg, Mapping):
-            validate({k: v for k, v in hook_cfg.items() if k != "priority"}, HOOKS, path=f"default_hooks.{name}")
+            validate(
+                {k: v for k, v in hook_cfg.items() if k != "priority"}, HOOKS, path=f"default_hooks.{name}"
+            )
     for index, hook_cfg in enumerate(cfg.get("custom_hooks") or []):
         if isinstance(hook_cfg, Mapping):
             if "type" not in hook_cfg:
                 raise ConfigError(f"custom_hooks.{index}: a hook needs a `type`, e.g. dict(type='EMAHook')")
-            validate({k: v for k, v in hook_cfg.items() if k != "priority"}, HOOKS, path=f"custom_hooks.{index}")
+            validate(
+                {k: v for k, v in hook_cfg.items() if k != "priority"}, HOOKS, path=f"custom_hooks.{index}"
+            )
 
 
 def validate_runner_config(cfg: Mapping[str, Any]) -> None:

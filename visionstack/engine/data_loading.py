@@ -148,8 +148,10 @@ def validate_dataloader_cfg(cfg: Mapping[str, Any], path: str) -> None:
         return  # an already built DataLoader
     for key in cfg:
         if key not in DATALOADER_KEYS:
-            raise ConfigError(f"{path}.{key}: not a dataloader option.{did_you_mean(key, DATALOADER_KEYS)} "
-                              f"(accepted: {', '.join(DATALOADER_KEYS)})")
+            raise ConfigError(
+                f"{path}.{key}: not a dataloader option.{did_you_mean(key, DATALOADER_KEYS)} "
+                f"(accepted: {', '.join(DATALOADER_KEYS)})"
+            )
     if "dataset" not in cfg:
         raise ConfigError(f"{path}: needs a `dataset`, e.g. dataset=dict(type='Digits', ...)")
     validate(cfg["dataset"], DATASETS, path=f"{path}.dataset")
@@ -188,8 +190,14 @@ def _build_sampler(cfg: Any, dataset: Dataset, seed: int, shuffle: bool, path: s
     return build(cfg, DATA_SAMPLERS, dataset=dataset)
 
 
-def build_dataloader(cfg: Mapping[str, Any] | DataLoader, *, seed: int, rank: int = 0, shuffle: bool = True,
-                     path: str = "dataloader") -> DataLoader:
+def build_dataloader(
+    cfg: Mapping[str, Any] | DataLoader,
+    *,
+    seed: int,
+    rank: int = 0,
+    shuffle: bool = True,
+    path: str = "dataloader",
+) -> DataLoader:
     """Build dataset, sampler, batch sampler and collate function, then the DataLoader.
 
     Args:
@@ -216,16 +224,23 @@ def build_dataloader(cfg: Mapping[str, Any] | DataLoader, *, seed: int, rank: in
     if num_workers > 0 and cfg.get("prefetch_factor") is not None:
         loader_args["prefetch_factor"] = int(cfg["prefetch_factor"])
     if isinstance(dataset, IterableDataset):  # a stream has no indices to tag or sample
-        return DataLoader(dataset, batch_size=cfg.get("batch_size", 1), drop_last=bool(cfg.get("drop_last", False)),
-                          **loader_args)
+        return DataLoader(
+            dataset,
+            batch_size=cfg.get("batch_size", 1),
+            drop_last=bool(cfg.get("drop_last", False)),
+            **loader_args,
+        )
     sampler = _build_sampler(cfg.get("sampler"), dataset, seed, shuffle, path)
     if cfg.get("batch_sampler") is not None:
         extra = {"batch_size": cfg["batch_size"]} if "batch_size" in cfg else {}
         batch_sampler = build(cfg["batch_sampler"], DATA_SAMPLERS, sampler=sampler, **extra)
     else:
         batch_sampler = BatchSampler(sampler, int(cfg["batch_size"]), bool(cfg.get("drop_last", False)))
-    return DataLoader(SeededDataset(dataset, seed, rank, num_workers), batch_sampler=SampleStream(batch_sampler),
-                      **loader_args)
+    return DataLoader(
+        SeededDataset(dataset, seed, rank, num_workers),
+        batch_sampler=SampleStream(batch_sampler),
+        **loader_args,
+    )
 
 
 def set_loader_epoch(loader: Any, epoch: int) -> None:

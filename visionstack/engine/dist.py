@@ -124,7 +124,11 @@ def _restart_store_args() -> dict[str, Any]:
     if restart == 0 or os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
         return {}
     world_size, rank = int(os.environ["WORLD_SIZE"]), int(os.environ["RANK"])
-    store = torch_dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world_size,
-                                is_master=False)
-    return {"store": torch_dist.PrefixStore(f"visionstack/attempt_{restart}", store), "rank": rank,
-            "world_size": world_size}
+    store = torch_dist.TCPStore(
+        os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world_size, is_master=False
+    )
+    return {
+        "store": torch_dist.PrefixStore(f"visionstack/attempt_{restart}", store),
+        "rank": rank,
+        "world_size": world_size,
+    }

@@ -25,7 +25,9 @@ class ExponentialMovingAverage(nn.Module):
             are copied from the model at each update. Integer buffers are always copied.
     """
 
-    def __init__(self, model: nn.Module, momentum: float = 0.0002, interval: int = 1, update_buffers: bool = True) -> None:
+    def __init__(
+        self, model: nn.Module, momentum: float = 0.0002, interval: int = 1, update_buffers: bool = True
+    ) -> None:
         super().__init__()
         if not 0.0 < momentum < 1.0:
             raise ValueError(f"EMA momentum must be in (0, 1), got {momentum}")
@@ -41,7 +43,9 @@ class ExponentialMovingAverage(nn.Module):
     def set_extra_state(self, state: dict[str, int]) -> None:
         self.steps = int(state["steps"])
 
-    def _pairs(self, model: nn.Module) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+    def _pairs(
+        self, model: nn.Module
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
         """(averaged, source) float tensors to average, then (averaged, source) tensors to copy."""
         averaged, sources, copied_avg, copied_src = [], [], [], []
         for avg, src in zip(self.module.parameters(), model.parameters()):

@@ -72,7 +72,9 @@ def setup_logger(work_dir: Path | None, log_level: str | int = "INFO", rank: int
     if stdout_is_terminal():
         from rich.logging import RichHandler
 
-        handlers.append(RichHandler(console=get_console(), show_path=False, markup=False, log_time_format="[%X]"))
+        handlers.append(
+            RichHandler(console=get_console(), show_path=False, markup=False, log_time_format="[%X]")
+        )
     else:
         stream = logging.StreamHandler(sys.stdout)
         stream.setFormatter(logging.Formatter(_FORMAT, _DATE_FORMAT))

@@ -85,10 +85,15 @@ class _TrainLoop(BaseLoop):
     def _nonfinite_loss(self, batch_idx: int, outputs: Mapping[str, Any] | None) -> dict[str, Any]:
         """The loss of this iteration was NaN/infinite (the optimizer did not step): raise or go on."""
         runner = self.runner
-        bad = [f"{name} is {value}" for name, value in (outputs or {}).items()
-               if isinstance(value, (int, float)) and not math.isfinite(value)]
+        bad = [
+            f"{name} is {value}"
+            for name, value in (outputs or {}).items()
+            if isinstance(value, (int, float)) and not math.isfinite(value)
+        ]
         terms = ", ".join(bad) if bad else "the loss is non-finite on another rank"
-        where = (f"epoch {self._epoch + 1} iter {batch_idx + 1}" if self.by_epoch else "") + f" (iteration {self._iter + 1})"
+        where = (
+            f"epoch {self._epoch + 1} iter {batch_idx + 1}" if self.by_epoch else ""
+        ) + f" (iteration {self._iter + 1})"
         policy = getattr(runner.optim_wrapper, "nonfinite", "raise")
         if policy == "raise":
             raise NonFiniteLossError(
@@ -96,8 +101,10 @@ class _TrainLoop(BaseLoop):
                 f"in {runner.work_dir} is the last good state. Look for a too high learning rate or bad "
                 "data, or set optim_wrapper.nonfinite='skip' to skip such steps"
             )
-        runner.logger.warning(f"{terms} at {where.strip()}: optimizer step skipped "
-                              f"({runner.optim_wrapper.skipped_steps} skipped so far)")
+        runner.logger.warning(
+            f"{terms} at {where.strip()}: optimizer step skipped "
+            f"({runner.optim_wrapper.skipped_steps} skipped so far)"
+        )
         return {}
 
     def _validate(self) -> None:
@@ -128,11 +135,15 @@ class EpochBasedTrainLoop(_TrainLoop):
 
     by_epoch = True
 
-    def __init__(self, runner: Runner, dataloader: Any, max_epochs: int, val_begin: int = 1, val_interval: int = 1) -> None:
+    def __init__(
+        self, runner: Runner, dataloader: Any, max_epochs: int, val_begin: int = 1, val_interval: int = 1
+    ) -> None:
         super().__init__(runner, dataloader, val_begin, val_interval)
         if self.epoch_length is None:
-            raise ConfigError("train_cfg: EpochBasedTrainLoop needs a train dataloader with a length; "
-                              "use IterBasedTrainLoop for a stream (IterableDataset)")
+            raise ConfigError(
+                "train_cfg: EpochBasedTrainLoop needs a train dataloader with a length; "
+                "use IterBasedTrainLoop for a stream (IterableDataset)"
+            )
         self.max_epochs = int(max_epochs)
         self.max_iters = self.max_epochs * self.epoch_length
 
@@ -157,8 +168,10 @@ class EpochBasedTrainLoop(_TrainLoop):
             batches = None  # shuts down the loader's worker processes now, even on error
         self._epoch += 1
         self._epoch_iter = 0
-        if runner.val_loop is not None and self._epoch >= self.val_begin and (
-            self._epoch % self.val_interval == 0 or self._epoch == self.max_epochs
+        if (
+            runner.val_loop is not None
+            and self._epoch >= self.val_begin
+            and (self._epoch % self.val_interval == 0 or self._epoch == self.max_epochs)
         ):
             self._validate()
         runner.call_hook("after_train_epoch")
@@ -178,7 +191,9 @@ class IterBasedTrainLoop(_TrainLoop):
 
     by_epoch = False
 
-    def __init__(self, runner: Runner, dataloader: Any, max_iters: int, val_begin: int = 1, val_interval: int = 1000) -> None:
+    def __init__(
+        self, runner: Runner, dataloader: Any, max_iters: int, val_begin: int = 1, val_interval: int = 1000
+    ) -> None:
         super().__init__(runner, dataloader, val_begin, val_interval)
         self.max_iters = int(max_iters)
         self.max_epochs = None
@@ -212,8 +227,10 @@ class IterBasedTrainLoop(_TrainLoop):
             return next(self._iterator)
 
     def _after_step(self) -> None:
-        if self.runner.val_loop is not None and self._iter >= self.val_begin and (
-            self._iter % self.val_interval == 0 or self._iter == self.max_iters
+        if (
+            self.runner.val_loop is not None
+            and self._iter >= self.val_begin
+            and (self._iter % self.val_interval == 0 or self._iter == self.max_iters)
         ):
             self._validate()
 
@@ -247,7 +264,9 @@ class _EvalLoop(BaseLoop):
             runner.call_hook(f"before_{mode}_iter", batch_idx=batch_idx, data_batch=data_batch)
             outputs = step(data_batch)
             self.evaluator.process(data_samples=outputs, data_batch=data_batch)
-            runner.call_hook(f"after_{mode}_iter", batch_idx=batch_idx, data_batch=data_batch, outputs=outputs)
+            runner.call_hook(
+                f"after_{mode}_iter", batch_idx=batch_idx, data_batch=data_batch, outputs=outputs
+            )
         metrics = self.evaluator.evaluate(len(self.dataloader.dataset))
         runner.call_hook(f"after_{mode}_epoch", metrics=metrics)
         runner.call_hook(f"after_{mode}")

@@ -45,8 +45,17 @@ class StepLR(ParamScheduler):
 
     step_arguments = ("step_size",)
 
-    def __init__(self, optimizer: Any, step_size: int, gamma: float = 0.1, param_name: str = "lr",
-                 begin: int = 0, end: int = INF, by_epoch: bool = True, last_step: int = -1) -> None:
+    def __init__(
+        self,
+        optimizer: Any,
+        step_size: int,
+        gamma: float = 0.1,
+        param_name: str = "lr",
+        begin: int = 0,
+        end: int = INF,
+        by_epoch: bool = True,
+        last_step: int = -1,
+    ) -> None:
         if step_size < 1:
             raise ConfigError(f"StepLR.step_size must be >= 1, got {step_size}")
         self.step_size, self.gamma = int(step_size), gamma
@@ -64,8 +73,17 @@ class MultiStepLR(ParamScheduler):
 
     step_arguments = ("milestones",)
 
-    def __init__(self, optimizer: Any, milestones: Sequence[int], gamma: float = 0.1, param_name: str = "lr",
-                 begin: int = 0, end: int = INF, by_epoch: bool = True, last_step: int = -1) -> None:
+    def __init__(
+        self,
+        optimizer: Any,
+        milestones: Sequence[int],
+        gamma: float = 0.1,
+        param_name: str = "lr",
+        begin: int = 0,
+        end: int = INF,
+        by_epoch: bool = True,
+        last_step: int = -1,
+    ) -> None:
         self.milestones = Counter(int(m) for m in milestones)
         self.gamma = gamma
         super().__init__(optimizer, param_name, begin, end, by_epoch, last_step)
@@ -81,8 +99,16 @@ class MultiStepLR(ParamScheduler):
 class ConstantLR(ParamScheduler):
     """Multiply by ``factor`` until the window's last step, which restores the value."""
 
-    def __init__(self, optimizer: Any, factor: float = 1.0 / 3, param_name: str = "lr",
-                 begin: int = 0, end: int = INF, by_epoch: bool = True, last_step: int = -1) -> None:
+    def __init__(
+        self,
+        optimizer: Any,
+        factor: float = 1.0 / 3,
+        param_name: str = "lr",
+        begin: int = 0,
+        end: int = INF,
+        by_epoch: bool = True,
+        last_step: int = -1,
+    ) -> None:
         if not 0 < factor <= 1:
             raise ConfigError(f"ConstantLR.factor must be in (0, 1], got {factor}")
         self.factor = factor
@@ -101,8 +127,16 @@ class ConstantLR(ParamScheduler):
 class ExponentialLR(ParamScheduler):
     """Multiply by ``gamma`` every step."""
 
-    def __init__(self, optimizer: Any, gamma: float, param_name: str = "lr",
-                 begin: int = 0, end: int = INF, by_epoch: bool = True, last_step: int = -1) -> None:
+    def __init__(
+        self,
+        optimizer: Any,
+        gamma: float,
+        param_name: str = "lr",
+        begin: int = 0,
+        end: int = INF,
+        by_epoch: bool = True,
+        last_step: int = -1,
+    ) -> None:
         self.gamma = gamma
         super().__init__(optimizer, param_name, begin, end, by_epoch, last_step)
 
@@ -116,12 +150,22 @@ class ExponentialLR(ParamScheduler):
 class LinearLR(ParamScheduler):
     """Scale linearly from ``start_factor`` to ``end_factor`` over the window (warm-up)."""
 
-    def __init__(self, optimizer: Any, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
-                 param_name: str = "lr", begin: int = 0, end: int = INF, by_epoch: bool = True,
-                 last_step: int = -1) -> None:
+    def __init__(
+        self,
+        optimizer: Any,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        param_name: str = "lr",
+        begin: int = 0,
+        end: int = INF,
+        by_epoch: bool = True,
+        last_step: int = -1,
+    ) -> None:
         if not 0 < start_factor <= 1 or not 0 <= end_factor <= 1:
-            raise ConfigError(f"LinearLR: start_factor must be in (0, 1] and end_factor in [0, 1], "
-                              f"got {start_factor}, {end_factor}")
+            raise ConfigError(
+                f"LinearLR: start_factor must be in (0, 1] and end_factor in [0, 1], "
+                f"got {start_factor}, {end_factor}"
+            )
         self.start_factor, self.end_factor = start_factor, end_factor
         self.total_steps = max(end - begin - 1, 1)
         super().__init__(optimizer, param_name, begin, end, by_epoch, last_step)
@@ -148,9 +192,18 @@ class CosineAnnealingLR(ParamScheduler):
 
     step_arguments = ("T_max",)
 
-    def __init__(self, optimizer: Any, T_max: int | None = None, eta_min: float | None = None,  # noqa: N803
-                 eta_min_ratio: float | None = None, param_name: str = "lr", begin: int = 0,
-                 end: int = INF, by_epoch: bool = True, last_step: int = -1) -> None:
+    def __init__(
+        self,
+        optimizer: Any,
+        T_max: int | None = None,
+        eta_min: float | None = None,  # noqa: N803
+        eta_min_ratio: float | None = None,
+        param_name: str = "lr",
+        begin: int = 0,
+        end: int = INF,
+        by_epoch: bool = True,
+        last_step: int = -1,
+    ) -> None:
         if eta_min is not None and eta_min_ratio is not None:
             raise ConfigError("CosineAnnealingLR: give either eta_min or eta_min_ratio, not both")
         self.T_max = int(T_max) if T_max is not None else end - begin
@@ -180,8 +233,17 @@ class CosineAnnealingLR(ParamScheduler):
 class PolyLR(ParamScheduler):
     """Polynomial decay to ``eta_min`` at the window's last step."""
 
-    def __init__(self, optimizer: Any, eta_min: float = 0.0, power: float = 1.0, param_name: str = "lr",
-                 begin: int = 0, end: int = INF, by_epoch: bool = True, last_step: int = -1) -> None:
+    def __init__(
+        self,
+        optimizer: Any,
+        eta_min: float = 0.0,
+        power: float = 1.0,
+        param_name: str = "lr",
+        begin: int = 0,
+        end: int = INF,
+        by_epoch: bool = True,
+        last_step: int = -1,
+    ) -> None:
         self.eta_min, self.power = eta_min, power
         self.total_steps = max(end - begin - 1, 1)
         super().__init__(optimizer, param_name, begin, end, by_epoch, last_step)
@@ -211,17 +273,31 @@ class OneCycleLR(ParamScheduler):
 
     step_arguments = ("total_steps",)
 
-    def __init__(self, optimizer: Any, max_lr: float | Sequence[float], total_steps: int | None = None,
-                 pct_start: float = 0.3, anneal_strategy: str = "cos", div_factor: float = 25.0,
-                 final_div_factor: float = 1e4, three_phase: bool = False, param_name: str = "lr",
-                 begin: int = 0, end: int = INF, by_epoch: bool = True, last_step: int = -1) -> None:
+    def __init__(
+        self,
+        optimizer: Any,
+        max_lr: float | Sequence[float],
+        total_steps: int | None = None,
+        pct_start: float = 0.3,
+        anneal_strategy: str = "cos",
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        three_phase: bool = False,
+        param_name: str = "lr",
+        begin: int = 0,
+        end: int = INF,
+        by_epoch: bool = True,
+        last_step: int = -1,
+    ) -> None:
         self.total_steps = int(total_steps) if total_steps is not None else end - begin
         if self.total_steps <= 0 or self.total_steps >= INF:
             raise ConfigError("OneCycleLR: give total_steps or a finite window (end - begin)")
         if not 0 <= pct_start <= 1:
             raise ConfigError(f"OneCycleLR.pct_start must be in [0, 1], got {pct_start}")
         if anneal_strategy not in ("cos", "linear"):
-            raise ConfigError(f"OneCycleLR.anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
+            raise ConfigError(
+                f"OneCycleLR.anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}"
+            )
         groups = optimizer.param_groups
         peaks = list(max_lr) if isinstance(max_lr, Sequence) else [max_lr] * len(groups)
         if len(peaks) != len(groups):
@@ -245,7 +321,9 @@ class OneCycleLR(ParamScheduler):
     def _get_value(self) -> list[float]:
         t = self.last_step
         if t >= self.total_steps:
-            raise RuntimeError(f"OneCycleLR stepped {t + 1} times; the cycle has total_steps={self.total_steps}")
+            raise RuntimeError(
+                f"OneCycleLR stepped {t + 1} times; the cycle has total_steps={self.total_steps}"
+            )
         values = []
         for levels in zip(self.starts, self.peaks, self.finals):
             phase_start = 0.0

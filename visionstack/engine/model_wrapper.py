@@ -31,8 +31,14 @@ from torch.nn.parallel import DistributedDataParallel
 from ..registry import ConfigError
 from . import dist
 
-__all__ = ["DistributedModel", "FSDPModel", "MODEL_WRAPPER_KEYS", "validate_model_wrapper_cfg", "wrap_model",
-           "reduce_log_vars"]
+__all__ = [
+    "DistributedModel",
+    "FSDPModel",
+    "MODEL_WRAPPER_KEYS",
+    "validate_model_wrapper_cfg",
+    "wrap_model",
+    "reduce_log_vars",
+]
 
 MODEL_WRAPPER_KEYS = {
     "DDP": ("type", "sync_bn", "find_unused_parameters", "broadcast_buffers", "static_graph"),
@@ -45,7 +51,9 @@ def reduce_log_vars(log_vars: dict[str, float]) -> dict[str, float]:
     if not dist.is_distributed() or not log_vars:
         return log_vars
     names = list(log_vars)
-    device = torch.device("cuda", dist.get_local_rank()) if torch.distributed.get_backend() == "nccl" else None
+    device = (
+        torch.device("cuda", dist.get_local_rank()) if torch.distributed.get_backend() == "nccl" else None
+    )
     values = torch.tensor([float(log_vars[name]) for name in names], dtype=torch.float64, device=device)
     torch.distributed.all_reduce(values)
     values /= dist.get_world_size()
@@ -92,8 +100,9 @@ class FSDPModel(_WrapperSteps, nn.Module):
             one more all-gather in the backward pass).
     """
 
-    def __init__(self, module: nn.Module, shard_modules: Sequence[str] = (),
-                 reshard_after_forward: bool = True) -> None:
+    def __init__(
+        self, module: nn.Module, shard_modules: Sequence[str] = (), reshard_after_forward: bool = True
+    ) -> None:
         super().__init__()
         from torch.distributed.fsdp import fully_shard
 
@@ -101,7 +110,9 @@ class FSDPModel(_WrapperSteps, nn.Module):
             try:
                 submodule = module.get_submodule(name)
             except AttributeError as error:
-                raise ConfigError(f"model_wrapper_cfg.shard_modules: the model has no submodule {name!r}") from error
+                raise ConfigError(
+                    f"model_wrapper_cfg.shard_modules: the model has no submodule {name!r}"
+                ) from error
             fully_shard(submodule, reshard_after_forward=reshard_after_forward)
         fully_shard(module, reshard_after_forward=reshard_after_forward)
         self.module = module
@@ -114,29 +125,38 @@ class FSDPModel(_WrapperSteps, nn.Module):
         """The unsharded weights on the CPU (complete on rank 0, empty elsewhere)."""
         from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
-        return get_model_state_dict(self.module, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+        return get_model_state_dict(
+            self.module, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
+        )
 
     def load_full_state_dict(self, state_dict: Mapping[str, torch.Tensor], strict: bool = True) -> None:
         """Shard a full state dict (present on every rank) into the model."""
         from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
 
-        set_model_state_dict(self.module, dict(state_dict), options=StateDictOptions(full_state_dict=True, strict=strict))
+        set_model_state_dict(
+            self.module, dict(state_dict), options=StateDictOptions(full_state_dict=True, strict=strict)
+        )
 
     def full_optim_state_dict(self, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
         """The optimizer state keyed by parameter names, unsharded (complete on rank 0)."""
         from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
 
-        return get_optimizer_state_dict(self.module, optimizer,
-                                        options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+        return get_optimizer_state_dict(
+            self.module, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
+        )
 
     def load_full_optim_state_dict(self, optimizer: torch.optim.Optimizer, state: Mapping[str, Any]) -> None:
         """Shard a full optimizer state (present on every rank) into ``optimizer``."""
         from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
 
-        set_optimizer_state_dict(self.module, optimizer, dict(state), options=StateDictOptions(full_state_dict=True))
+        set_optimizer_state_dict(
+            self.module, optimizer, dict(state), options=StateDictOptions(full_state_dict=True)
+        )
 
 
-def validate_model_wrapper_cfg(cfg: Mapping[str, Any] | None, path: str = "model_wrapper_cfg") -> dict[str, Any]:
+def validate_model_wrapper_cfg(
+    cfg: Mapping[str, Any] | None, path: str = "model_wrapper_cfg"
+) -> dict[str, Any]:
     """Check ``model_wrapper_cfg`` and return it with its defaults (``type="DDP"``)."""
     cfg = dict(cfg or {})
     kind = cfg.setdefault("type", "DDP")
@@ -144,8 +164,10 @@ def validate_model_wrapper_cfg(cfg: Mapping[str, Any] | None, path: str = "model
         raise ConfigError(f"{path}.type: {kind!r} is not one of {sorted(MODEL_WRAPPER_KEYS)}")
     unknown = sorted(set(cfg) - set(MODEL_WRAPPER_KEYS[kind]))
     if unknown:
-        raise ConfigError(f"{path}: unknown option(s) {unknown} for type {kind!r} "
-                          f"(accepted: {', '.join(MODEL_WRAPPER_KEYS[kind])})")
+        raise ConfigError(
+            f"{path}: unknown option(s) {unknown} for type {kind!r} "
+            f"(accepted: {', '.join(MODEL_WRAPPER_KEYS[kind])})"
+        )
     if not isinstance(cfg.get("sync_bn", False), bool):
         raise ConfigError(f"{path}.sync_bn must be True or False, got {cfg['sync_bn']!r}")
     return cfg
@@ -162,11 +184,16 @@ def wrap_model(model: nn.Module, device: torch.device, cfg: Mapping[str, Any] | 
     kind = cfg.pop("type")
     if cfg.pop("sync_bn", False):
         if device.type == "cpu":
-            raise ConfigError("model_wrapper_cfg.sync_bn=True: PyTorch's SyncBatchNorm runs on GPUs only; "
-                              "this run is on the CPU (remove sync_bn or train on GPUs)")
+            raise ConfigError(
+                "model_wrapper_cfg.sync_bn=True: PyTorch's SyncBatchNorm runs on GPUs only; "
+                "this run is on the CPU (remove sync_bn or train on GPUs)"
+            )
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     if kind == "FSDP":
-        return FSDPModel(model, shard_modules=tuple(cfg.get("shard_modules", ())),
-                         reshard_after_forward=bool(cfg.get("reshard_after_forward", True)))
+        return FSDPModel(
+            model,
+            shard_modules=tuple(cfg.get("shard_modules", ())),
+            reshard_after_forward=bool(cfg.get("reshard_after_forward", True)),
+        )
     device_ids = [device.index] if device.type == "cuda" else None
     return DistributedModel(model, device_ids=device_ids, **cfg)

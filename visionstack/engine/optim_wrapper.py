@@ -37,9 +37,13 @@ NONFINITE_POLICIES = ("raise", "skip")
 class NonFiniteLossError(FloatingPointError):
     """A loss was NaN or infinite; the message names the iteration and the loss terms."""
 
+
 logger = logging.getLogger(__name__)
 
-_CLIP_KEYS = {"norm": {"max_norm", "norm_type", "error_if_nonfinite", "foreach"}, "value": {"clip_value", "foreach"}}
+_CLIP_KEYS = {
+    "norm": {"max_norm", "norm_type", "error_if_nonfinite", "foreach"},
+    "value": {"clip_value", "foreach"},
+}
 
 
 def _check_clip_grad(clip_grad: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]] | None:
@@ -51,8 +55,10 @@ def _check_clip_grad(clip_grad: Mapping[str, Any] | None) -> tuple[str, dict[str
         raise ConfigError(f"optim_wrapper.clip_grad.type must be 'norm' or 'value', got {kind!r}")
     unknown = set(kwargs) - _CLIP_KEYS[kind]
     if unknown:
-        raise ConfigError(f"optim_wrapper.clip_grad: unknown keys {sorted(unknown)} for type {kind!r} "
-                          f"(accepted: {sorted(_CLIP_KEYS[kind])})")
+        raise ConfigError(
+            f"optim_wrapper.clip_grad: unknown keys {sorted(unknown)} for type {kind!r} "
+            f"(accepted: {sorted(_CLIP_KEYS[kind])})"
+        )
     required = "max_norm" if kind == "norm" else "clip_value"
     if required not in kwargs:
         raise ConfigError(f"optim_wrapper.clip_grad: type {kind!r} needs {required!r}")
@@ -78,12 +84,19 @@ class OptimWrapper:
             ``skipped_steps``). Either way the optimizer never steps on such gradients.
     """
 
-    def __init__(self, optimizer: Optimizer, accumulative_counts: int = 1, clip_grad: dict | None = None,
-                 nonfinite: str = "raise") -> None:
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        accumulative_counts: int = 1,
+        clip_grad: dict | None = None,
+        nonfinite: str = "raise",
+    ) -> None:
         if accumulative_counts < 1:
             raise ConfigError(f"optim_wrapper.accumulative_counts must be >= 1, got {accumulative_counts}")
         if nonfinite not in NONFINITE_POLICIES:
-            raise ConfigError(f"optim_wrapper.nonfinite must be one of {NONFINITE_POLICIES}, got {nonfinite!r}")
+            raise ConfigError(
+                f"optim_wrapper.nonfinite must be one of {NONFINITE_POLICIES}, got {nonfinite!r}"
+            )
         self.nonfinite = nonfinite
         self.skipped_steps = 0
         self._nonfinite_in_group = False
@@ -251,7 +264,8 @@ class OptimWrapper:
         if self._inner_count % self.accumulative_counts and get_world_size() == 1:
             state["accumulated_grads"] = [
                 None if p.grad is None else p.grad.detach().clone()
-                for group in self.optimizer.param_groups for p in group["params"]
+                for group in self.optimizer.param_groups
+                for p in group["params"]
             ]
         return state
 
@@ -267,8 +281,10 @@ class OptimWrapper:
                 param.grad = None if grad is None else grad.to(device=param.device, dtype=param.dtype)
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(optimizer={type(self.optimizer).__name__}, "
-                f"accumulative_counts={self.accumulative_counts}, clip_grad={self._clip}, nonfinite={self.nonfinite!r})")
+        return (
+            f"{type(self).__name__}(optimizer={type(self.optimizer).__name__}, "
+            f"accumulative_counts={self.accumulative_counts}, clip_grad={self._clip}, nonfinite={self.nonfinite!r})"
+        )
 
 
 @OPTIM_WRAPPERS.register()
@@ -295,7 +311,9 @@ class AmpOptimWrapper(OptimWrapper):
         loss_scale: str | float | dict = "dynamic",
         nonfinite: str = "raise",
     ) -> None:
-        super().__init__(optimizer, accumulative_counts=accumulative_counts, clip_grad=clip_grad, nonfinite=nonfinite)
+        super().__init__(
+            optimizer, accumulative_counts=accumulative_counts, clip_grad=clip_grad, nonfinite=nonfinite
+        )
         self.device_type = self._parameter_device_type()
         if dtype is None:
             dtype = "float16" if self.device_type == "cuda" else "bfloat16"
@@ -321,7 +339,9 @@ class AmpOptimWrapper(OptimWrapper):
             return torch.amp.GradScaler(self.device_type, init_scale=self._fixed_scale)
         if isinstance(loss_scale, Mapping):
             return torch.amp.GradScaler(self.device_type, **loss_scale)
-        raise ConfigError(f"optim_wrapper.loss_scale must be 'dynamic', a number or a dict, got {loss_scale!r}")
+        raise ConfigError(
+            f"optim_wrapper.loss_scale must be 'dynamic', a number or a dict, got {loss_scale!r}"
+        )
 
     def optim_context(self, model: nn.Module) -> contextlib.AbstractContextManager:
         stack = contextlib.ExitStack()

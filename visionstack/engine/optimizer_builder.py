@@ -32,7 +32,13 @@ from ..registry import OPTIM_WRAPPERS, OPTIMIZERS, ConfigError, build, validate
 from ..utils.suggest import did_you_mean
 from .optim_wrapper import OptimWrapper
 
-__all__ = ["build_optim_wrapper", "paramwise_groups", "enable_amp", "validate_optim_wrapper_cfg", "PARAMWISE_KEYS"]
+__all__ = [
+    "build_optim_wrapper",
+    "paramwise_groups",
+    "enable_amp",
+    "validate_optim_wrapper_cfg",
+    "PARAMWISE_KEYS",
+]
 
 PARAMWISE_KEYS = (
     "custom_keys",
@@ -53,7 +59,11 @@ _NORM_TYPES: tuple[type, ...] = (
 
 def _register_torch_optimizers() -> None:
     for name, value in vars(torch.optim).items():
-        if isinstance(value, type) and issubclass(value, torch.optim.Optimizer) and value is not torch.optim.Optimizer:
+        if (
+            isinstance(value, type)
+            and issubclass(value, torch.optim.Optimizer)
+            and value is not torch.optim.Optimizer
+        ):
             OPTIMIZERS.register(value, name=name)
 
 
@@ -63,14 +73,18 @@ _register_torch_optimizers()
 def _check_paramwise_cfg(paramwise_cfg: Mapping[str, Any], path: str) -> None:
     for key, value in paramwise_cfg.items():
         if key not in PARAMWISE_KEYS:
-            raise ConfigError(f"{path}.{key}: unknown paramwise option.{did_you_mean(key, PARAMWISE_KEYS)} "
-                              f"(accepted: {', '.join(PARAMWISE_KEYS)})")
+            raise ConfigError(
+                f"{path}.{key}: unknown paramwise option.{did_you_mean(key, PARAMWISE_KEYS)} "
+                f"(accepted: {', '.join(PARAMWISE_KEYS)})"
+            )
         if key == "custom_keys":
             for name, rule in value.items():
                 for field in rule:
                     if field not in _CUSTOM_KEY_FIELDS:
-                        raise ConfigError(f"{path}.custom_keys.{name}.{field}: unknown option."
-                                          f"{did_you_mean(field, _CUSTOM_KEY_FIELDS)} (accepted: lr_mult, decay_mult)")
+                        raise ConfigError(
+                            f"{path}.custom_keys.{name}.{field}: unknown option."
+                            f"{did_you_mean(field, _CUSTOM_KEY_FIELDS)} (accepted: lr_mult, decay_mult)"
+                        )
 
 
 def validate_optim_wrapper_cfg(cfg: Mapping[str, Any], path: str = "optim_wrapper") -> None:
@@ -99,8 +113,14 @@ def _optimizer_default(optimizer_cfg: Mapping[str, Any], name: str) -> Any:
 
 
 def _param_settings(
-    module: nn.Module, param_name: str, full_name: str, param: nn.Parameter, base_lr: float,
-    base_wd: float | None, paramwise_cfg: Mapping[str, Any], sorted_keys: list[str],
+    module: nn.Module,
+    param_name: str,
+    full_name: str,
+    param: nn.Parameter,
+    base_lr: float,
+    base_wd: float | None,
+    paramwise_cfg: Mapping[str, Any],
+    sorted_keys: list[str],
 ) -> tuple[float, float | None]:
     """(lr, weight_decay) for one parameter under MMEngine's paramwise rules."""
     lr, wd = base_lr, base_wd
@@ -155,7 +175,9 @@ def paramwise_groups(
                 continue
             seen.add(id(param))
             full_name = f"{module_name}.{param_name}" if module_name else param_name
-            lr, wd = _param_settings(module, param_name, full_name, param, base_lr, base_wd, paramwise_cfg, sorted_keys)
+            lr, wd = _param_settings(
+                module, param_name, full_name, param, base_lr, base_wd, paramwise_cfg, sorted_keys
+            )
             group = groups.setdefault((lr, wd), {"params": [], "lr": lr, "param_names": []})
             if wd is not None:
                 group["weight_decay"] = wd

@@ -62,13 +62,17 @@ class ParamScheduler:
         initial_key = f"initial_{param_name}"
         for index, group in enumerate(optimizer.param_groups):
             if param_name not in group:
-                raise ConfigError(f"{type(self).__name__}: param group {index} has no {param_name!r} to schedule")
+                raise ConfigError(
+                    f"{type(self).__name__}: param group {index} has no {param_name!r} to schedule"
+                )
             if last_step == -1:
                 # The value before any scheduler touched it; shared by all schedulers of the group.
                 group.setdefault(initial_key, group[param_name])
             elif initial_key not in group:
-                raise ConfigError(f"{type(self).__name__}: resuming with last_step={last_step} needs "
-                                  f"{initial_key!r} in param group {index}")
+                raise ConfigError(
+                    f"{type(self).__name__}: resuming with last_step={last_step} needs "
+                    f"{initial_key!r} in param group {index}"
+                )
         self.base_values = [group[initial_key] for group in optimizer.param_groups]
         self.last_step = last_step
         self.global_step = -1
@@ -95,7 +99,11 @@ class ParamScheduler:
 
     def state_dict(self) -> dict[str, Any]:
         """Counters and base values (the hyper-parameters come from the config)."""
-        return {"global_step": self.global_step, "last_step": self.last_step, "base_values": list(self.base_values)}
+        return {
+            "global_step": self.global_step,
+            "last_step": self.last_step,
+            "base_values": list(self.base_values),
+        }
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         self.global_step = int(state_dict["global_step"])
@@ -122,7 +130,9 @@ def validate_param_scheduler_cfg(cfgs: Any, path: str = "param_scheduler") -> No
             continue  # an already built scheduler
         where = f"{path}.{index}" if isinstance(cfgs, Sequence) and not isinstance(cfgs, Mapping) else path
         if "type" not in cfg:
-            raise ConfigError(f"{where}: a scheduler needs a `type`, e.g. dict(type='MultiStepLR', milestones=[8, 11])")
+            raise ConfigError(
+                f"{where}: a scheduler needs a `type`, e.g. dict(type='MultiStepLR', milestones=[8, 11])"
+            )
         cfg = {key: value for key, value in cfg.items() if key != "convert_to_iter_based"}
         validate(cfg, PARAM_SCHEDULERS, path=where)
 
@@ -175,8 +185,10 @@ def build_param_schedulers(
         by_epoch = cfg.get("by_epoch", True)
         if by_epoch and max_epochs is None:
             if not convert or epoch_length is None:
-                raise ConfigError(f"{where}: by_epoch=True needs an epoch-based loop; with IterBasedTrainLoop set "
-                                  "by_epoch=False (and begin/end in iterations)")
+                raise ConfigError(
+                    f"{where}: by_epoch=True needs an epoch-based loop; with IterBasedTrainLoop set "
+                    "by_epoch=False (and begin/end in iterations)"
+                )
         end_given = "end" in cfg
         if not end_given:
             cfg["end"] = max_epochs if (by_epoch and max_epochs is not None) else max_iters

@@ -131,10 +131,18 @@ class Runner:
         self.cfg = cfg
         self.timestamp = time.strftime("%Y%m%d_%H%M%S")
         self.experiment_name = experiment_name or self.timestamp
-        self._parts = dict(train_dataloader=train_dataloader, val_dataloader=val_dataloader,
-                           test_dataloader=test_dataloader, train_cfg=train_cfg, val_cfg=val_cfg, test_cfg=test_cfg,
-                           optim_wrapper=optim_wrapper, param_scheduler=param_scheduler,
-                           val_evaluator=val_evaluator, test_evaluator=test_evaluator)
+        self._parts = dict(
+            train_dataloader=train_dataloader,
+            val_dataloader=val_dataloader,
+            test_dataloader=test_dataloader,
+            train_cfg=train_cfg,
+            val_cfg=val_cfg,
+            test_cfg=test_cfg,
+            optim_wrapper=optim_wrapper,
+            param_scheduler=param_scheduler,
+            val_evaluator=val_evaluator,
+            test_evaluator=test_evaluator,
+        )
         self._resume, self._load_from, self._load_from_unsafe = resume, load_from, bool(load_from_unsafe)
         self._weights_loaded = False
         self.env_cfg = dict(env_cfg or {})
@@ -147,8 +155,10 @@ class Runner:
         self.logger = setup_logger(self.work_dir, log_level, self.rank)
         self.config_text = _config_text(cfg)
         self._dump_config()
-        self.logger.info(f"work_dir: {self.work_dir}  seed: {self.seed}  device: {self.device}  "
-                         f"world_size: {self.world_size}")
+        self.logger.info(
+            f"work_dir: {self.work_dir}  seed: {self.seed}  device: {self.device}  "
+            f"world_size: {self.world_size}"
+        )
         self.model = build_model(model, self.device, self.distributed, model_wrapper_cfg)
         self.train_loop: Any = None
         self.val_loop: Any = None
@@ -218,8 +228,9 @@ class Runner:
         while position > 0 and self._hooks[position - 1].priority > hook.priority:
             position -= 1
         self._hooks.insert(position, hook)
-        self._hook_methods = {point: [getattr(h, point) for h in self._hooks if h.overrides(point)]
-                              for point in HOOK_POINTS}
+        self._hook_methods = {
+            point: [getattr(h, point) for h in self._hooks if h.overrides(point)] for point in HOOK_POINTS
+        }
 
     def call_hook(self, point: str, **kwargs: Any) -> None:
         """Call ``point`` on every hook that implements it, in priority order."""
@@ -263,23 +274,37 @@ class Runner:
 
     def _build_eval_loop(self, mode: str) -> Any:
         self._require(mode, (f"{mode}_dataloader", f"{mode}_evaluator"))
-        loader = build_dataloader(self._parts[f"{mode}_dataloader"], seed=self.seed, rank=self.rank, shuffle=False,
-                                  path=f"{mode}_dataloader")
+        loader = build_dataloader(
+            self._parts[f"{mode}_dataloader"],
+            seed=self.seed,
+            rank=self.rank,
+            shuffle=False,
+            path=f"{mode}_dataloader",
+        )
         evaluator = build_evaluator(self._parts[f"{mode}_evaluator"])
         cfg = loop_cfg_with_type(f"{mode}_cfg", self._parts[f"{mode}_cfg"])
         return build(cfg, LOOPS, runner=self, dataloader=loader, evaluator=evaluator)
 
     def _build_train_parts(self) -> None:
         self._require("train", ("train_dataloader", "train_cfg", "optim_wrapper"))
-        loader = build_dataloader(self._parts["train_dataloader"], seed=self.seed, rank=self.rank, shuffle=True,
-                                  path="train_dataloader")
-        self.train_loop = build(loop_cfg_with_type("train_cfg", self._parts["train_cfg"]), LOOPS,
-                                runner=self, dataloader=loader)
+        loader = build_dataloader(
+            self._parts["train_dataloader"],
+            seed=self.seed,
+            rank=self.rank,
+            shuffle=True,
+            path="train_dataloader",
+        )
+        self.train_loop = build(
+            loop_cfg_with_type("train_cfg", self._parts["train_cfg"]), LOOPS, runner=self, dataloader=loader
+        )
         self.optim_wrapper = build_optim_wrapper(unwrap_model(self.model), self._parts["optim_wrapper"])
         loop = self.train_loop
         self.param_schedulers = build_param_schedulers(
-            self._parts["param_scheduler"], self.optim_wrapper, max_epochs=loop.max_epochs,
-            max_iters=loop.max_iters, epoch_length=loop.epoch_length,
+            self._parts["param_scheduler"],
+            self.optim_wrapper,
+            max_epochs=loop.max_epochs,
+            max_iters=loop.max_iters,
+            epoch_length=loop.epoch_length,
         )
         if self.val_loop is None and self._parts["val_dataloader"] is not None:
             self.val_loop = self._build_eval_loop("val")
@@ -296,8 +321,9 @@ class Runner:
                 self._resume_from(checkpoint)
             elif self._load_from and not self._weights_loaded:
                 self.load_checkpoint(self._load_from)
-            self.optim_wrapper.initialize_count_status(unwrap_model(self.model), self.train_loop.iter,
-                                                       self.train_loop.max_iters)
+            self.optim_wrapper.initialize_count_status(
+                unwrap_model(self.model), self.train_loop.iter, self.train_loop.max_iters
+            )
             self.train_loop.run()
             dist.barrier()  # ranks leave together (rank 0 may still be writing the last checkpoint)
         finally:
@@ -339,8 +365,9 @@ class Runner:
         self.logger.info(f"loaded weights from {path}")
         return dict(checkpoint.get("meta", {}))
 
-    def save_checkpoint(self, filename: str, save_optimizer: bool = True,
-                        save_param_scheduler: bool = True) -> Path | None:
+    def save_checkpoint(
+        self, filename: str, save_optimizer: bool = True, save_param_scheduler: bool = True
+    ) -> Path | None:
         """Write ``work_dir/filename`` (rank 0); every rank must call it. Returns the path on rank 0."""
         checkpoint: dict[str, Any] = {
             "meta": self._checkpoint_meta(),
@@ -380,11 +407,15 @@ class Runner:
     def _resume_schedulers(self, states: list[dict[str, Any]] | None, path: str) -> None:
         if states is None:
             if self.param_schedulers:
-                self.logger.warning(f"{path} has no scheduler states; the schedules restart from their beginning")
+                self.logger.warning(
+                    f"{path} has no scheduler states; the schedules restart from their beginning"
+                )
             return
         if len(states) != len(self.param_schedulers):
-            raise RuntimeError(f"{path} holds {len(states)} scheduler states but the config builds "
-                               f"{len(self.param_schedulers)} schedulers")
+            raise RuntimeError(
+                f"{path} holds {len(states)} scheduler states but the config builds "
+                f"{len(self.param_schedulers)} schedulers"
+            )
         for scheduler, state in zip(self.param_schedulers, states):
             scheduler.load_state_dict(state)
 
@@ -393,9 +424,16 @@ class Runner:
 
         loader = self.train_dataloader
         dataset_meta = getattr(loader.dataset, "metainfo", None) if loader is not None else None
-        return {"epoch": self.epoch, "iter": self.iter, "seed": self.seed, "experiment_name": self.experiment_name,
-                "time": datetime.datetime.now().isoformat(timespec="seconds"), "version": __version__,
-                "world_size": self.world_size, "dataset_meta": dict(dataset_meta or {})}
+        return {
+            "epoch": self.epoch,
+            "iter": self.iter,
+            "seed": self.seed,
+            "experiment_name": self.experiment_name,
+            "time": datetime.datetime.now().isoformat(timespec="seconds"),
+            "version": __version__,
+            "world_size": self.world_size,
+            "dataset_meta": dict(dataset_meta or {}),
+        }
 
     def _read_resume_checkpoint(self) -> dict[str, Any] | None:
         """The checkpoint to resume from (None for a fresh start); adopts its seed so samplers and
@@ -409,7 +447,9 @@ class Runner:
         else:
             path = Path(self._load_from) if self._load_from else find_latest_checkpoint(self.work_dir)
         if path is None:
-            self.logger.info(f"resume={self._resume!r}: {self.work_dir / 'latest.pth'} does not exist, starting afresh")
+            self.logger.info(
+                f"resume={self._resume!r}: {self.work_dir / 'latest.pth'} does not exist, starting afresh"
+            )
             return None
         checkpoint = read_checkpoint(path)
         checkpoint["_path"] = str(path)
@@ -434,6 +474,8 @@ class Runner:
         if unknown:
             self.logger.warning(f"{path} holds state of hooks this run does not have: {sorted(unknown)}")
         per_rank = checkpoint.get("rng_per_rank")
-        set_rng_state(per_rank[self.rank] if per_rank and len(per_rank) == self.world_size else checkpoint["rng"])
+        set_rng_state(
+            per_rank[self.rank] if per_rank and len(per_rank) == self.world_size else checkpoint["rng"]
+        )
         self._weights_loaded = True
         self.logger.info(f"resumed from {path} at epoch {self.epoch}, iteration {self.iter}")

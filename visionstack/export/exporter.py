@@ -222,7 +222,9 @@ def _sample_args(
     """Sample graph inputs: a random image batch, then the task's per-image metainfo inputs."""
     args = [torch.randn(batch, 3, *sample_hw)]
     input_names = ["input"]
-    dynamic_axes: dict[str, dict[int, str]] = {"input": {0: "batch", 2: "height", 3: "width"}} if dynamic else {}
+    dynamic_axes: dict[str, dict[int, str]] = (
+        {"input": {0: "batch", 2: "height", 3: "width"}} if dynamic else {}
+    )
     for name in adapter.export_meta_inputs:
         value = [list(sample_hw)] * batch if name == "img_shape" else [[1.0, 1.0]] * batch
         args.append(torch.tensor(value, dtype=torch.float32))
@@ -247,7 +249,9 @@ def _first_val_image_hw(cfg: Mapping[str, Any]) -> tuple[int, int]:
                     f"({error}); export with --dynamic or give --input-shape H W"
                 ) from error
             return tuple(int(v) for v in packed["inputs"].shape[-2:])
-    raise ExportError("the test pipeline does not fix the input size; export with --dynamic or give --input-shape H W")
+    raise ExportError(
+        "the test pipeline does not fix the input size; export with --dynamic or give --input-shape H W"
+    )
 
 
 def _dynamic_sample_hw(preprocess: Mapping[str, Any]) -> tuple[int, int]:

@@ -34,7 +34,10 @@ class ExportForward(nn.Module):
         self.model = model
 
     def forward(
-        self, inputs: torch.Tensor, img_shape: torch.Tensor | None = None, scale_factor: torch.Tensor | None = None
+        self,
+        inputs: torch.Tensor,
+        img_shape: torch.Tensor | None = None,
+        scale_factor: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, ...]:
         extra = [value for value in (img_shape, scale_factor) if value is not None]
         outputs = self.model.export_forward(inputs, *extra)

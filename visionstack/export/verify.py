@@ -108,7 +108,9 @@ def verify_export(
         prepared, meta = runtime.preprocessor.image(runtime_image(path))
         batch = runtime.preprocessor.batch([prepared])
         if batch.shape == tuple(inputs.shape):
-            report["max_input_diff"] = max(report["max_input_diff"], float(np.abs(batch - inputs.numpy()).max()))
+            report["max_input_diff"] = max(
+                report["max_input_diff"], float(np.abs(batch - inputs.numpy()).max())
+            )
         else:
             report["input_shape_mismatch"] = [list(inputs.shape), list(batch.shape)]
         predicted = inferencer.model.test_step(

@@ -128,13 +128,19 @@ class BaseModel(nn.Module):
         for name, value in losses.items():
             if isinstance(value, torch.Tensor):
                 values[name] = value.mean()
-            elif isinstance(value, (list, tuple)) and value and all(isinstance(v, torch.Tensor) for v in value):
+            elif (
+                isinstance(value, (list, tuple)) and value and all(isinstance(v, torch.Tensor) for v in value)
+            ):
                 values[name] = sum(v.mean() for v in value)
             else:
-                raise TypeError(f"parse_losses: {name!r} must be a tensor or a list of tensors, got {type(value)}")
+                raise TypeError(
+                    f"parse_losses: {name!r} must be a tensor or a list of tensors, got {type(value)}"
+                )
         loss_terms = [value for name, value in values.items() if "loss" in name]
         if not loss_terms:
-            raise ValueError(f"parse_losses: no entry name contains 'loss' (got {sorted(values)}); nothing to optimise")
+            raise ValueError(
+                f"parse_losses: no entry name contains 'loss' (got {sorted(values)}); nothing to optimise"
+            )
         total = sum(loss_terms)
         log_vars = {"loss": total.item()}
         log_vars.update({name: value.item() for name, value in values.items() if name != "loss"})

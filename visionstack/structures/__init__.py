@@ -16,4 +16,12 @@ class DataSample(BaseDataElement):
     """
 
 
-__all__ = ["BaseDataElement", "BitmapMasks", "DataSample", "InstanceData", "LabelData", "PixelData", "PolygonMasks"]
+__all__ = [
+    "BaseDataElement",
+    "BitmapMasks",
+    "DataSample",
+    "InstanceData",
+    "LabelData",
+    "PixelData",
+    "PolygonMasks",
+]

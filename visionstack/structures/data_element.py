@@ -128,7 +128,9 @@ class BaseDataElement:
         return self._apply(lambda v: v.detach())
 
     def numpy(self) -> BaseDataElement:
-        return self._apply(lambda v: v.numpy() if isinstance(v, BaseDataElement) else v.detach().cpu().numpy())
+        return self._apply(
+            lambda v: v.numpy() if isinstance(v, BaseDataElement) else v.detach().cpu().numpy()
+        )
 
     def to_dict(self) -> dict:
         """Plain nested dict (tensors become lists) for JSON output."""

@@ -58,7 +58,9 @@ class InstanceData(BaseDataElement):
         keys = set(instances[0].keys())
         for item in instances[1:]:
             if set(item.keys()) != keys:
-                raise ValueError(f"cannot concatenate InstanceData with fields {sorted(keys)} and {item.keys()}")
+                raise ValueError(
+                    f"cannot concatenate InstanceData with fields {sorted(keys)} and {item.keys()}"
+                )
         result = instances[0].__class__(metainfo=dict(instances[0].metainfo))
         for name in sorted(keys):
             values = [getattr(item, name) for item in instances]

@@ -17,11 +17,15 @@ class PixelData(BaseDataElement):
         if not isinstance(value, (torch.Tensor, np.ndarray)):
             raise TypeError(f"PixelData field {name!r} must be a tensor or array, got {type(value).__name__}")
         if value.ndim not in (2, 3):
-            raise ValueError(f"PixelData field {name!r} must be (H, W) or (C, H, W), got shape {tuple(value.shape)}")
+            raise ValueError(
+                f"PixelData field {name!r} must be (H, W) or (C, H, W), got shape {tuple(value.shape)}"
+            )
         # a field being replaced may change size when it is the only one (e.g. padding a map)
         shape = next((tuple(other.shape[-2:]) for key, other in self.items() if key != name), None)
         if shape is not None and tuple(value.shape[-2:]) != shape:
-            raise ValueError(f"PixelData field {name!r} has size {tuple(value.shape[-2:])}, others have {shape}")
+            raise ValueError(
+                f"PixelData field {name!r} has size {tuple(value.shape[-2:])}, others have {shape}"
+            )
 
     def set_field(self, name: str, value: Any) -> None:
         if isinstance(value, (torch.Tensor, np.ndarray)) and value.ndim == 2:

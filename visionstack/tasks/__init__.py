@@ -17,7 +17,9 @@ __all__ = ["import_adapters", "import_all", "task_packages"]
 
 def task_packages() -> list[str]:
     """The names of the task folders (``classification``, ``detection``, ...)."""
-    return sorted(info.name for info in pkgutil.iter_modules(__path__) if info.ispkg and not info.name.startswith("_"))
+    return sorted(
+        info.name for info in pkgutil.iter_modules(__path__) if info.ispkg and not info.name.startswith("_")
+    )
 
 
 def import_adapters() -> None:

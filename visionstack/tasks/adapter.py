@@ -111,7 +111,9 @@ class TaskAdapter(ABC):
     # ---- predictions as results (PyTorch side) --------------------------------------------------------
     def to_result(self, sample: Any) -> dict[str, Any]:
         """A DataSample's predictions as a result (``pred_*`` fields as dicts of NumPy arrays)."""
-        result: dict[str, Any] = {key: sample.metainfo.get(key) for key in ("img_path", "ori_shape", "img_shape")}
+        result: dict[str, Any] = {
+            key: sample.metainfo.get(key) for key in ("img_path", "ori_shape", "img_shape")
+        }
         for field in self.prediction_fields:
             if field in sample:
                 result[field] = {key: _numpy(value) for key, value in sample.get(field).items()}
@@ -171,14 +173,22 @@ class TaskAdapter(ABC):
             if not _accepts(writer, key):
                 flag = "--" + key.replace("_", "-")
                 others = [
-                    other for other in TASKS.keys() if other != self.name and _accepts(get_adapter(other).synthetic_writer(), key)
+                    other
+                    for other in TASKS.keys()
+                    if other != self.name and _accepts(get_adapter(other).synthetic_writer(), key)
                 ]
-                where = f"for the {', '.join(others)} dataset only" if others else "not an option of this task's writer"
+                where = (
+                    f"for the {', '.join(others)} dataset only"
+                    if others
+                    else "not an option of this task's writer"
+                )
                 raise ConfigError(f"data synth {self.name}: {flag} is {where}")
         return writer(Path(out_dir), seed=seed, **options)
 
     @abstractmethod
-    def add_result_writer(self, evaluator_cfg: Any, out_dir: Path, name: str = "results") -> tuple[Any, list[str]]:
+    def add_result_writer(
+        self, evaluator_cfg: Any, out_dir: Path, name: str = "results"
+    ) -> tuple[Any, list[str]]:
         """``(evaluator config, descriptions)``: the test evaluator config changed (a copy) so that it also
         writes the predictions in the task's standard format under ``out_dir`` (file stem ``name``)."""
 

@@ -10,4 +10,13 @@ from .toy_dataset import ToyDataset
 from .toy_metric import ToyMetric
 from .toy_model import ToyModel
 
-__all__ = ["KillWorkerHook", "PoisonBatchHook", "TinyConvBackbone", "ToyDataset", "ToyMetric", "ToyModel", "random_boxes", "toy_runner_config"]
+__all__ = [
+    "KillWorkerHook",
+    "PoisonBatchHook",
+    "TinyConvBackbone",
+    "ToyDataset",
+    "ToyMetric",
+    "ToyModel",
+    "random_boxes",
+    "toy_runner_config",
+]

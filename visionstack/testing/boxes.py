@@ -7,8 +7,12 @@ import torch
 __all__ = ["random_boxes"]
 
 
-def random_boxes(num: int, image_size: int | tuple[int, int], generator: torch.Generator | None = None,
-                 min_size: float = 1.0) -> torch.Tensor:
+def random_boxes(
+    num: int,
+    image_size: int | tuple[int, int],
+    generator: torch.Generator | None = None,
+    min_size: float = 1.0,
+) -> torch.Tensor:
     """``num`` boxes inside an image, uniformly placed.
 
     Args:

@@ -50,9 +50,12 @@ def toy_runner_config(
             collate_fn=dict(type="pseudo_collate"),
             dataset=dict(type="ToyDataset", num_samples=num_samples, augment=augment, seed=1),
         ),
-        train_cfg=dict(type="EpochBasedTrainLoop", max_epochs=max_epochs) if by_epoch
+        train_cfg=dict(type="EpochBasedTrainLoop", max_epochs=max_epochs)
+        if by_epoch
         else dict(type="IterBasedTrainLoop", max_iters=max_iters, val_interval=max_iters),
-        optim_wrapper=dict(type="OptimWrapper", optimizer=dict(type="SGD", lr=0.1, momentum=0.9, weight_decay=1e-4)),
+        optim_wrapper=dict(
+            type="OptimWrapper", optimizer=dict(type="SGD", lr=0.1, momentum=0.9, weight_decay=1e-4)
+        ),
         param_scheduler=[
             dict(type="LinearLR", start_factor=0.1, by_epoch=False, begin=0, end=4),
             dict(type="MultiStepLR", milestones=[1], gamma=0.5, by_epoch=by_epoch),

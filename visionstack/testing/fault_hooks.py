@@ -34,7 +34,9 @@ class KillWorkerHook(Hook):
     def __init__(self, iteration: int, rank: int = 1, attempt: int = 0, exit_code: int = 1) -> None:
         self.iteration, self.rank, self.attempt, self.exit_code = iteration, rank, attempt, exit_code
 
-    def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
+    def after_train_iter(
+        self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None
+    ) -> None:
         current_attempt = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
         if runner.iter == self.iteration and runner.rank == self.rank and current_attempt == self.attempt:
             os._exit(self.exit_code)

@@ -39,13 +39,22 @@ class ToyDataset(Dataset):
     (LabelData, label (1,) int64) and metainfo ``sample_idx``, ``img_shape``, ``ori_shape``.
     """
 
-    def __init__(self, num_samples: int = 32, num_classes: int = 4, image_size: int | tuple[int, int] = 8,
-                 channels: int = 3, noise: float = 0.5, augment: bool = False, seed: int = 0,
-                 sample_seed: int | None = None) -> None:
+    def __init__(
+        self,
+        num_samples: int = 32,
+        num_classes: int = 4,
+        image_size: int | tuple[int, int] = 8,
+        channels: int = 3,
+        noise: float = 0.5,
+        augment: bool = False,
+        seed: int = 0,
+        sample_seed: int | None = None,
+    ) -> None:
         height, width = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
         generator = torch.Generator().manual_seed(seed)
         prototypes = torch.randn(num_classes, channels, 1, 1, generator=generator) + 0.5 * torch.randn(
-            num_classes, channels, height, width, generator=generator)
+            num_classes, channels, height, width, generator=generator
+        )
         generator = torch.Generator().manual_seed(seed if sample_seed is None else sample_seed)
         self.labels = torch.arange(num_samples) % num_classes
         noise_images = torch.randn(num_samples, channels, height, width, generator=generator)
@@ -64,6 +73,8 @@ class ToyDataset(Dataset):
             image = image * float(np.random.uniform(0.8, 1.2))
             image = image + 0.1 * torch.randn_like(image)
         shape = tuple(image.shape[-2:])
-        sample = DataSample(metainfo={"sample_idx": index, "img_shape": shape, "ori_shape": shape},
-                            gt_label=LabelData(label=self.labels[index : index + 1].clone()))
+        sample = DataSample(
+            metainfo={"sample_idx": index, "img_shape": shape, "ori_shape": shape},
+            gt_label=LabelData(label=self.labels[index : index + 1].clone()),
+        )
         return {"inputs": image, "data_samples": sample}

@@ -26,8 +26,15 @@ class ToyModel(BaseModel):
         data_preprocessor: see BaseModel (default: float, stack, move to the device).
     """
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 4, width: int = 8, batch_norm: bool = True,
-                 dropout: float = 0.0, data_preprocessor: nn.Module | dict | None = None) -> None:
+    def __init__(
+        self,
+        in_channels: int = 3,
+        num_classes: int = 4,
+        width: int = 8,
+        batch_norm: bool = True,
+        dropout: float = 0.0,
+        data_preprocessor: nn.Module | dict | None = None,
+    ) -> None:
         super().__init__(data_preprocessor)
         self.conv = nn.Conv2d(in_channels, width, 3, padding=1)
         self.norm = nn.BatchNorm2d(width) if batch_norm else nn.Identity()

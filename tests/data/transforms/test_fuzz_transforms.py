@@ -54,9 +54,23 @@ def samples(draw):
         "gt_ignore_flags": np.zeros(count, bool),
         "gt_masks": BitmapMasks(masks, height, width),
     }
-    names = draw(st.lists(st.sampled_from(
-        ["Resize", "RandomFlip", "CenterCrop", "RandomResizedCrop", "RandomResize", "RandomCrop", "Pad"]
-    ), min_size=1, max_size=4))
+    names = draw(
+        st.lists(
+            st.sampled_from(
+                [
+                    "Resize",
+                    "RandomFlip",
+                    "CenterCrop",
+                    "RandomResizedCrop",
+                    "RandomResize",
+                    "RandomCrop",
+                    "Pad",
+                ]
+            ),
+            min_size=1,
+            max_size=4,
+        )
+    )
     steps = [make_transform(name, lambda lo, hi: draw(st.integers(lo, hi))) for name in names]
     return results, list(zip(names, steps)), draw(st.integers(0, 2**31 - 1))
 
@@ -73,7 +87,11 @@ def check(results: dict, where: str, tolerance: float) -> None:
         if masks.areas[index] == 0:
             continue
         assert (tight[:2] >= box[:2] - tolerance).all() and (tight[2:] <= box[2:] + tolerance).all(), (
-            where, index, box, tight)
+            where,
+            index,
+            box,
+            tight,
+        )
 
 
 @settings(max_examples=150, deadline=None)

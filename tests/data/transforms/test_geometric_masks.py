@@ -12,8 +12,12 @@ def make_results():
     img = np.zeros((20, 30, 3), np.uint8)
     mask = np.zeros((1, 20, 30), np.uint8)
     mask[0, 2:6, 3:9] = 1  # box x 3..9, y 2..6
-    return {"img": img, "img_shape": (20, 30), "gt_bboxes": np.float32([[3, 2, 9, 6]]),
-            "gt_masks": BitmapMasks(mask, 20, 30)}
+    return {
+        "img": img,
+        "img_shape": (20, 30),
+        "gt_bboxes": np.float32([[3, 2, 9, 6]]),
+        "gt_masks": BitmapMasks(mask, 20, 30),
+    }
 
 
 def test_flip_moves_masks_with_boxes():

@@ -16,8 +16,12 @@ from .conftest import ScriptedMetric
 
 
 def _run(tmp_path, values, name="accuracy", max_epochs=5, **checkpoint):
-    cfg = toy_runner_config(tmp_path, max_epochs=max_epochs, val_evaluator=ScriptedMetric(name, values),
-                            default_hooks=dict(checkpoint=dict(type="CheckpointHook", **checkpoint)))
+    cfg = toy_runner_config(
+        tmp_path,
+        max_epochs=max_epochs,
+        val_evaluator=ScriptedMetric(name, values),
+        default_hooks=dict(checkpoint=dict(type="CheckpointHook", **checkpoint)),
+    )
     runner = Runner.from_cfg(cfg)
     runner.train()
     return runner
@@ -50,7 +54,11 @@ def test_max_keep_and_latest(tmp_path):
 
 def test_interval_and_save_last(tmp_path):
     _run(tmp_path, [1.0], interval=2)
-    assert sorted(p.name for p in tmp_path.glob("epoch_*.pth")) == ["epoch_2.pth", "epoch_4.pth", "epoch_5.pth"]
+    assert sorted(p.name for p in tmp_path.glob("epoch_*.pth")) == [
+        "epoch_2.pth",
+        "epoch_4.pth",
+        "epoch_5.pth",
+    ]
 
 
 def test_iteration_checkpoints_in_an_epoch_loop(tmp_path):
@@ -72,8 +80,16 @@ def test_unknown_best_metric_names_the_available_ones(tmp_path):
 
 @pytest.mark.parametrize(
     "metric, rule",
-    [("accuracy/top1", "greater"), ("coco/bbox_mAP", "greater"), ("mIoU", "greater"), ("single-label/f1-score", "greater"),
-     ("single-label/recall", "greater"), ("val/loss", "less"), ("PSNR", "greater"), ("error_rate", "less")],
+    [
+        ("accuracy/top1", "greater"),
+        ("coco/bbox_mAP", "greater"),
+        ("mIoU", "greater"),
+        ("single-label/f1-score", "greater"),
+        ("single-label/recall", "greater"),
+        ("val/loss", "less"),
+        ("PSNR", "greater"),
+        ("error_rate", "less"),
+    ],
 )
 def test_rule_inference_from_metric_names(metric, rule):
     assert infer_rule(metric) == rule
@@ -91,7 +107,9 @@ def test_is_improvement():
 
 
 def test_iteration_loop_with_epoch_checkpoints_saves_only_the_last(tmp_path):
-    cfg = toy_runner_config(tmp_path, max_epochs=None, max_iters=5, default_hooks=dict(checkpoint=dict(by_epoch=True)))
+    cfg = toy_runner_config(
+        tmp_path, max_epochs=None, max_iters=5, default_hooks=dict(checkpoint=dict(by_epoch=True))
+    )
     Runner.from_cfg(cfg).train()
     assert sorted(p.name for p in tmp_path.glob("*.pth")) == ["iter_5.pth", "latest.pth"]
     assert "saves only the last iteration" in (tmp_path / "log.txt").read_text()

@@ -13,8 +13,13 @@ from .conftest import ScriptedMetric
 
 def _epochs_run(tmp_path, values, name="accuracy", **options) -> int:
     hook = dict(type="EarlyStoppingHook", monitor=f"scripted/{name}", **options)
-    cfg = toy_runner_config(tmp_path, max_epochs=len(values) + 3, val_evaluator=ScriptedMetric(name, values),
-                            custom_hooks=[hook], default_hooks=dict(checkpoint=None))
+    cfg = toy_runner_config(
+        tmp_path,
+        max_epochs=len(values) + 3,
+        val_evaluator=ScriptedMetric(name, values),
+        custom_hooks=[hook],
+        default_hooks=dict(checkpoint=None),
+    )
     runner = Runner.from_cfg(cfg)
     runner.train()
     return runner.epoch
@@ -41,8 +46,12 @@ def test_non_finite_metric_stops(tmp_path):
 
 
 def test_missing_metric_is_an_error_when_strict(tmp_path):
-    cfg = toy_runner_config(tmp_path, max_epochs=1, val_evaluator=ScriptedMetric("accuracy", [1.0]),
-                            custom_hooks=[dict(type="EarlyStoppingHook", monitor="scripted/acc", strict=True)])
+    cfg = toy_runner_config(
+        tmp_path,
+        max_epochs=1,
+        val_evaluator=ScriptedMetric("accuracy", [1.0]),
+        custom_hooks=[dict(type="EarlyStoppingHook", monitor="scripted/acc", strict=True)],
+    )
     with pytest.raises(KeyError, match="'scripted/acc' not among"):
         Runner.from_cfg(cfg).train()
 

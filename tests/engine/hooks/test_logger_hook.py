@@ -13,7 +13,9 @@ from visionstack.testing import toy_runner_config
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     work_dir = tmp_path_factory.mktemp("logged")
-    runner = Runner.from_cfg(toy_runner_config(work_dir, max_epochs=2, default_hooks=dict(logger=dict(interval=3))))
+    runner = Runner.from_cfg(
+        toy_runner_config(work_dir, max_epochs=2, default_hooks=dict(logger=dict(interval=3)))
+    )
     runner.train()
     return work_dir
 
@@ -54,15 +56,18 @@ def test_tensorboard_events_read_back(finished_run):
 
 
 def test_iteration_based_log_lines(tmp_path):
-    runner = Runner.from_cfg(toy_runner_config(tmp_path, max_epochs=None, max_iters=6,
-                                               default_hooks=dict(logger=dict(interval=2))))
+    runner = Runner.from_cfg(
+        toy_runner_config(tmp_path, max_epochs=None, max_iters=6, default_hooks=dict(logger=dict(interval=2)))
+    )
     runner.train()
     text = (tmp_path / "log.txt").read_text()
     assert "Iter(train) [2/6]" in text and "Iter(train) [6/6]" in text and "Iter(val) [6]" in text
 
 
 def test_progress_bar_runs(tmp_path, capsys):
-    cfg = toy_runner_config(tmp_path, max_epochs=1, default_hooks=dict(logger=dict(interval=4, progress_bar=True)))
+    cfg = toy_runner_config(
+        tmp_path, max_epochs=1, default_hooks=dict(logger=dict(interval=4, progress_bar=True))
+    )
     Runner.from_cfg(cfg).train()
     assert "Epoch(train) [1][8/8]" in (tmp_path / "log.txt").read_text()
 

@@ -15,23 +15,45 @@ from visionstack.registry import MODELS, build
 TINY_BACKBONE_CONFIGS = {
     "CSPNeXt": dict(type="CSPNeXt", deepen_factor=0.167, widen_factor=0.25),
     "MixVisionTransformer": dict(
-        type="MixVisionTransformer", embed_dims=8, num_layers=(1, 1, 1, 1), num_heads=(1, 2, 3, 4), drop_path_rate=0.1
+        type="MixVisionTransformer",
+        embed_dims=8,
+        num_layers=(1, 1, 1, 1),
+        num_heads=(1, 2, 3, 4),
+        drop_path_rate=0.1,
     ),
     "UNet": dict(
-        type="UNet", base_channels=4, num_stages=3, strides=(1, 1, 1), enc_num_convs=(2, 2, 2), dec_num_convs=(2, 2),
-        downsamples=(True, True), enc_dilations=(1, 1, 1), dec_dilations=(1, 1),
+        type="UNet",
+        base_channels=4,
+        num_stages=3,
+        strides=(1, 1, 1),
+        enc_num_convs=(2, 2, 2),
+        dec_num_convs=(2, 2),
+        downsamples=(True, True),
+        enc_dilations=(1, 1, 1),
+        dec_dilations=(1, 1),
     ),
     "ResNet": dict(type="ResNet", depth=18, out_indices=(0, 1, 2, 3)),
     "MobileNetV2": dict(type="MobileNetV2", widen_factor=0.25, out_indices=(1, 7)),
-    "ConvNeXt": dict(type="ConvNeXt", arch=dict(depths=(1, 1, 2, 1), dims=(8, 16, 24, 32)), out_indices=(1, 3),
-                     drop_path_rate=0.1),
-    "VisionTransformer": dict(type="VisionTransformer", arch=dict(embed_dims=32, num_layers=2, num_heads=2),
-                              img_size=32, patch_size=8, out_indices=(0, 1)),
+    "ConvNeXt": dict(
+        type="ConvNeXt",
+        arch=dict(depths=(1, 1, 2, 1), dims=(8, 16, 24, 32)),
+        out_indices=(1, 3),
+        drop_path_rate=0.1,
+    ),
+    "VisionTransformer": dict(
+        type="VisionTransformer",
+        arch=dict(embed_dims=32, num_layers=2, num_heads=2),
+        img_size=32,
+        patch_size=8,
+        out_indices=(0, 1),
+    ),
 }
 
 
 def registered_backbones() -> list[str]:
-    return sorted(name for name, cls in MODELS.items() if cls.__module__.startswith("visionstack.models.backbones"))
+    return sorted(
+        name for name, cls in MODELS.items() if cls.__module__.startswith("visionstack.models.backbones")
+    )
 
 
 def test_every_registered_backbone_has_a_tiny_config():

@@ -25,7 +25,9 @@ def test_variant_output_shapes_and_channels(variant):
     outs = model(torch.randn(2, 3, 96, 64))
     expected_channels = tuple(int(c * widen) for c in (256, 512, 1024))
     assert model.out_channels == expected_channels
-    assert [tuple(o.shape) for o in outs] == [(2, c, 96 // s, 64 // s) for c, s in zip(expected_channels, (8, 16, 32))]
+    assert [tuple(o.shape) for o in outs] == [
+        (2, c, 96 // s, 64 // s) for c, s in zip(expected_channels, (8, 16, 32))
+    ]
 
 
 def test_all_stages_have_strides_two_to_thirty_two():
@@ -35,7 +37,9 @@ def test_all_stages_have_strides_two_to_thirty_two():
     assert model.out_channels == (16, 32, 64, 128, 256)
 
 
-@pytest.mark.parametrize(("variant", "blocks"), [("tiny", [1, 1, 1, 1]), ("s", [1, 2, 2, 1]), ("l", [3, 6, 6, 3])])
+@pytest.mark.parametrize(
+    ("variant", "blocks"), [("tiny", [1, 1, 1, 1]), ("s", [1, 2, 2, 1]), ("l", [3, 6, 6, 3])]
+)
 def test_blocks_per_stage_follow_deepen_factor(variant, blocks):
     deepen, widen = VARIANTS[variant]
     model = CSPNeXt(deepen_factor=deepen, widen_factor=0.125 if variant == "l" else widen)
@@ -46,11 +50,20 @@ def test_blocks_per_stage_follow_deepen_factor(variant, blocks):
 def test_state_dict_uses_mmdetection_names():
     keys = set(CSPNeXt(deepen_factor=0.167, widen_factor=0.375).state_dict())
     for key in (
-        "stem.0.conv.weight", "stem.2.bn.running_mean", "stage1.0.conv.weight",
-        "stage1.1.main_conv.conv.weight", "stage1.1.short_conv.bn.weight", "stage1.1.final_conv.conv.weight",
-        "stage1.1.blocks.0.conv1.conv.weight", "stage1.1.blocks.0.conv2.depthwise_conv.conv.weight",
-        "stage1.1.blocks.0.conv2.pointwise_conv.bn.bias", "stage1.1.attention.fc.weight", "stage1.1.attention.fc.bias",
-        "stage4.1.conv1.conv.weight", "stage4.1.conv2.conv.weight", "stage4.2.main_conv.conv.weight",
+        "stem.0.conv.weight",
+        "stem.2.bn.running_mean",
+        "stage1.0.conv.weight",
+        "stage1.1.main_conv.conv.weight",
+        "stage1.1.short_conv.bn.weight",
+        "stage1.1.final_conv.conv.weight",
+        "stage1.1.blocks.0.conv1.conv.weight",
+        "stage1.1.blocks.0.conv2.depthwise_conv.conv.weight",
+        "stage1.1.blocks.0.conv2.pointwise_conv.bn.bias",
+        "stage1.1.attention.fc.weight",
+        "stage1.1.attention.fc.bias",
+        "stage4.1.conv1.conv.weight",
+        "stage4.1.conv2.conv.weight",
+        "stage4.2.main_conv.conv.weight",
     ):
         assert key in keys, key
     # 5x5 depthwise large kernel (paper section 3.1)

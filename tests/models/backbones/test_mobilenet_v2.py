@@ -17,9 +17,17 @@ def test_parameter_count_and_key_layout_match_torchvision():
     assert sum(p.numel() for p in model.parameters()) == TORCHVISION_MOBILENET_V2_PARAMS
     keys = set(model.state_dict())
     # names of torchvision's mobilenet_v2 state dict
-    for key in ("features.0.0.weight", "features.1.conv.0.0.weight", "features.1.conv.1.weight",
-                "features.2.conv.0.0.weight", "features.2.conv.1.0.weight", "features.2.conv.3.running_var",
-                "features.18.0.weight", "features.18.1.bias", "classifier.1.weight"):
+    for key in (
+        "features.0.0.weight",
+        "features.1.conv.0.0.weight",
+        "features.1.conv.1.weight",
+        "features.2.conv.0.0.weight",
+        "features.2.conv.1.0.weight",
+        "features.2.conv.3.running_var",
+        "features.18.0.weight",
+        "features.18.1.bias",
+        "classifier.1.weight",
+    ):
         assert key in keys
     assert tuple(model.state_dict()["features.18.0.weight"].shape) == (1280, 320, 1, 1)
 
@@ -45,7 +53,9 @@ def test_inverted_residual_shortcut_only_when_shape_is_kept():
     torch.testing.assert_close(block(x), x + block.conv(x))
     assert not InvertedResidual(24, 32, stride=1, expand_ratio=6).use_shortcut
     assert not InvertedResidual(24, 24, stride=2, expand_ratio=6).use_shortcut
-    assert isinstance(block.conv[0][2], nn.ReLU6) and isinstance(block.conv[-1], nn.BatchNorm2d)  # linear bottleneck
+    assert isinstance(block.conv[0][2], nn.ReLU6) and isinstance(
+        block.conv[-1], nn.BatchNorm2d
+    )  # linear bottleneck
 
 
 def test_frozen_stages_and_norm_eval():

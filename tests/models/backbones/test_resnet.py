@@ -45,7 +45,9 @@ def test_parameter_count_equals_torchvision(depth):
 def test_stage_shapes_and_out_channels(depth, channels):
     model = ResNet(depth, out_indices=(0, 1, 2, 3)).eval()
     outs = model(torch.randn(1, 3, 64, 96))
-    assert [tuple(o.shape) for o in outs] == [(1, c, 64 // s, 96 // s) for c, s in zip(channels, (4, 8, 16, 32))]
+    assert [tuple(o.shape) for o in outs] == [
+        (1, c, 64 // s, 96 // s) for c, s in zip(channels, (4, 8, 16, 32))
+    ]
     assert model.out_channels == channels
 
 

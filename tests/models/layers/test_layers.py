@@ -41,8 +41,9 @@ def test_layer_norm_2d_matches_numpy():
     data = x.numpy().astype(np.float64)
     mean = data.mean(axis=1, keepdims=True)
     var = data.var(axis=1, keepdims=True)
-    expected = (data - mean) / np.sqrt(var + 1e-6) * norm.weight.detach().numpy()[:, None, None] + norm.bias.detach(
-    ).numpy()[:, None, None]
+    expected = (data - mean) / np.sqrt(var + 1e-6) * norm.weight.detach().numpy()[
+        :, None, None
+    ] + norm.bias.detach().numpy()[:, None, None]
     np.testing.assert_allclose(norm(x).detach().numpy(), expected, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
         norm(torch.randn(2, 5))
@@ -59,8 +60,10 @@ def test_mlp_is_fc_gelu_fc():
 def test_group_norm_factory_from_a_config():
     from visionstack.registry import MODELS, build
 
-    backbone = build(dict(type="ResNet", depth=18, norm_layer=dict(type="GroupNorm", num_groups=16, _partial_=True)),
-                     MODELS)
+    backbone = build(
+        dict(type="ResNet", depth=18, norm_layer=dict(type="GroupNorm", num_groups=16, _partial_=True)),
+        MODELS,
+    )
     assert isinstance(backbone.layer1[0].bn1, GroupNorm) and backbone.layer1[0].bn1.num_groups == 16
     x = torch.randn(2, 32, 3, 3)
     torch.testing.assert_close(GroupNorm(32, num_groups=4)(x), torch.nn.functional.group_norm(x, 4, eps=1e-5))

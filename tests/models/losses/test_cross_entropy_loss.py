@@ -38,7 +38,9 @@ def test_soft_targets_match_the_hand_formula(batch, eps):
     logits, _ = batch
     target = torch.softmax(torch.randn(6, 5, dtype=torch.float64), dim=1)
     loss = CrossEntropyLoss(label_smoothing=eps)(logits, target)
-    assert loss.item() == pytest.approx(numpy_smoothed_cross_entropy(logits.numpy(), target.numpy(), eps), rel=1e-10)
+    assert loss.item() == pytest.approx(
+        numpy_smoothed_cross_entropy(logits.numpy(), target.numpy(), eps), rel=1e-10
+    )
 
 
 def test_one_hot_soft_targets_equal_hard_labels(batch):

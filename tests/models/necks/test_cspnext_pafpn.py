@@ -9,7 +9,10 @@ from visionstack.models.necks.cspnext_pafpn import CSPNeXtPAFPN
 
 
 def _inputs(channels=(16, 32, 64), size=16, requires_grad=False):
-    return [torch.randn(2, c, size // 2**i, size // 2**i, requires_grad=requires_grad) for i, c in enumerate(channels)]
+    return [
+        torch.randn(2, c, size // 2**i, size // 2**i, requires_grad=requires_grad)
+        for i, c in enumerate(channels)
+    ]
 
 
 def test_output_shapes_keep_resolutions():
@@ -31,8 +34,13 @@ def test_every_output_depends_on_every_input():
 def test_structure_and_names_follow_mmdetection():
     neck = CSPNeXtPAFPN((96, 192, 384), 96, num_csp_blocks=1)
     keys = set(neck.state_dict())
-    for key in ("reduce_layers.0.conv.weight", "top_down_blocks.1.main_conv.conv.weight",
-                "downsamples.0.bn.weight", "bottom_up_blocks.1.final_conv.conv.weight", "out_convs.2.conv.weight"):
+    for key in (
+        "reduce_layers.0.conv.weight",
+        "top_down_blocks.1.main_conv.conv.weight",
+        "downsamples.0.bn.weight",
+        "bottom_up_blocks.1.final_conv.conv.weight",
+        "out_convs.2.conv.weight",
+    ):
         assert key in keys, key
     # reduce_layers[0] maps the coarsest level to the next finer one
     assert tuple(neck.state_dict()["reduce_layers.0.conv.weight"].shape) == (192, 384, 1, 1)

@@ -121,6 +121,7 @@ def test_random_batch_augment_chooses_with_the_given_probabilities():
         def augment(inputs, data_samples):
             calls[name] += 1
             return inputs, data_samples
+
         return augment
 
     torch.manual_seed(0)

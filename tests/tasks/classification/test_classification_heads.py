@@ -17,7 +17,9 @@ def samples_with_labels(*labels: int) -> list[DataSample]:
 
 def test_linear_head_logits_and_loss_match_torch():
     torch.manual_seed(0)
-    head = LinearClsHead(num_classes=4, in_channels=8, loss=CrossEntropyLoss(label_smoothing=0.1), topk=(1, 2))
+    head = LinearClsHead(
+        num_classes=4, in_channels=8, loss=CrossEntropyLoss(label_smoothing=0.1), topk=(1, 2)
+    )
     feats = (torch.randn(5, 3), torch.randn(5, 8))  # only the last feature is used
     logits = head(feats)
     torch.testing.assert_close(logits, feats[-1] @ head.fc.weight.T + head.fc.bias)
@@ -68,7 +70,12 @@ def test_vit_head_pre_logits_layer():
     x = torch.randn(2, 8)
     hidden = torch.tanh(x @ head.pre_logits_layer.fc.weight.T + head.pre_logits_layer.fc.bias)
     torch.testing.assert_close(head((x,)), hidden @ head.fc.weight.T + head.fc.bias)
-    assert set(head.state_dict()) == {"pre_logits_layer.fc.weight", "pre_logits_layer.fc.bias", "fc.weight", "fc.bias"}
+    assert set(head.state_dict()) == {
+        "pre_logits_layer.fc.weight",
+        "pre_logits_layer.fc.bias",
+        "fc.weight",
+        "fc.bias",
+    }
     plain = VisionTransformerClsHead(num_classes=3, in_channels=8)
     torch.testing.assert_close(plain((x,)), x @ plain.fc.weight.T + plain.fc.bias)
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from visionstack.data import DatasetError, LoadImage, PackInputs
-from visionstack.tasks.classification.datasets import ImageFolder, ImageList
 from visionstack.registry import build
+from visionstack.tasks.classification.datasets import ImageFolder, ImageList
 
 
 @pytest.fixture

@@ -18,12 +18,17 @@ NUM_CLASSES = 4
 def classifier_config(**preprocessor) -> dict:
     return dict(
         type="ImageClassifier",
-        data_preprocessor=dict(type="ClsDataPreprocessor", mean=[127.5] * 3, std=[64.0] * 3, bgr_to_rgb=True,
-                               **preprocessor),
+        data_preprocessor=dict(
+            type="ClsDataPreprocessor", mean=[127.5] * 3, std=[64.0] * 3, bgr_to_rgb=True, **preprocessor
+        ),
         backbone=dict(type="ResNet", depth=18, stem="cifar"),
         neck=dict(type="GlobalAveragePooling"),
-        head=dict(type="LinearClsHead", num_classes=NUM_CLASSES, in_channels=512,
-                  loss=dict(type="CrossEntropyLoss", label_smoothing=0.1)),
+        head=dict(
+            type="LinearClsHead",
+            num_classes=NUM_CLASSES,
+            in_channels=512,
+            loss=dict(type="CrossEntropyLoss", label_smoothing=0.1),
+        ),
     )
 
 
@@ -86,9 +91,15 @@ def test_train_step_with_mixup_and_cutmix_uses_soft_targets():
     torch.manual_seed(0)
     config = classifier_config(
         num_classes=NUM_CLASSES,
-        batch_augments=[dict(type="RandomBatchAugment", augments=[
-            dict(type="Mixup", alpha=0.8, num_classes=NUM_CLASSES),
-            dict(type="CutMix", alpha=1.0, num_classes=NUM_CLASSES)])],
+        batch_augments=[
+            dict(
+                type="RandomBatchAugment",
+                augments=[
+                    dict(type="Mixup", alpha=0.8, num_classes=NUM_CLASSES),
+                    dict(type="CutMix", alpha=1.0, num_classes=NUM_CLASSES),
+                ],
+            )
+        ],
     )
     model = build(config, MODELS).train()
     wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))

@@ -15,10 +15,10 @@ from sklearn.metrics import (
 )
 from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 
-from visionstack.utils import dist
 from visionstack.evaluation import Evaluator
 from visionstack.registry import METRICS, build
 from visionstack.structures import DataSample, LabelData
+from visionstack.utils import dist
 
 metrics_module = importlib.import_module("visionstack.tasks.classification.metrics")
 Accuracy = metrics_module.Accuracy

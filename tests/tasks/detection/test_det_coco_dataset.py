@@ -165,11 +165,15 @@ def test_unknown_image_and_not_coco_file(coco_root):
         make(coco_root)
 
 
-@pytest.mark.parametrize(("bbox", "reason"), [([200, 5, 10, 10], "entirely outside"), ([10, 5, -4, 10], "negative size")])
+@pytest.mark.parametrize(
+    ("bbox", "reason"), [([200, 5, 10, 10], "entirely outside"), ([10, 5, -4, 10], "negative size")]
+)
 def test_a_bad_box_is_an_error_naming_file_and_image_or_is_skipped_and_counted(coco_root, bbox, reason):
     path = coco_root / "annotations" / "instances.json"
     coco = json.loads(path.read_text())
-    coco["annotations"].append({"id": 99, "image_id": 1, "category_id": 1, "bbox": bbox, "area": 100, "iscrowd": 0})
+    coco["annotations"].append(
+        {"id": 99, "image_id": 1, "category_id": 1, "bbox": bbox, "area": 100, "iscrowd": 0}
+    )
     path.write_text(json.dumps(coco))
     with pytest.raises(DatasetError, match=rf"instances\.json.*image id 1: annotation 99 .*{reason}"):
         make(coco_root).get_data_info(0)
@@ -196,11 +200,15 @@ def test_hand_written_file_trains_one_iteration_and_evaluates(coco_root):
     for key in ("train_dataloader", "val_dataloader"):
         cfg[key].update(batch_size=2, num_workers=0, persistent_workers=False)
     prefix = coco_root / "results"
-    cfg["val_evaluator"] = dict(type="CocoMetric", ann_file=ann_file, metric=("bbox", "segm"), outfile_prefix=str(prefix))
+    cfg["val_evaluator"] = dict(
+        type="CocoMetric", ann_file=ann_file, metric=("bbox", "segm"), outfile_prefix=str(prefix)
+    )
     cfg["model"]["rpn_head"]["test_proposal_cfg"].update(nms_pre=50, max_per_img=50)
     cfg["model"]["roi_head"]["bbox_head"]["num_classes"] = 3
     cfg["model"]["roi_head"]["mask_head"]["num_classes"] = 3
-    cfg["model"]["roi_head"]["test_cfg"]["score_thr"] = 0.0  # untrained scores are low: keep detections to score
+    cfg["model"]["roi_head"]["test_cfg"]["score_thr"] = (
+        0.0  # untrained scores are low: keep detections to score
+    )
     cfg.update(
         work_dir=str(coco_root / "work"),
         train_cfg=dict(type="IterBasedTrainLoop", max_iters=1, val_interval=100),
@@ -223,7 +231,11 @@ def test_hand_written_file_trains_one_iteration_and_evaluates(coco_root):
     assert len(runner.val_dataloader.dataset) == 4  # the empty image is kept for evaluation
     for kind in ("bbox", "segm"):
         results = json.loads((coco_root / f"results.{kind}.json").read_text())
-        assert results and {r["category_id"] for r in results} <= {1, 5, 90}  # labels mapped back to sparse ids
+        assert results and {r["category_id"] for r in results} <= {
+            1,
+            5,
+            90,
+        }  # labels mapped back to sparse ids
         evaluation = COCOeval(coco, coco.loadRes(str(coco_root / f"results.{kind}.json")), kind)
         evaluation.evaluate()
         evaluation.accumulate()

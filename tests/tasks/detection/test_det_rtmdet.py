@@ -31,25 +31,48 @@ PUBLISHED = {
 }
 
 
-def rtmdet_config(deepen: float, widen: float, channels: int, blocks: int, num_classes: int = 80, **head) -> dict:
+def rtmdet_config(
+    deepen: float, widen: float, channels: int, blocks: int, num_classes: int = 80, **head
+) -> dict:
     return dict(
         type="RTMDet",
         backbone=dict(type="CSPNeXt", deepen_factor=deepen, widen_factor=widen),
-        neck=dict(type="CSPNeXtPAFPN", in_channels=[channels, 2 * channels, 4 * channels], out_channels=channels,
-                  num_csp_blocks=blocks),
-        bbox_head=dict(type="RTMDetSepBNHead", num_classes=num_classes, in_channels=channels,
-                       feat_channels=channels, **head),
+        neck=dict(
+            type="CSPNeXtPAFPN",
+            in_channels=[channels, 2 * channels, 4 * channels],
+            out_channels=channels,
+            num_csp_blocks=blocks,
+        ),
+        bbox_head=dict(
+            type="RTMDetSepBNHead",
+            num_classes=num_classes,
+            in_channels=channels,
+            feat_channels=channels,
+            **head,
+        ),
     )
 
 
 def _samples(scale_factor=(1.0, 1.0), size=64) -> list[DataSample]:
-    meta = dict(img_shape=(size, size), ori_shape=(size, size), scale_factor=scale_factor, pad_shape=(size, size),
-                batch_input_shape=(size, size))
+    meta = dict(
+        img_shape=(size, size),
+        ori_shape=(size, size),
+        scale_factor=scale_factor,
+        pad_shape=(size, size),
+        batch_input_shape=(size, size),
+    )
     return [
-        DataSample(metainfo=dict(meta), gt_instances=InstanceData(
-            bboxes=torch.tensor([[8.0, 10.0, 40.0, 50.0], [30.0, 4.0, 60.0, 28.0]]), labels=torch.tensor([1, 2]))),
-        DataSample(metainfo=dict(meta), gt_instances=InstanceData(
-            bboxes=torch.zeros(0, 4), labels=torch.zeros(0, dtype=torch.long))),
+        DataSample(
+            metainfo=dict(meta),
+            gt_instances=InstanceData(
+                bboxes=torch.tensor([[8.0, 10.0, 40.0, 50.0], [30.0, 4.0, 60.0, 28.0]]),
+                labels=torch.tensor([1, 2]),
+            ),
+        ),
+        DataSample(
+            metainfo=dict(meta),
+            gt_instances=InstanceData(bboxes=torch.zeros(0, 4), labels=torch.zeros(0, dtype=torch.long)),
+        ),
     ]
 
 
@@ -91,7 +114,11 @@ def test_loss_is_finite_and_reaches_every_parameter():
     assert set(losses) == {"loss_cls", "loss_bbox"}
     assert all(torch.isfinite(v) for v in losses.values())
     sum(losses.values()).backward()
-    missing = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.isfinite().all())]
+    missing = [
+        n
+        for n, p in model.named_parameters()
+        if p.requires_grad and (p.grad is None or not p.grad.isfinite().all())
+    ]
     assert not missing
 
 
@@ -100,10 +127,14 @@ def _perfect_outputs(gt_box, class_logits, size=64, strides=(8, 16, 32)):
     cls_scores, bbox_preds = [], []
     for stride in strides:
         side = size // stride
-        ys, xs = torch.meshgrid(torch.arange(side) * float(stride), torch.arange(side) * float(stride), indexing="ij")
+        ys, xs = torch.meshgrid(
+            torch.arange(side) * float(stride), torch.arange(side) * float(stride), indexing="ij"
+        )
         x1, y1, x2, y2 = gt_box
         bbox_preds.append(torch.stack([xs - x1, ys - y1, x2 - xs, y2 - ys])[None])
-        cls_scores.append(torch.tensor(class_logits, dtype=torch.float32)[None, :, None, None].expand(1, -1, side, side))
+        cls_scores.append(
+            torch.tensor(class_logits, dtype=torch.float32)[None, :, None, None].expand(1, -1, side, side)
+        )
     return cls_scores, bbox_preds
 
 
@@ -112,8 +143,10 @@ def test_loss_by_feat_on_perfect_boxes_matches_hand_count():
     # (offset 0): 11 candidates, all with IoU 1, so the dynamic k is 11 and the normaliser 11.
     head = RTMDetSepBNHead(num_classes=3, in_channels=8, feat_channels=8)
     gt = [16.0, 16.0, 48.0, 48.0]
-    sample = DataSample(metainfo=dict(img_shape=(64, 64)), gt_instances=InstanceData(
-        bboxes=torch.tensor([gt]), labels=torch.tensor([1])))
+    sample = DataSample(
+        metainfo=dict(img_shape=(64, 64)),
+        gt_instances=InstanceData(bboxes=torch.tensor([gt]), labels=torch.tensor([1])),
+    )
     cls_scores, bbox_preds = _perfect_outputs(gt, [-10.0, 10.0, -10.0])
     losses = head.loss_by_feat(cls_scores, bbox_preds, [sample])
     assert losses["loss_bbox"].item() == pytest.approx(0.0, abs=1e-5)
@@ -156,8 +189,12 @@ def test_predict_by_feat_decodes_the_scored_point_and_rescales():
 
 
 def test_predict_caps_candidates_and_detections():
-    head = RTMDetSepBNHead(num_classes=2, in_channels=8, feat_channels=8,
-                           test_cfg=dict(nms_pre=3, score_thr=0.0, max_per_img=4, nms_iou_thr=0.99))
+    head = RTMDetSepBNHead(
+        num_classes=2,
+        in_channels=8,
+        feat_channels=8,
+        test_cfg=dict(nms_pre=3, score_thr=0.0, max_per_img=4, nms_iou_thr=0.99),
+    )
     torch.manual_seed(0)
     cls_scores = [torch.randn(1, 2, s, s) for s in (8, 4, 2)]
     bbox_preds = [torch.rand(1, 4, s, s) * 20 + 1 for s in (8, 4, 2)]
@@ -171,13 +208,17 @@ def test_predict_caps_candidates_and_detections():
 def test_model_predict_returns_boxes_in_original_coordinates():
     torch.manual_seed(0)
     # min_bbox_size -1 keeps the degenerate boxes of an untrained model
-    model = build(rtmdet_config(0.167, 0.125, 32, 1, num_classes=3, test_cfg=dict(min_bbox_size=-1)), MODELS).eval()
+    model = build(
+        rtmdet_config(0.167, 0.125, 32, 1, num_classes=3, test_cfg=dict(min_bbox_size=-1)), MODELS
+    ).eval()
     inputs = torch.randn(2, 3, 64, 64)
     scaled = model(inputs, _samples(scale_factor=(0.5, 0.25)), mode="predict")
     raw = model.predict(inputs, _samples(), rescale=False)
     for a, b in zip(scaled, raw):
         assert len(a.pred_instances.bboxes) > 0
-        torch.testing.assert_close(a.pred_instances.bboxes, b.pred_instances.bboxes / torch.tensor([0.5, 0.25, 0.5, 0.25]))
+        torch.testing.assert_close(
+            a.pred_instances.bboxes, b.pred_instances.bboxes / torch.tensor([0.5, 0.25, 0.5, 0.25])
+        )
         torch.testing.assert_close(a.pred_instances.scores, b.pred_instances.scores)
 
 
@@ -186,7 +227,9 @@ def test_exp_on_reg_gives_positive_distances():
     _, bbox_preds = head([torch.randn(1, 8, s, s) for s in (8, 4, 2)])
     for stride, preds in zip((8, 16, 32), bbox_preds):
         assert (preds > 0).all()
-        torch.testing.assert_close(preds, torch.ones_like(preds) * stride, rtol=0.2, atol=0)  # exp(~0) * stride
+        torch.testing.assert_close(
+            preds, torch.ones_like(preds) * stride, rtol=0.2, atol=0
+        )  # exp(~0) * stride
 
 
 def test_configuration_errors_are_named():
@@ -211,14 +254,19 @@ def test_shipped_configs_validate_and_build(name):
 
 def _overfit_batch():
     images = torch.full((2, 3, 64, 64), 20, dtype=torch.uint8)
-    boxes = [torch.tensor([[8.0, 10.0, 40.0, 50.0]]), torch.tensor([[20.0, 4.0, 60.0, 30.0], [4.0, 40.0, 24.0, 60.0]])]
+    boxes = [
+        torch.tensor([[8.0, 10.0, 40.0, 50.0]]),
+        torch.tensor([[20.0, 4.0, 60.0, 30.0], [4.0, 40.0, 24.0, 60.0]]),
+    ]
     labels = [torch.tensor([1]), torch.tensor([0, 2])]
     for image, image_boxes, image_labels in zip(images, boxes, labels):
         for (x1, y1, x2, y2), label in zip(image_boxes.int().tolist(), image_labels.tolist()):
             image[label, y1:y2, x1:x2] = 220  # each class paints its own channel
     meta = dict(img_shape=(64, 64), ori_shape=(128, 128), scale_factor=(0.5, 0.5))
-    samples = [DataSample(metainfo=dict(meta), gt_instances=InstanceData(bboxes=image_boxes, labels=image_labels))
-               for image_boxes, image_labels in zip(boxes, labels)]
+    samples = [
+        DataSample(metainfo=dict(meta), gt_instances=InstanceData(bboxes=image_boxes, labels=image_labels))
+        for image_boxes, image_labels in zip(boxes, labels)
+    ]
     return {"inputs": list(images), "data_samples": samples}, boxes, labels
 
 

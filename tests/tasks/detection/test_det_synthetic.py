@@ -107,7 +107,9 @@ def test_hard_instances_are_crowd_by_visible_fraction():
             assert crowd == int(fraction < HARD_VISIBLE_FRACTION)
             seen[crowd] += 1
             if crowd == 0 and not shape.inside_image:
-                assert fraction >= HARD_VISIBLE_FRACTION  # truncated but mostly inside: still a normal instance
+                assert (
+                    fraction >= HARD_VISIBLE_FRACTION
+                )  # truncated but mostly inside: still a normal instance
     assert seen[0] > 0 and seen[1] > 0
 
 

@@ -12,11 +12,11 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from visionstack.utils import dist
 from visionstack.registry import METRICS, build
 from visionstack.structures import DataSample, InstanceData
 from visionstack.tasks.detection.metrics.coco_format import dump_coco_results, encode_mask_rle, xyxy_to_xywh
 from visionstack.tasks.detection.metrics.coco_metric import CocoMetric
+from visionstack.utils import dist
 
 # pycocotools 2.0 decodes with np.array(copy=False) semantics that numpy 2 warns about.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pycocotools")

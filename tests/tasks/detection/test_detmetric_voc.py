@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from visionstack.utils import dist
 from visionstack.registry import METRICS, build
 from visionstack.structures import DataSample, InstanceData
 from visionstack.tasks.detection.metrics.voc_metric import (
@@ -16,6 +15,7 @@ from visionstack.tasks.detection.metrics.voc_metric import (
     voc_average_precisions,
     voc_box_iou,
 )
+from visionstack.utils import dist
 
 
 def sample(gt_boxes, gt_labels, det_boxes, det_scores, det_labels, difficult_boxes=(), difficult_labels=()):

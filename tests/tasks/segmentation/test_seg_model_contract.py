@@ -132,11 +132,17 @@ def test_modes_gradients_and_state_dict(name):
 def test_seg_data_preprocessor_pads_images_and_maps_to_the_crop_size():
     preprocessor = build(SEG_CASES["SegDataPreProcessor"], MODELS).data_preprocessor
     images = [torch.full((3, 20, 30), 10, dtype=torch.uint8), torch.full((3, 28, 16), 20, dtype=torch.uint8)]
-    samples = [DataSample(gt_sem_seg=PixelData(data=torch.full((1, h, w), 2))) for h, w in ((20, 30), (28, 16))]
+    samples = [
+        DataSample(gt_sem_seg=PixelData(data=torch.full((1, h, w), 2))) for h, w in ((20, 30), (28, 16))
+    ]
     out = preprocessor({"inputs": images, "data_samples": samples}, training=True)
     assert out["inputs"].shape == (2, 3, 32, 32)
     assert (out["inputs"][0, :, :20, :30] == 10).all() and (out["inputs"][0, :, 20:] == 0).all()
     maps = [sample.gt_sem_seg.data for sample in out["data_samples"]]
     assert maps[0].shape == maps[1].shape == (1, 32, 32)
-    assert (maps[0][:, :20, :30] == 2).all() and (maps[0][:, 20:] == 255).all() and (maps[0][:, :, 30:] == 255).all()
+    assert (
+        (maps[0][:, :20, :30] == 2).all()
+        and (maps[0][:, 20:] == 255).all()
+        and (maps[0][:, :, 30:] == 255).all()
+    )
     assert (maps[1][:, :28, :16] == 2).all() and (maps[1][:, :, 16:] == 255).all()

@@ -81,28 +81,41 @@ class CheckpointHook(Hook):
     def after_train_epoch(self, runner: Runner) -> None:
         if not self.by_epoch or not runner.train_loop.by_epoch:
             return
-        periodic = self.interval > 0 and runner.epoch >= self.save_begin and self.every_n_epochs(runner, self.interval)
+        periodic = (
+            self.interval > 0
+            and runner.epoch >= self.save_begin
+            and self.every_n_epochs(runner, self.interval)
+        )
         if periodic or (self.save_last and self.is_last_train_epoch(runner)):
             self._save_periodic(runner, f"epoch_{runner.epoch}.pth")
 
     def before_train(self, runner: Runner) -> None:
         if self.by_epoch and not runner.train_loop.by_epoch:
-            runner.logger.warning("CheckpointHook: by_epoch=True with an iteration-based loop saves only the last "
-                                  "iteration; set by_epoch=False and an interval in iterations")
+            runner.logger.warning(
+                "CheckpointHook: by_epoch=True with an iteration-based loop saves only the last "
+                "iteration; set by_epoch=False and an interval in iterations"
+            )
 
-    def after_train_iter(self, runner: Runner, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
+    def after_train_iter(
+        self, runner: Runner, batch_idx: int, data_batch: Any = None, outputs: Any = None
+    ) -> None:
         if self.by_epoch and runner.train_loop.by_epoch:
             return
-        periodic = (not self.by_epoch and self.interval > 0 and runner.iter >= self.save_begin
-                    and self.every_n_train_iters(runner, self.interval))
+        periodic = (
+            not self.by_epoch
+            and self.interval > 0
+            and runner.iter >= self.save_begin
+            and self.every_n_train_iters(runner, self.interval)
+        )
         if periodic or (self.save_last and self.is_last_train_iter(runner)):
             self._save_periodic(runner, f"iter_{runner.iter}.pth")
 
     def _save_periodic(self, runner: Runner, filename: str) -> None:
         if filename not in self.kept:
             self.kept.append(filename)
-        path = runner.save_checkpoint(filename, save_optimizer=self.save_optimizer,
-                                      save_param_scheduler=self.save_param_scheduler)
+        path = runner.save_checkpoint(
+            filename, save_optimizer=self.save_optimizer, save_param_scheduler=self.save_param_scheduler
+        )
         if path is None:  # not rank 0
             return
         link_checkpoint(path, Path(runner.work_dir) / LATEST_NAME)
@@ -116,27 +129,37 @@ class CheckpointHook(Hook):
             return
         for name, rule in self._resolve_best(metrics):
             if name not in metrics:
-                raise KeyError(f"CheckpointHook.save_best: metric {name!r} is not among the validation metrics "
-                               f"{sorted(metrics)}")
+                raise KeyError(
+                    f"CheckpointHook.save_best: metric {name!r} is not among the validation metrics "
+                    f"{sorted(metrics)}"
+                )
             score = float(metrics[name])
             if not is_improvement(score, self.best_scores.get(name), rule):
                 continue
             previous = self.best_scores.get(name)
             self.best_scores[name] = score
-            runner.save_checkpoint(best_checkpoint_name(name), save_optimizer=self.save_optimizer,
-                                   save_param_scheduler=self.save_param_scheduler)
+            runner.save_checkpoint(
+                best_checkpoint_name(name),
+                save_optimizer=self.save_optimizer,
+                save_param_scheduler=self.save_param_scheduler,
+            )
             was = "" if previous is None else f" (was {previous:.4f})"
             runner.logger.info(f"best {name} = {score:.4f}{was}: saved {best_checkpoint_name(name)}")
 
     def _resolve_best(self, metrics: dict[str, Any]) -> list[tuple[str, str]]:
         names = [next(iter(metrics)) if name == "auto" else name for name in self.save_best]
-        rules = [rule or infer_rule(name, self.greater_keys, self.less_keys) for name, rule in zip(names, self._rules)]
+        rules = [
+            rule or infer_rule(name, self.greater_keys, self.less_keys)
+            for name, rule in zip(names, self._rules)
+        ]
         return list(zip(names, rules))
 
     # ---- state ------------------------------------------------------------------------------------
     def before_save_checkpoint(self, runner: Runner, checkpoint: dict[str, Any]) -> None:
-        checkpoint.setdefault("hooks", {})["CheckpointHook"] = {"best_scores": dict(self.best_scores),
-                                                                "kept": list(self.kept)}
+        checkpoint.setdefault("hooks", {})["CheckpointHook"] = {
+            "best_scores": dict(self.best_scores),
+            "kept": list(self.kept),
+        }
 
     def after_load_checkpoint(self, runner: Runner, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("hooks", {}).get("CheckpointHook")

@@ -31,8 +31,16 @@ class EarlyStoppingHook(Hook):
 
     priority = Priority.LOWEST
 
-    def __init__(self, monitor: str, rule: str | None = None, min_delta: float = 0.0, patience: int = 5,
-                 strict: bool = False, check_finite: bool = True, stopping_threshold: float | None = None) -> None:
+    def __init__(
+        self,
+        monitor: str,
+        rule: str | None = None,
+        min_delta: float = 0.0,
+        patience: int = 5,
+        strict: bool = False,
+        check_finite: bool = True,
+        stopping_threshold: float | None = None,
+    ) -> None:
         if rule not in (None, "greater", "less"):
             raise ConfigError(f"EarlyStoppingHook.rule must be 'greater' or 'less', got {rule!r}")
         self.monitor = monitor
@@ -70,12 +78,17 @@ class EarlyStoppingHook(Hook):
             return None
         self.wait_count += 1
         if self.wait_count >= self.patience:
-            return (f"{self.monitor} has not improved on {self.best:.4f} by more than {self.min_delta} "
-                    f"for {self.wait_count} validations")
+            return (
+                f"{self.monitor} has not improved on {self.best:.4f} by more than {self.min_delta} "
+                f"for {self.wait_count} validations"
+            )
         return None
 
     def before_save_checkpoint(self, runner: Runner, checkpoint: dict[str, Any]) -> None:
-        checkpoint.setdefault("hooks", {})["EarlyStoppingHook"] = {"best": self.best, "wait_count": self.wait_count}
+        checkpoint.setdefault("hooks", {})["EarlyStoppingHook"] = {
+            "best": self.best,
+            "wait_count": self.wait_count,
+        }
 
     def after_load_checkpoint(self, runner: Runner, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("hooks", {}).get("EarlyStoppingHook")

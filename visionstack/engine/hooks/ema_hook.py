@@ -34,8 +34,15 @@ class EMAHook(Hook):
 
     priority = Priority.NORMAL
 
-    def __init__(self, momentum: float = 0.0002, interval: int = 1, update_buffers: bool = True,
-                 begin_iter: int = 0, begin_epoch: int = 0, strict_load: bool = True) -> None:
+    def __init__(
+        self,
+        momentum: float = 0.0002,
+        interval: int = 1,
+        update_buffers: bool = True,
+        begin_iter: int = 0,
+        begin_epoch: int = 0,
+        strict_load: bool = True,
+    ) -> None:
         self.momentum = momentum
         self.interval = interval
         self.update_buffers = update_buffers
@@ -47,15 +54,18 @@ class EMAHook(Hook):
 
     def _create(self, runner: Runner) -> ExponentialMovingAverage:
         if self.ema is None:
-            self.ema = ExponentialMovingAverage(unwrap_model(runner.model), self.momentum, self.interval,
-                                                self.update_buffers)
+            self.ema = ExponentialMovingAverage(
+                unwrap_model(runner.model), self.momentum, self.interval, self.update_buffers
+            )
         return self.ema
 
     def before_train(self, runner: Runner) -> None:
         # Created here rather than before_run so that it starts from loaded (load_from) weights.
         self._create(runner)
 
-    def after_train_iter(self, runner: Runner, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
+    def after_train_iter(
+        self, runner: Runner, batch_idx: int, data_batch: Any = None, outputs: Any = None
+    ) -> None:
         source = unwrap_model(runner.model)
         if runner.iter > self.begin_iter and runner.epoch >= self.begin_epoch:
             self.ema.update_parameters(source)
@@ -83,7 +93,9 @@ class EMAHook(Hook):
         if self.ema is None:
             return
         if self._swapped:  # saving during evaluation: the model holds the average right now
-            raise RuntimeError("EMAHook: a checkpoint was requested while the averaged weights are swapped in")
+            raise RuntimeError(
+                "EMAHook: a checkpoint was requested while the averaged weights are swapped in"
+            )
         checkpoint.setdefault("hooks", {})["EMAHook"] = {
             "model_state_dict": checkpoint["state_dict"],
             "ema_extra_state": self.ema.get_extra_state(),
@@ -96,7 +108,9 @@ class EMAHook(Hook):
         # The checkpoint's state_dict is the average (or, without EMA state, the weights to start from).
         ema.module.load_state_dict(checkpoint["state_dict"], strict=self.strict_load)
         if state is None:
-            runner.logger.warning("EMAHook: the checkpoint has no EMA state; the average starts from its weights")
+            runner.logger.warning(
+                "EMAHook: the checkpoint has no EMA state; the average starts from its weights"
+            )
             return
         unwrap_model(runner.model).load_state_dict(state["model_state_dict"], strict=self.strict_load)
         ema.set_extra_state(state["ema_extra_state"])

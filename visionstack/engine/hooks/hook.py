@@ -44,8 +44,10 @@ def get_priority(priority: int | str | Priority) -> int:
         try:
             return int(Priority[priority.upper()])
         except KeyError:
-            raise ConfigError(f"unknown hook priority {priority!r}; use one of {[p.name for p in Priority]} "
-                              "or an int in [0, 100]") from None
+            raise ConfigError(
+                f"unknown hook priority {priority!r}; use one of {[p.name for p in Priority]} "
+                "or an int in [0, 100]"
+            ) from None
     if not 0 <= int(priority) <= 100:
         raise ConfigError(f"hook priority must be in [0, 100], got {priority}")
     return int(priority)
@@ -100,7 +102,9 @@ class Hook:
 
     def before_train_iter(self, runner: Runner, batch_idx: int, data_batch: Any = None) -> None: ...
 
-    def after_train_iter(self, runner: Runner, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None: ...
+    def after_train_iter(
+        self, runner: Runner, batch_idx: int, data_batch: Any = None, outputs: Any = None
+    ) -> None: ...
 
     def before_val(self, runner: Runner) -> None: ...
 
@@ -112,7 +116,9 @@ class Hook:
 
     def before_val_iter(self, runner: Runner, batch_idx: int, data_batch: Any = None) -> None: ...
 
-    def after_val_iter(self, runner: Runner, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None: ...
+    def after_val_iter(
+        self, runner: Runner, batch_idx: int, data_batch: Any = None, outputs: Any = None
+    ) -> None: ...
 
     def before_test(self, runner: Runner) -> None: ...
 
@@ -124,7 +130,9 @@ class Hook:
 
     def before_test_iter(self, runner: Runner, batch_idx: int, data_batch: Any = None) -> None: ...
 
-    def after_test_iter(self, runner: Runner, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None: ...
+    def after_test_iter(
+        self, runner: Runner, batch_idx: int, data_batch: Any = None, outputs: Any = None
+    ) -> None: ...
 
     def before_save_checkpoint(self, runner: Runner, checkpoint: dict[str, Any]) -> None: ...
 

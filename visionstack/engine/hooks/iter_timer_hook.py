@@ -31,7 +31,9 @@ class IterTimerHook(Hook):
     def before_train_iter(self, runner: Runner, batch_idx: int, data_batch: Any = None) -> None:
         runner.log_buffer.update("data_time", time.perf_counter() - self._last)
 
-    def after_train_iter(self, runner: Runner, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
+    def after_train_iter(
+        self, runner: Runner, batch_idx: int, data_batch: Any = None, outputs: Any = None
+    ) -> None:
         now = time.perf_counter()
         runner.log_buffer.update("time", now - self._last)
         self._last = now

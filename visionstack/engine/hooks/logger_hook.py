@@ -67,7 +67,9 @@ class LoggerHook(Hook):
 
     priority = Priority.BELOW_NORMAL
 
-    def __init__(self, interval: int = 10, progress_bar: bool | None = None, tensorboard: bool = True) -> None:
+    def __init__(
+        self, interval: int = 10, progress_bar: bool | None = None, tensorboard: bool = True
+    ) -> None:
         if interval < 1:
             raise ValueError(f"LoggerHook.interval must be >= 1, got {interval}")
         self.interval = interval
@@ -95,8 +97,14 @@ class LoggerHook(Hook):
             )
 
             self._progress = Progress(
-                "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                TimeElapsedColumn(), "eta", TimeRemainingColumn(), console=get_console(), transient=True,
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                "eta",
+                TimeRemainingColumn(),
+                console=get_console(),
+                transient=True,
             )
             self._progress.start()
 
@@ -135,7 +143,9 @@ class LoggerHook(Hook):
             return local
         return int(sum(dist.all_gather_object(local)))
 
-    def after_train_iter(self, runner: Runner, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
+    def after_train_iter(
+        self, runner: Runner, batch_idx: int, data_batch: Any = None, outputs: Any = None
+    ) -> None:
         if outputs:
             runner.log_buffer.update_many(outputs)
         self._advance(runner.iter)
@@ -147,8 +157,12 @@ class LoggerHook(Hook):
     def _log_train(self, runner: Runner, batch_idx: int) -> None:
         loop = runner.train_loop
         means = runner.log_buffer.pop_means()
-        record: dict[str, Any] = {"mode": "train", "epoch": runner.epoch + 1 if loop.by_epoch else None,
-                                  "iter": runner.iter, "step": runner.iter}
+        record: dict[str, Any] = {
+            "mode": "train",
+            "epoch": runner.epoch + 1 if loop.by_epoch else None,
+            "iter": runner.iter,
+            "step": runner.iter,
+        }
         record.update(runner.optim_wrapper.get_lr())
         grad_norm = runner.optim_wrapper.pop_grad_norm()
         if grad_norm is not None:
@@ -171,7 +185,11 @@ class LoggerHook(Hook):
         if "time" in means:
             remaining = means["time"] * (runner.max_iters - runner.iter)
             parts.append(f"eta: {datetime.timedelta(seconds=int(remaining))}")
-        parts += [f"{k}: {_format_value(k, v)}" for k, v in record.items() if k not in ("mode", "epoch", "iter", "step")]
+        parts += [
+            f"{k}: {_format_value(k, v)}"
+            for k, v in record.items()
+            if k not in ("mode", "epoch", "iter", "step")
+        ]
         runner.logger.info("  ".join(parts))
         if record["epoch"] is None:
             del record["epoch"]
@@ -192,15 +210,23 @@ class LoggerHook(Hook):
         if self._progress is not None:
             self._task = self._progress.add_task(mode, total=total)
 
-    def after_val_iter(self, runner: Runner, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
+    def after_val_iter(
+        self, runner: Runner, batch_idx: int, data_batch: Any = None, outputs: Any = None
+    ) -> None:
         self._eval_iter(runner, "val", batch_idx, len(runner.val_loop.dataloader))
 
-    def after_test_iter(self, runner: Runner, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
+    def after_test_iter(
+        self, runner: Runner, batch_idx: int, data_batch: Any = None, outputs: Any = None
+    ) -> None:
         self._eval_iter(runner, "test", batch_idx, len(runner.test_loop.dataloader))
 
     def _eval_iter(self, runner: Runner, mode: str, batch_idx: int, total: int) -> None:
         self._advance(batch_idx + 1)
-        if self._progress is None and self.every_n_inner_iters(batch_idx, self.interval) and batch_idx + 1 < total:
+        if (
+            self._progress is None
+            and self.every_n_inner_iters(batch_idx, self.interval)
+            and batch_idx + 1 < total
+        ):
             runner.logger.info(f"{self._eval_head(runner, mode)}[{batch_idx + 1:>{len(str(total))}}/{total}]")
 
     def after_val_epoch(self, runner: Runner, metrics: dict[str, Any] | None = None) -> None:

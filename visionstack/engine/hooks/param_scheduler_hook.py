@@ -29,7 +29,9 @@ class ParamSchedulerHook(Hook):
         self._per_iter = [s for s in schedulers if not s.by_epoch]
         self._per_epoch = [s for s in schedulers if s.by_epoch]
 
-    def after_train_iter(self, runner: Runner, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
+    def after_train_iter(
+        self, runner: Runner, batch_idx: int, data_batch: Any = None, outputs: Any = None
+    ) -> None:
         for scheduler in self._per_iter:
             scheduler.step()
 

@@ -9,8 +9,29 @@ from ...registry import ConfigError
 __all__ = ["GREATER_KEYS", "LESS_KEYS", "infer_rule", "is_improvement"]
 
 #: substrings (case-insensitive) of metrics where larger is better
-GREATER_KEYS = ("acc", "top", "ar@", "auc", "precision", "recall", "f1", "map", "mdice", "miou", "macc",
-                "aacc", "ap", "psnr", "ssim", "pck", "hota", "mota", "idf1", "dice", "iou")
+GREATER_KEYS = (
+    "acc",
+    "top",
+    "ar@",
+    "auc",
+    "precision",
+    "recall",
+    "f1",
+    "map",
+    "mdice",
+    "miou",
+    "macc",
+    "aacc",
+    "ap",
+    "psnr",
+    "ssim",
+    "pck",
+    "hota",
+    "mota",
+    "idf1",
+    "dice",
+    "iou",
+)
 #: substrings (case-insensitive) of metrics where smaller is better
 LESS_KEYS = ("loss", "error", "mae", "mse", "rmse", "epe", "lpips", "fid", "niqe", "cer", "wer")
 
@@ -22,10 +43,17 @@ def infer_rule(metric: str, greater_keys: tuple[str, ...] = (), less_keys: tuple
         ConfigError: when the name matches neither list (give ``rule=`` explicitly).
     """
     name = metric.lower()
-    for keys, rule in ((greater_keys, "greater"), (less_keys, "less"), (GREATER_KEYS, "greater"), (LESS_KEYS, "less")):
+    for keys, rule in (
+        (greater_keys, "greater"),
+        (less_keys, "less"),
+        (GREATER_KEYS, "greater"),
+        (LESS_KEYS, "less"),
+    ):
         if any(key.lower() in name for key in keys):
             return rule
-    raise ConfigError(f"cannot tell whether larger or smaller {metric!r} is better; set rule='greater' or 'less'")
+    raise ConfigError(
+        f"cannot tell whether larger or smaller {metric!r} is better; set rule='greater' or 'less'"
+    )
 
 
 def is_improvement(score: float, best: float | None, rule: str, min_delta: float = 0.0) -> bool:

@@ -116,7 +116,9 @@ class ConvNeXt(FreezingTrainMixin, nn.Module):
         self.out_indices = normalize_out_indices(out_indices, len(depths), "ConvNeXt")
         self.frozen_stages = frozen_stages
         self.out_channels = tuple(dims[index] for index in self.out_indices)  # per returned output
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, dims[0], kernel_size=4, stride=4), LayerNorm2d(dims[0]))
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, dims[0], kernel_size=4, stride=4), LayerNorm2d(dims[0])
+        )
         rates = linear_drop_path_rates(drop_path_rate, sum(depths))
         stages, in_dim, first_block = [], dims[0], 0
         for depth, dim in zip(depths, dims):
@@ -155,10 +157,14 @@ class ConvNeXt(FreezingTrainMixin, nn.Module):
 def _resolve_arch(arch: str | Mapping[str, Sequence[int]]) -> tuple[tuple[int, ...], tuple[int, ...]]:
     if isinstance(arch, str):
         if arch not in CONVNEXT_ARCHS:
-            raise ValueError(f"ConvNeXt: unknown arch {arch!r}; choose one of {sorted(CONVNEXT_ARCHS)} or a dict")
+            raise ValueError(
+                f"ConvNeXt: unknown arch {arch!r}; choose one of {sorted(CONVNEXT_ARCHS)} or a dict"
+            )
         arch = CONVNEXT_ARCHS[arch]
     if set(arch) != {"depths", "dims"}:
-        raise ValueError(f"ConvNeXt: an arch dict needs exactly the keys 'depths' and 'dims', got {sorted(arch)}")
+        raise ValueError(
+            f"ConvNeXt: an arch dict needs exactly the keys 'depths' and 'dims', got {sorted(arch)}"
+        )
     depths, dims = tuple(arch["depths"]), tuple(arch["dims"])
     if len(depths) != 4 or len(dims) != 4:
         raise ValueError(f"ConvNeXt: arch needs 4 depths and 4 dims, got {depths} and {dims}")

@@ -32,10 +32,19 @@ default_norm_layer: NormLayer = functools.partial(nn.BatchNorm2d, momentum=0.03,
 # Per stage: in channels, out channels, blocks, identity shortcut in blocks, SPP before the CSP layer
 # (MMDetection's ``arch_settings``; channels at widen_factor 1, blocks at deepen_factor 1).
 CSPNEXT_ARCH_SETTINGS: dict[str, tuple[tuple[int, int, int, bool, bool], ...]] = {
-    "P5": ((64, 128, 3, True, False), (128, 256, 6, True, False), (256, 512, 6, True, False),
-           (512, 1024, 3, False, True)),
-    "P6": ((64, 128, 3, True, False), (128, 256, 6, True, False), (256, 512, 6, True, False),
-           (512, 768, 3, True, False), (768, 1024, 3, False, True)),
+    "P5": (
+        (64, 128, 3, True, False),
+        (128, 256, 6, True, False),
+        (256, 512, 6, True, False),
+        (512, 1024, 3, False, True),
+    ),
+    "P6": (
+        (64, 128, 3, True, False),
+        (128, 256, 6, True, False),
+        (256, 512, 6, True, False),
+        (512, 768, 3, True, False),
+        (768, 1024, 3, False, True),
+    ),
 }
 
 
@@ -90,7 +99,9 @@ class DepthwiseSeparableConv(nn.Module):
         act_layer: ActLayer | None = nn.SiLU,
     ) -> None:
         super().__init__()
-        self.depthwise_conv = ConvNormAct(in_channels, in_channels, kernel_size, 1, in_channels, norm_layer, act_layer)
+        self.depthwise_conv = ConvNormAct(
+            in_channels, in_channels, kernel_size, 1, in_channels, norm_layer, act_layer
+        )
         self.pointwise_conv = ConvNormAct(in_channels, out_channels, 1, 1, 1, norm_layer, act_layer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -183,11 +194,17 @@ class CSPLayer(nn.Module):
         super().__init__()
         mid_channels = int(out_channels * expand_ratio)
         self.main_conv = ConvNormAct(in_channels, mid_channels, 1, norm_layer=norm_layer, act_layer=act_layer)
-        self.short_conv = ConvNormAct(in_channels, mid_channels, 1, norm_layer=norm_layer, act_layer=act_layer)
-        self.final_conv = ConvNormAct(2 * mid_channels, out_channels, 1, norm_layer=norm_layer, act_layer=act_layer)
+        self.short_conv = ConvNormAct(
+            in_channels, mid_channels, 1, norm_layer=norm_layer, act_layer=act_layer
+        )
+        self.final_conv = ConvNormAct(
+            2 * mid_channels, out_channels, 1, norm_layer=norm_layer, act_layer=act_layer
+        )
         self.blocks = nn.Sequential(
             *[
-                CSPNeXtBlock(mid_channels, mid_channels, 1.0, add_identity, norm_layer=norm_layer, act_layer=act_layer)
+                CSPNeXtBlock(
+                    mid_channels, mid_channels, 1.0, add_identity, norm_layer=norm_layer, act_layer=act_layer
+                )
                 for _ in range(num_blocks)
             ]
         )
@@ -224,7 +241,9 @@ class SPPBottleneck(nn.Module):
     ) -> None:
         super().__init__()
         if any(k % 2 == 0 for k in kernel_sizes):
-            raise ValueError(f"SPPBottleneck: kernel_sizes must be odd to keep the map size, got {kernel_sizes}")
+            raise ValueError(
+                f"SPPBottleneck: kernel_sizes must be odd to keep the map size, got {kernel_sizes}"
+            )
         mid_channels = in_channels // 2
         self.conv1 = ConvNormAct(in_channels, mid_channels, 1, norm_layer=norm_layer, act_layer=act_layer)
         self.poolings = nn.ModuleList([nn.MaxPool2d(k, stride=1, padding=k // 2) for k in kernel_sizes])
@@ -292,14 +311,18 @@ class CSPNeXt(FreezingTrainMixin, nn.Module):
         stem_channels = int(settings[0][0] * widen_factor)
         self.stem = nn.Sequential(
             ConvNormAct(3, stem_channels // 2, 3, 2, norm_layer=norm_layer, act_layer=act_layer),
-            ConvNormAct(stem_channels // 2, stem_channels // 2, 3, norm_layer=norm_layer, act_layer=act_layer),
+            ConvNormAct(
+                stem_channels // 2, stem_channels // 2, 3, norm_layer=norm_layer, act_layer=act_layer
+            ),
             ConvNormAct(stem_channels // 2, stem_channels, 3, norm_layer=norm_layer, act_layer=act_layer),
         )
         self.stage_names = ["stem"]
         stage_channels = [stem_channels]
         for index, (in_ch, out_ch, num_blocks, add_identity, use_spp) in enumerate(settings, start=1):
             in_ch, out_ch = int(in_ch * widen_factor), int(out_ch * widen_factor)
-            layers: list[nn.Module] = [ConvNormAct(in_ch, out_ch, 3, 2, norm_layer=norm_layer, act_layer=act_layer)]
+            layers: list[nn.Module] = [
+                ConvNormAct(in_ch, out_ch, 3, 2, norm_layer=norm_layer, act_layer=act_layer)
+            ]
             if use_spp:
                 layers.append(SPPBottleneck(out_ch, out_ch, spp_kernel_sizes, norm_layer, act_layer))
             layers.append(

@@ -64,7 +64,9 @@ def resize_pos_embed(
         )
     extra, grid = pos_embed[:, :num_extra_tokens], pos_embed[:, num_extra_tokens:]
     grid = grid.reshape(1, src_grid[0], src_grid[1], -1).permute(0, 3, 1, 2)
-    grid = F.interpolate(grid.float(), size=tuple(dst_grid), mode=mode, align_corners=False).to(pos_embed.dtype)
+    grid = F.interpolate(grid.float(), size=tuple(dst_grid), mode=mode, align_corners=False).to(
+        pos_embed.dtype
+    )
     return torch.cat([extra, grid.flatten(2).transpose(1, 2)], dim=1)
 
 
@@ -207,7 +209,9 @@ class VisionTransformer(FreezingTrainMixin, nn.Module):
             raise ValueError(f"VisionTransformer: unknown out_type {out_type!r}")
         img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
         if img_size[0] % patch_size or img_size[1] % patch_size:
-            raise ValueError(f"VisionTransformer: img_size {img_size} is not a multiple of patch_size={patch_size}")
+            raise ValueError(
+                f"VisionTransformer: img_size {img_size} is not a multiple of patch_size={patch_size}"
+            )
         self.patch_grid = (img_size[0] // patch_size, img_size[1] // patch_size)
         self.embed_dims = dims
         self.out_type = out_type
@@ -217,14 +221,22 @@ class VisionTransformer(FreezingTrainMixin, nn.Module):
 
         self.patch_embed = PatchEmbed(in_channels, dims, patch_size)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dims))
-        self.pos_embed = nn.Parameter(torch.zeros(1, self.num_extra_tokens + math.prod(self.patch_grid), dims))
+        self.pos_embed = nn.Parameter(
+            torch.zeros(1, self.num_extra_tokens + math.prod(self.patch_grid), dims)
+        )
         self.drop_after_pos = nn.Dropout(drop_rate)
         rates = linear_drop_path_rates(drop_path_rate, num_layers)
         self.blocks = nn.Sequential(
             *(
                 TransformerBlock(
-                    dims, settings["num_heads"], settings.get("mlp_ratio", 4.0), qkv_bias, drop_rate,
-                    attn_drop_rate, rates[index], norm_layer,
+                    dims,
+                    settings["num_heads"],
+                    settings.get("mlp_ratio", 4.0),
+                    qkv_bias,
+                    drop_rate,
+                    attn_drop_rate,
+                    rates[index],
+                    norm_layer,
                 )
                 for index in range(num_layers)
             )
@@ -293,13 +305,17 @@ def _resize_pos_embed_on_load(module: VisionTransformer, state_dict: dict, prefi
             f"VisionTransformer: checkpoint {key} has shape {tuple(checkpoint_embed.shape)}; expected a square "
             f"grid of width {module.embed_dims} plus {module.num_extra_tokens} class token"
         )
-    state_dict[key] = resize_pos_embed(checkpoint_embed, (side, side), module.patch_grid, module.num_extra_tokens)
+    state_dict[key] = resize_pos_embed(
+        checkpoint_embed, (side, side), module.patch_grid, module.num_extra_tokens
+    )
 
 
 def _resolve_arch(arch: str | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(arch, str):
         if arch not in VIT_ARCHS:
-            raise ValueError(f"VisionTransformer: unknown arch {arch!r}; choose one of {sorted(VIT_ARCHS)} or a dict")
+            raise ValueError(
+                f"VisionTransformer: unknown arch {arch!r}; choose one of {sorted(VIT_ARCHS)} or a dict"
+            )
         return dict(VIT_ARCHS[arch])
     required = {"embed_dims", "num_layers", "num_heads"}
     if not required <= set(arch) or not set(arch) <= required | {"mlp_ratio"}:

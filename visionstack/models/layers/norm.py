@@ -49,7 +49,9 @@ class GroupNorm(nn.GroupNorm):
         affine: learn a per-channel scale and shift.
     """
 
-    def __init__(self, num_channels: int, num_groups: int = 32, eps: float = 1e-5, affine: bool = True) -> None:
+    def __init__(
+        self, num_channels: int, num_groups: int = 32, eps: float = 1e-5, affine: bool = True
+    ) -> None:
         if num_channels % num_groups:
             raise ValueError(f"GroupNorm: {num_channels} channels are not divisible into {num_groups} groups")
         super().__init__(num_groups, num_channels, eps=eps, affine=affine)

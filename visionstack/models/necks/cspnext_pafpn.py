@@ -56,8 +56,13 @@ class CSPNeXtPAFPN(nn.Module):
             raise ValueError(f"CSPNeXtPAFPN: in_channels needs at least two levels, got {list(in_channels)}")
         self.in_channels = tuple(in_channels)
         self.out_channels = out_channels
-        blocks = dict(num_blocks=num_csp_blocks, add_identity=False, expand_ratio=expand_ratio,
-                      norm_layer=norm_layer, act_layer=act_layer)
+        blocks = dict(
+            num_blocks=num_csp_blocks,
+            add_identity=False,
+            expand_ratio=expand_ratio,
+            norm_layer=norm_layer,
+            act_layer=act_layer,
+        )
         conv = dict(norm_layer=norm_layer, act_layer=act_layer)
         num_levels = len(in_channels)
         # Index 0 of the top-down lists serves the coarsest pair of levels, as in MMDetection.
@@ -65,7 +70,10 @@ class CSPNeXtPAFPN(nn.Module):
             [ConvNormAct(in_channels[i], in_channels[i - 1], 1, **conv) for i in range(num_levels - 1, 0, -1)]
         )
         self.top_down_blocks = nn.ModuleList(
-            [CSPLayer(in_channels[i - 1] * 2, in_channels[i - 1], **blocks) for i in range(num_levels - 1, 0, -1)]
+            [
+                CSPLayer(in_channels[i - 1] * 2, in_channels[i - 1], **blocks)
+                for i in range(num_levels - 1, 0, -1)
+            ]
         )
         self.downsamples = nn.ModuleList(
             [ConvNormAct(in_channels[i], in_channels[i], 3, 2, **conv) for i in range(num_levels - 1)]
@@ -85,7 +93,9 @@ class CSPNeXtPAFPN(nn.Module):
         bottom_up = [top_down[0]]
         for index in range(len(inputs) - 1):
             downsampled = self.downsamples[index](bottom_up[-1])
-            bottom_up.append(self.bottom_up_blocks[index](torch.cat([downsampled, top_down[index + 1]], dim=1)))
+            bottom_up.append(
+                self.bottom_up_blocks[index](torch.cat([downsampled, top_down[index + 1]], dim=1))
+            )
         return tuple(conv(feat) for conv, feat in zip(self.out_convs, bottom_up))
 
     def _top_down(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:

@@ -54,7 +54,9 @@ def roi_align(
         # Pixel coordinates need float32: in bfloat16 they round by several pixels, and the
         # output buffer and the gathered samples would disagree in dtype.
         with torch.autocast(features.device.type, enabled=False):
-            return roi_align(features.float(), rois.float(), output_size, spatial_scale, sampling_ratio, aligned)
+            return roi_align(
+                features.float(), rois.float(), output_size, spatial_scale, sampling_ratio, aligned
+            )
     out_h, out_w = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
     _check_inputs(features, rois)
     rois = rois.to(features.dtype)
@@ -145,7 +147,9 @@ def _pool_group(
     height, width = size
     out_h, out_w = output_size
     pad_h, pad_w = padded_grid
-    ys, valid_y = _sample_positions(start[:, 1], bin_size[:, 1], grid[:, 1], out_h, pad_h)  # (G, out_h * pad_h)
+    ys, valid_y = _sample_positions(
+        start[:, 1], bin_size[:, 1], grid[:, 1], out_h, pad_h
+    )  # (G, out_h * pad_h)
     xs, valid_x = _sample_positions(start[:, 0], bin_size[:, 0], grid[:, 0], out_w, pad_w)
     y_index, y_weight = _interpolation_1d(ys, height)  # (G, out_h * pad_h, 2): both neighbours
     x_index, x_weight = _interpolation_1d(xs, width)

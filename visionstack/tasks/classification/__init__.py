@@ -5,5 +5,14 @@ from ...utils.lazy import lazy_attributes
 
 __getattr__, __dir__ = lazy_attributes(
     __name__,
-    ('datasets', 'digits', 'classifier', 'heads', 'metrics', 'drawing', 'data_preprocessor', 'batch_augments'),
+    (
+        "datasets",
+        "digits",
+        "classifier",
+        "heads",
+        "metrics",
+        "drawing",
+        "data_preprocessor",
+        "batch_augments",
+    ),
 )

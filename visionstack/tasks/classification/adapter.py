@@ -56,7 +56,9 @@ class ClassificationAdapter(TaskAdapter):
     def draw(self, image: np.ndarray, result: Mapping[str, Any], context: PredictionContext) -> np.ndarray:
         from .drawing import draw_classification
 
-        return draw_classification(image, result["pred_label"], context.class_names, topk=min(context.topk, 3))
+        return draw_classification(
+            image, result["pred_label"], context.class_names, topk=min(context.topk, 3)
+        )
 
     def draw_ground_truth(self, image: np.ndarray, sample: Any, context: PredictionContext) -> np.ndarray:
         from .drawing import draw_classification
@@ -98,4 +100,3 @@ class ClassificationAdapter(TaskAdapter):
             "max_score_diff": float(np.abs(result["pred_label"]["score"] - expected.score.numpy()).max()),
             "label_mismatch": int(int(result["pred_label"]["label"][0]) != int(expected.label.flatten()[0])),
         }
-

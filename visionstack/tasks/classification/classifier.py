@@ -74,7 +74,9 @@ class ImageClassifier(BaseModel):
     def loss(self, inputs: torch.Tensor, data_samples: Sequence[DataSample]) -> dict[str, torch.Tensor]:
         return self._require_head("loss").loss(self.extract_feat(inputs), data_samples)
 
-    def predict(self, inputs: torch.Tensor, data_samples: Sequence[DataSample] | None = None) -> list[DataSample]:
+    def predict(
+        self, inputs: torch.Tensor, data_samples: Sequence[DataSample] | None = None
+    ) -> list[DataSample]:
         return self._require_head("predict").predict(self.extract_feat(inputs), data_samples)
 
     def _require_head(self, mode: str) -> ClsHead:
@@ -95,7 +97,9 @@ def load_torchvision_resnet(
         The checkpoint keys that were not loaded (empty when the classifier was filled completely).
     """
     if not isinstance(classifier.backbone, ResNet):
-        raise TypeError(f"load_torchvision_resnet needs a ResNet backbone, got {type(classifier.backbone).__name__}")
+        raise TypeError(
+            f"load_torchvision_resnet needs a ResNet backbone, got {type(classifier.backbone).__name__}"
+        )
     leftover = load_torchvision_checkpoint(classifier.backbone, checkpoint)
     head_fc = getattr(classifier.head, "fc", None)
     if isinstance(head_fc, nn.Linear) and {"fc.weight", "fc.bias"} <= set(leftover):

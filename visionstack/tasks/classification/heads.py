@@ -72,7 +72,9 @@ class ClsHead(nn.Module):
             )
         return feature
 
-    def loss(self, feats: tuple[torch.Tensor, ...], data_samples: Sequence[DataSample]) -> dict[str, torch.Tensor]:
+    def loss(
+        self, feats: tuple[torch.Tensor, ...], data_samples: Sequence[DataSample]
+    ) -> dict[str, torch.Tensor]:
         """``{"loss": scalar, "accuracy_top{k}": ...}`` for a batch of features and samples."""
         logits = self(feats)
         targets = gather_targets(data_samples).to(logits.device)

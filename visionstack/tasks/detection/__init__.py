@@ -3,4 +3,6 @@ detectors and heads, COCO/VOC metrics, the synthetic shapes, drawing and the tas
 
 from ...utils.lazy import lazy_attributes
 
-__getattr__, __dir__ = lazy_attributes(__name__, ('datasets', 'mix_dataset', 'transforms', 'models', 'metrics', 'synthetic', 'drawing'))
+__getattr__, __dir__ = lazy_attributes(
+    __name__, ("datasets", "mix_dataset", "transforms", "models", "metrics", "synthetic", "drawing")
+)

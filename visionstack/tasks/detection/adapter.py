@@ -80,7 +80,9 @@ class DetectionAdapter(TaskAdapter):
     def draw(self, image: np.ndarray, result: Mapping[str, Any], context: PredictionContext) -> np.ndarray:
         from .drawing import draw_detections
 
-        return draw_detections(image, result["pred_instances"], context.class_names, score_thr=context.score_thr)
+        return draw_detections(
+            image, result["pred_instances"], context.class_names, score_thr=context.score_thr
+        )
 
     def draw_ground_truth(self, image: np.ndarray, sample: Any, context: PredictionContext) -> np.ndarray:
         from .drawing import draw_detections
@@ -106,7 +108,9 @@ class DetectionAdapter(TaskAdapter):
         try:
             nodes = metric_nodes(evaluator_cfg, CocoMetric)
         except ConfigError as error:
-            raise ConfigError(f"{error}; COCO result files come from CocoMetric(outfile_prefix=...)") from None
+            raise ConfigError(
+                f"{error}; COCO result files come from CocoMetric(outfile_prefix=...)"
+            ) from None
         files = []
         for index, node in enumerate(nodes):
             prefix = Path(out_dir) / (name if index == 0 else f"{name}_{index}")

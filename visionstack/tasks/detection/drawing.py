@@ -20,6 +20,7 @@ from ...visualization.primitives import Color, as_bgr, class_color, text_color
 
 __all__ = ["draw_detections", "class_color"]
 
+
 def draw_detections(
     image_bgr: np.ndarray,
     instances: Any,

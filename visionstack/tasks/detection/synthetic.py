@@ -159,7 +159,10 @@ def render_scene(rng: np.random.Generator, height: int, width: int) -> tuple[np.
         img[shape.full_mask] = shape.color
     kept = []
     for shape in shapes:
-        if int(shape.visible_mask.sum()) >= MIN_VISIBLE_PIXELS and shape.visible_fraction >= MIN_VISIBLE_FRACTION:
+        if (
+            int(shape.visible_mask.sum()) >= MIN_VISIBLE_PIXELS
+            and shape.visible_fraction >= MIN_VISIBLE_FRACTION
+        ):
             kept.append(shape)
     return img, kept
 

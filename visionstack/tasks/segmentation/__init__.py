@@ -3,4 +3,6 @@ heads, the IoU metric, the synthetic scenes, drawing and the task adapter."""
 
 from ...utils.lazy import lazy_attributes
 
-__getattr__, __dir__ = lazy_attributes(__name__, ('datasets', 'transforms', 'models', 'metrics', 'synthetic', 'drawing'))
+__getattr__, __dir__ = lazy_attributes(
+    __name__, ("datasets", "transforms", "models", "metrics", "synthetic", "drawing")
+)

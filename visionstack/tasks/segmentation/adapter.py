@@ -65,7 +65,9 @@ class SegmentationAdapter(TaskAdapter):
 
     def table_row(self, record: Mapping[str, Any], context: PredictionContext) -> list[str]:
         present = record.get("classes_present", [])
-        largest = ", ".join(f"{item['class']}: {100 * item['fraction']:.1f}%" for item in present[:SEG_CLASSES_SHOWN])
+        largest = ", ".join(
+            f"{item['class']}: {100 * item['fraction']:.1f}%" for item in present[:SEG_CLASSES_SHOWN]
+        )
         return [str(len(present)), largest]
 
     def draw(self, image: np.ndarray, result: Mapping[str, Any], context: PredictionContext) -> np.ndarray:
@@ -114,7 +116,9 @@ class SegmentationAdapter(TaskAdapter):
 
         if cfg is None:
             raise ConfigError("eval segmentation needs --config CONFIG (its classes and dataset settings)")
-        settings = {key: dataset_setting(cfg, key) for key in ("reduce_zero_label", "img_suffix", "seg_map_suffix")}
+        settings = {
+            key: dataset_setting(cfg, key) for key in ("reduce_zero_label", "img_suffix", "seg_map_suffix")
+        }
         settings = {key: value for key, value in settings.items() if value is not None}
         return evaluate_files(gt, pred, **evaluation_options(cfg), **settings)
 
@@ -152,7 +156,9 @@ class SegmentationAdapter(TaskAdapter):
         logits = outputs["seg_logits"]
         img_h, img_w = meta["img_shape"]
         logits = resize_bilinear(
-            np.ascontiguousarray(logits[:, :img_h, :img_w]), meta["ori_shape"], bool(spec.get("align_corners", False))
+            np.ascontiguousarray(logits[:, :img_h, :img_w]),
+            meta["ori_shape"],
+            bool(spec.get("align_corners", False)),
         )
         result: dict[str, Any] = {
             "pred_sem_seg": {"data": np.ascontiguousarray(logits.transpose(1, 2, 0)).argmax(-1)[None]}

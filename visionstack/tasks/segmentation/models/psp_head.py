@@ -57,7 +57,9 @@ class PPM(nn.ModuleList):
         outs = []
         for branch in self:
             pool, conv = branch[0], branch[1]
-            pooled = adaptive_avg_pool_export(x, pool.output_size) if torch.compiler.is_exporting() else pool(x)
+            pooled = (
+                adaptive_avg_pool_export(x, pool.output_size) if torch.compiler.is_exporting() else pool(x)
+            )
             outs.append(resize(conv(pooled), x.shape[-2:], self.align_corners))
         return outs
 
