@@ -53,6 +53,7 @@ class DetectionAdapter(TaskAdapter):
             "val_dataloader.num_workers=0",
             "train_cfg.max_epochs=1",
             "val_evaluator.ann_file={data_root}/annotations/instances_val.json",
+            "test_evaluator.ann_file={data_root}/annotations/instances_val.json",
         ],
         "gt": "annotations/instances_val.json",
     }
