@@ -67,6 +67,44 @@ def test_var_keyword_constructor_accepts_any_key(registry):
     assert build(dict(type="Flexible", anything=1), registry).kwargs == {"anything": 1}
 
 
+def test_kwargs_forwarded_to_the_parent_are_checked_against_its_arguments(registry):
+    @registry.register()
+    class Child(registry.get("Outer")):
+        def __init__(self, extra=0, **kwargs):
+            super().__init__(**kwargs)
+            self.extra = extra
+
+    @registry.register()
+    class FlexibleChild(registry.get("Flexible")):
+        def __init__(self, extra=0, **kwargs):
+            super().__init__(**kwargs)
+
+    validate(dict(type="Child", extra=1, inner=3, items=()), registry)
+    assert build(dict(type="Child", extra=1, inner=3), registry).inner == 3
+    with pytest.raises(ConfigError, match=r"^iems: .*Child has no argument 'iems'.*'items'"):
+        validate(dict(type="Child", inner=3, iems=()), registry)
+    with pytest.raises(ConfigError, match=r"extr: .*'extra'"):
+        build(dict(type="Child", inner=3, extr=1), registry)
+    # the chain ends in a constructor that takes any key: any key is accepted
+    validate(dict(type="FlexibleChild", anything=1), registry)
+
+
+def test_misspelt_dataset_key_fails_validation_with_a_suggestion():
+    import visionstack  # noqa: F401
+
+    with pytest.raises(
+        ConfigError, match=r"^dataset\.piepline: .*ImageFolder has no argument 'piepline'.*'pipeline'"
+    ):
+        validate(dict(dataset=dict(type="ImageFolder", data_root="x", piepline=[])))
+    with pytest.raises(
+        ConfigError, match=r"^max_refech: .*ImageList has no argument 'max_refech'.*'max_refetch'"
+    ):
+        validate(dict(type="ImageList", ann_file="x.txt", max_refech=3))
+    validate(
+        dict(type="ImageList", ann_file="x.txt", classes=["a"], metainfo={}, pipeline=[], test_mode=True)
+    )
+
+
 def test_duplicate_registration_names_both(registry):
     with pytest.raises(KeyError, match="already registered by .*Inner"):
 

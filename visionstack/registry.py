@@ -252,13 +252,31 @@ def is_node(value: Any) -> bool:
 
 
 def _accepted_keywords(target: Any) -> tuple[set[str], bool]:
-    """Keyword names ``target`` accepts and whether it takes ``**kwargs``."""
+    """Keyword names ``target`` accepts and whether it takes any keyword at all.
+
+    A class whose ``__init__`` takes ``**kwargs`` is taken to hand them to its parent's ``__init__``
+    (``super().__init__(**kwargs)``), so the named arguments of the constructors up its bases (MRO)
+    count too, until one without ``**kwargs``; a misspelt key is then still rejected with a
+    suggestion. Only a chain that ends in ``**kwargs`` (e.g. ``object.__init__``) accepts any key.
+    """
+    names, var_keyword = _signature_keywords(target)
+    if var_keyword and inspect.isclass(target):
+        inits = [vars(base)["__init__"] for base in target.__mro__ if "__init__" in vars(base)]
+        for init in inits[1:]:
+            parent_names, var_keyword = _signature_keywords(init, skip_self=True)
+            names |= parent_names
+            if not var_keyword:
+                break
+    return names, var_keyword
+
+
+def _signature_keywords(target: Any, skip_self: bool = False) -> tuple[set[str], bool]:
     try:
-        signature = inspect.signature(target)
+        parameters = list(inspect.signature(target).parameters.values())
     except (TypeError, ValueError):  # some builtins have no signature
         return set(), True
     names, var_keyword = set(), False
-    for parameter in signature.parameters.values():
+    for parameter in parameters[1:] if skip_self else parameters:
         if parameter.kind == parameter.VAR_KEYWORD:
             var_keyword = True
         elif parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):

@@ -53,19 +53,12 @@ _HOW_TO_ALLOW_UNSAFE = "load_checkpoint(..., unsafe_pickle=True) or the config k
 def read_checkpoint(
     path: str | os.PathLike, map_location: Any = "cpu", unsafe_pickle: bool = False
 ) -> dict[str, Any]:
-    """Load a checkpoint file (:func:`visionstack.utils.checkpoint_io.read_checkpoint`); errors name the file.
+    """The floor's :func:`visionstack.utils.checkpoint_io.read_checkpoint`, with the engine's opt-in.
 
-    Args:
-        path: the file.
-        map_location: passed to ``torch.load``.
-        unsafe_pickle: allow full unpickling for files that ``weights_only=True`` refuses (files that
-            store Python objects, e.g. from older tools). Unpickling can run arbitrary code, so only
-            set it for files you trust.
-
-    Raises:
-        UnsafeCheckpointError: the file needs full unpickling and ``unsafe_pickle`` is False; the
-            message says how to allow it (``unsafe_pickle=True``, the config key ``load_from_unsafe``).
-        RuntimeError: the file is not a readable checkpoint.
+    Arguments and errors are the floor reader's; only the refusal of a file that needs full
+    unpickling differs: it tells the engine's user how to allow it (``unsafe_pickle=True``, the
+    config key ``load_from_unsafe``). Unpickling can run arbitrary code: allow it only for files you
+    trust.
     """
     return _read_checkpoint(
         path, map_location, unsafe_pickle=unsafe_pickle, how_to_allow=_HOW_TO_ALLOW_UNSAFE

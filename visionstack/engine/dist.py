@@ -16,35 +16,11 @@ from typing import Any
 import torch
 import torch.distributed as torch_dist
 
-from ..utils.dist import (
-    all_gather_object,
-    all_reduce,
-    barrier,
-    broadcast_object,
-    collect_results,
-    get_local_rank,
-    get_rank,
-    get_world_size,
-    is_distributed,
-    is_main_process,
-    master_only,
-)
+from ..utils import dist as _floor
+from ..utils.dist import *  # noqa: F403 (the floor's helpers, re-exported as this module's)
+from ..utils.dist import get_local_rank, is_distributed
 
-__all__ = [
-    "all_gather_object",
-    "all_reduce",
-    "barrier",
-    "broadcast_object",
-    "collect_results",
-    "get_local_rank",
-    "get_rank",
-    "get_world_size",
-    "init_dist_from_env",
-    "is_distributed",
-    "is_main_process",
-    "master_only",
-    "wait_for_native_threads_idle",
-]
+__all__ = [*_floor.__all__, "init_dist_from_env", "wait_for_native_threads_idle"]
 
 
 def init_dist_from_env(backend: str | None = None) -> bool:

@@ -107,6 +107,19 @@ class _TrainLoop(BaseLoop):
         )
         return {}
 
+    def _validate_if_due(self, done: int, last: int) -> None:
+        """Validate after ``done`` finished epochs (or iterations) when the schedule asks for it.
+
+        Due from ``val_begin`` on, every ``val_interval`` and after the ``last`` one; never without a
+        validation loop.
+        """
+        if (
+            self.runner.val_loop is not None
+            and done >= self.val_begin
+            and (done % self.val_interval == 0 or done == last)
+        ):
+            self._validate()
+
     def _validate(self) -> None:
         with preserved_rng_state():
             self.runner.val_loop.run()
@@ -168,12 +181,7 @@ class EpochBasedTrainLoop(_TrainLoop):
             batches = None  # shuts down the loader's worker processes now, even on error
         self._epoch += 1
         self._epoch_iter = 0
-        if (
-            runner.val_loop is not None
-            and self._epoch >= self.val_begin
-            and (self._epoch % self.val_interval == 0 or self._epoch == self.max_epochs)
-        ):
-            self._validate()
+        self._validate_if_due(self._epoch, self.max_epochs)
         runner.call_hook("after_train_epoch")
 
 
@@ -227,12 +235,7 @@ class IterBasedTrainLoop(_TrainLoop):
             return next(self._iterator)
 
     def _after_step(self) -> None:
-        if (
-            self.runner.val_loop is not None
-            and self._iter >= self.val_begin
-            and (self._iter % self.val_interval == 0 or self._iter == self.max_iters)
-        ):
-            self._validate()
+        self._validate_if_due(self._iter, self.max_iters)
 
     def state_dict(self) -> dict[str, int]:
         return {**super().state_dict(), "data_epoch": self._data_epoch}

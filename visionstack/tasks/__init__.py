@@ -10,6 +10,7 @@ can import an adapter without PyTorch; :func:`import_all` imports everything (to
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 
 __all__ = ["import_adapters", "import_all", "task_packages"]

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from visionstack.data import PackInputs, image_to_tensor, to_label_tensor
+from visionstack.data.transforms.formatting import IMAGE_META_KEYS, PACK_META_KEYS, BasePackInputs
 from visionstack.structures import DataSample, LabelData
 
 
@@ -51,3 +52,16 @@ def test_tensor_helpers():
     assert to_label_tensor(np.int64(2)).tolist() == [2]
     assert to_label_tensor(torch.tensor(5)).tolist() == [5]
     assert to_label_tensor(np.array([1, 2])).dtype == torch.int64
+
+
+def test_a_task_packer_adds_only_its_annotations(results):
+    class PackMeans(BasePackInputs):
+        def pack_annotations(self, results: dict, sample: DataSample) -> None:
+            sample.mean = float(results["img"].mean())
+
+    packed = PackMeans(meta_keys=("img_path",))(results)
+    assert packed["inputs"].shape == (3, 24, 32) and packed["data_samples"].metainfo_keys() == ["img_path"]
+    assert packed["data_samples"].mean == pytest.approx(float(results["img"].mean()))
+    with pytest.raises(KeyError, match=r"^.PackMeans: the results have no `img` .*; put LoadImage first.$"):
+        PackMeans()({"img_path": "x.png"})
+    assert PACK_META_KEYS == ("sample_idx", *IMAGE_META_KEYS)

@@ -154,3 +154,11 @@ def test_shear_matches_a_pixel_loop(photo):
                 expected_vertical[y, x] = photo[y + x, x]
     np.testing.assert_array_equal(vertical, expected_vertical)
     np.testing.assert_array_equal(image_ops.shear(photo, 0.0), photo)
+
+
+@pytest.mark.parametrize("operation", ["shear", "translate"])
+def test_one_axis_warps_name_themselves_on_a_bad_direction(photo, operation):
+    with pytest.raises(
+        ValueError, match=f"^{operation} direction must be horizontal or vertical, got 'diagonal'$"
+    ):
+        getattr(image_ops, operation)(photo, 1.0, "diagonal")

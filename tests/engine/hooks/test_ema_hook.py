@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -74,3 +75,11 @@ def test_ema_hook_swaps_for_validation_and_stores_both_weight_sets(tmp_path):
     assert torch.equal(runner.model.head.weight, checkpoint["state_dict"]["head.weight"])
     hook.after_val_epoch(runner)
     assert torch.equal(runner.model.head.weight, training["head.weight"])
+
+
+def test_ema_hook_arguments_are_its_fields():
+    hook = EMAHook(momentum=0.5, begin_iter=3)
+    assert (hook.momentum, hook.interval, hook.begin_iter, hook.strict_load) == (0.5, 1, 3, True)
+    assert hook.ema is None and hook != EMAHook(momentum=0.5, begin_iter=3)  # identity, not field equality
+    with pytest.raises(TypeError):
+        EMAHook(ema=None)  # the average is state, not an argument

@@ -25,7 +25,7 @@ from .annotation_kernels import (
 from .annotations import LoadAnnotations, apply_label_map, read_seg_map, reduce_zero_label_map
 from .base import BaseTransform, Compose, RandomApply, RandomChoice, Transform
 from .coordinate_kernels import BoxesKernel, KeypointsKernel, PolygonsKernel, boxes_inside
-from .formatting import PackInputs, image_to_tensor, to_label_tensor
+from .formatting import BasePackInputs, PackInputs, image_to_tensor, to_label_tensor
 from .geometric import (
     CenterCrop,
     RandomFlip,
@@ -51,6 +51,7 @@ __all__ = [
     "RandomApply",
     "RandomChoice",
     "Transform",
+    "BasePackInputs",
     "PackInputs",
     "image_to_tensor",
     "to_label_tensor",

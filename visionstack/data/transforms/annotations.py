@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -83,6 +84,7 @@ def apply_label_map(label: np.ndarray, label_map: Mapping[int, int]) -> np.ndarr
 
 
 @TRANSFORMS.register()
+@dataclass(repr=False, eq=False)
 class LoadAnnotations(BaseTransform):
     """Load the annotations of a record: instances (MMDetection) and / or a semantic map (MMSegmentation).
 
@@ -126,21 +128,12 @@ class LoadAnnotations(BaseTransform):
             naming the file.
     """
 
-    def __init__(
-        self,
-        with_bbox: bool | None = None,
-        with_label: bool | None = None,
-        with_mask: bool = False,
-        with_seg: bool | None = None,
-        poly2mask: bool = True,
-        reduce_zero_label: bool | None = None,
-    ) -> None:
-        self.with_bbox = with_bbox
-        self.with_label = with_label
-        self.with_mask = with_mask
-        self.with_seg = with_seg
-        self.poly2mask = poly2mask
-        self.reduce_zero_label = reduce_zero_label
+    with_bbox: bool | None = None
+    with_label: bool | None = None
+    with_mask: bool = False
+    with_seg: bool | None = None
+    poly2mask: bool = True
+    reduce_zero_label: bool | None = None
 
     def transform(self, results: dict) -> dict:
         has_instances = results.get("instances") is not None

@@ -208,6 +208,21 @@ def _warp(
     return out
 
 
+def _one_axis_matrix(
+    operation: str, direction: str, horizontal: list[list[float]], vertical: list[list[float]]
+) -> np.ndarray:
+    """The (2, 3) float32 affine matrix of a one-axis warp: ``horizontal`` or ``vertical`` by ``direction``.
+
+    Raises:
+        ValueError: ``direction`` is neither, naming ``operation``.
+    """
+    if direction == "horizontal":
+        return np.float32(horizontal)
+    if direction == "vertical":
+        return np.float32(vertical)
+    raise ValueError(f"{operation} direction must be horizontal or vertical, got {direction!r}")
+
+
 def rotate(
     img: np.ndarray, angle: float, pad_val: int | Sequence[int] = 128, interpolation: str = "nearest"
 ) -> np.ndarray:
@@ -226,12 +241,9 @@ def shear(
     interpolation: str = "bicubic",
 ) -> np.ndarray:
     """Shear: input pixel (x, y) goes to (x + m·y, y) (horizontal) or (x, y + m·x) (vertical)."""
-    if direction == "horizontal":
-        matrix = np.float32([[1, magnitude, 0], [0, 1, 0]])
-    elif direction == "vertical":
-        matrix = np.float32([[1, 0, 0], [magnitude, 1, 0]])
-    else:
-        raise ValueError(f"shear direction must be horizontal or vertical, got {direction!r}")
+    matrix = _one_axis_matrix(
+        "shear", direction, [[1, magnitude, 0], [0, 1, 0]], [[1, 0, 0], [magnitude, 1, 0]]
+    )
     return _warp(img, matrix, pad_val, interpolation)
 
 
@@ -243,10 +255,7 @@ def translate(
     interpolation: str = "nearest",
 ) -> np.ndarray:
     """Move the content by ``offset`` pixels right (horizontal) or down (vertical)."""
-    if direction == "horizontal":
-        matrix = np.float32([[1, 0, offset], [0, 1, 0]])
-    elif direction == "vertical":
-        matrix = np.float32([[1, 0, 0], [0, 1, offset]])
-    else:
-        raise ValueError(f"translate direction must be horizontal or vertical, got {direction!r}")
+    matrix = _one_axis_matrix(
+        "translate", direction, [[1, 0, offset], [0, 1, 0]], [[1, 0, 0], [0, 1, offset]]
+    )
     return _warp(img, matrix, pad_val, interpolation)

@@ -89,56 +89,57 @@ def _check_array(value: object, name: str) -> np.ndarray:
     return value
 
 
-class ImageKernel(AnnotationKernel):
+class _ArrayKernel(AnnotationKernel):
+    """An (H, W) or (H, W, C) array on the pixel grid: OpenCV resampling, filled with ``pad_val[pad_val_key]``.
+
+    Attributes:
+        array_name: what the array is, in the error for a value that is not one ("image", "map").
+        interpolation: the resampling of resize and warp; None takes the operation's ``interpolation``.
+    """
+
+    array_name: str = "array"
+    interpolation: str | None = None
+
+    def flip(self, value: np.ndarray, op: FlipOp, results: dict) -> np.ndarray:
+        return image_ops.flip(_check_array(value, self.array_name), op.direction)
+
+    def resize(self, value: np.ndarray, op: ResizeOp, results: dict) -> np.ndarray:
+        return image_ops.resize(_check_array(value, self.array_name), op.size, self._interpolation(op))
+
+    def crop(self, value: np.ndarray, op: CropOp, results: dict) -> np.ndarray:
+        x1, y1, x2, y2 = op.window
+        return np.ascontiguousarray(_check_array(value, self.array_name)[y1:y2, x1:x2])
+
+    def pad(self, value: np.ndarray, op: PadOp, results: dict) -> np.ndarray:
+        return pad_array(_check_array(value, self.array_name), op, self._fill(op))
+
+    def warp(self, value: np.ndarray, op: WarpOp, results: dict) -> np.ndarray:
+        array = _check_array(value, self.array_name)
+        return warp_array(array, op, self._interpolation(op), self._fill(op))
+
+    def _interpolation(self, op: ResizeOp | WarpOp) -> str:
+        return op.interpolation if self.interpolation is None else self.interpolation
+
+    def _fill(self, op: PadOp | WarpOp) -> float | Sequence[float]:
+        return op.pad_val.get(self.pad_val_key, PAD_VALUES[self.pad_val_key])
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class ImageKernel(_ArrayKernel):
     """An (H, W) or (H, W, C) image: interpolated with the operation's ``interpolation``, filled with ``pad_val["img"]``."""
 
     pad_val_key = "img"
-
-    def flip(self, value: np.ndarray, op: FlipOp, results: dict) -> np.ndarray:
-        return image_ops.flip(_check_array(value, "image"), op.direction)
-
-    def resize(self, value: np.ndarray, op: ResizeOp, results: dict) -> np.ndarray:
-        return image_ops.resize(_check_array(value, "image"), op.size, op.interpolation)
-
-    def crop(self, value: np.ndarray, op: CropOp, results: dict) -> np.ndarray:
-        x1, y1, x2, y2 = op.window
-        return np.ascontiguousarray(_check_array(value, "image")[y1:y2, x1:x2])
-
-    def pad(self, value: np.ndarray, op: PadOp, results: dict) -> np.ndarray:
-        return pad_array(_check_array(value, "image"), op, op.pad_val.get("img", PAD_VALUES["img"]))
-
-    def warp(self, value: np.ndarray, op: WarpOp, results: dict) -> np.ndarray:
-        fill = op.pad_val.get("img", PAD_VALUES["img"])
-        return warp_array(_check_array(value, "image"), op, op.interpolation, fill)
-
-    def __repr__(self) -> str:
-        return "ImageKernel()"
+    array_name = "image"
 
 
-class SegMapKernel(AnnotationKernel):
+class SegMapKernel(_ArrayKernel):
     """An (H, W) map of class indices: nearest neighbour, filled with ``pad_val["seg"]`` (255, ignored)."""
 
     pad_val_key = "seg"
-
-    def flip(self, value: np.ndarray, op: FlipOp, results: dict) -> np.ndarray:
-        return image_ops.flip(_check_array(value, "map"), op.direction)
-
-    def resize(self, value: np.ndarray, op: ResizeOp, results: dict) -> np.ndarray:
-        return image_ops.resize(_check_array(value, "map"), op.size, "nearest")
-
-    def crop(self, value: np.ndarray, op: CropOp, results: dict) -> np.ndarray:
-        x1, y1, x2, y2 = op.window
-        return np.ascontiguousarray(_check_array(value, "map")[y1:y2, x1:x2])
-
-    def pad(self, value: np.ndarray, op: PadOp, results: dict) -> np.ndarray:
-        return pad_array(_check_array(value, "map"), op, op.pad_val.get("seg", PAD_VALUES["seg"]))
-
-    def warp(self, value: np.ndarray, op: WarpOp, results: dict) -> np.ndarray:
-        fill = op.pad_val.get("seg", PAD_VALUES["seg"])
-        return warp_array(_check_array(value, "map"), op, "nearest", fill)
-
-    def __repr__(self) -> str:
-        return "SegMapKernel()"
+    array_name = "map"
+    interpolation = "nearest"
 
 
 def _warp_polygons(masks: PolygonMasks, op: WarpOp) -> PolygonMasks:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...registry import HOOKS
@@ -16,6 +17,7 @@ __all__ = ["EMAHook"]
 
 
 @HOOKS.register()
+@dataclass(eq=False)
 class EMAHook(Hook):
     """Maintains an :class:`ExponentialMovingAverage` of the model during training.
 
@@ -30,27 +32,21 @@ class EMAHook(Hook):
         begin_iter: the average tracks the weights until this many iterations are done.
         begin_epoch: the average tracks the weights until this many epochs are done.
         strict_load: require exact key matches when restoring.
+
+    Attributes:
+        ema: the average, created at ``before_train`` (or when a checkpoint is loaded); None before.
     """
 
     priority = Priority.NORMAL
 
-    def __init__(
-        self,
-        momentum: float = 0.0002,
-        interval: int = 1,
-        update_buffers: bool = True,
-        begin_iter: int = 0,
-        begin_epoch: int = 0,
-        strict_load: bool = True,
-    ) -> None:
-        self.momentum = momentum
-        self.interval = interval
-        self.update_buffers = update_buffers
-        self.begin_iter = begin_iter
-        self.begin_epoch = begin_epoch
-        self.strict_load = strict_load
-        self.ema: ExponentialMovingAverage | None = None
-        self._swapped = False
+    momentum: float = 0.0002
+    interval: int = 1
+    update_buffers: bool = True
+    begin_iter: int = 0
+    begin_epoch: int = 0
+    strict_load: bool = True
+    ema: ExponentialMovingAverage | None = field(default=None, init=False, repr=False)
+    _swapped: bool = field(default=False, init=False, repr=False)
 
     def _create(self, runner: Runner) -> ExponentialMovingAverage:
         if self.ema is None:

@@ -1,10 +1,11 @@
-"""Helpers every backbone shares: ``out_indices`` checking, stage freezing, ``norm_eval``."""
+"""Helpers every backbone shares: ``out_indices`` checking and collecting, stage freezing, ``norm_eval``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from typing import Any
 
+import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -28,6 +29,32 @@ def normalize_out_indices(out_indices: Sequence[int] | int, num_stages: int, own
             )
         normalized.append(index % num_stages)
     return tuple(sorted(set(normalized)))
+
+
+def run_stages(
+    x: torch.Tensor,
+    stages: Iterable[nn.Module],
+    out_indices: Container[int],
+    transform: Callable[[int, torch.Tensor], torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, ...]:
+    """Run ``x`` through ``stages`` in order and return the outputs of the stages in ``out_indices``.
+
+    Args:
+        x: the input of the first stage, e.g. (N, C, H, W) after the stem.
+        stages: the stages, each taking the previous one's output.
+        out_indices: positions (in ``stages``) whose outputs are returned.
+        transform: applied to a returned output as ``transform(index, output)`` (e.g. an output
+            norm); the next stage still gets the untransformed output.
+
+    Returns:
+        The returned outputs in increasing stage order.
+    """
+    outs = []
+    for index, stage in enumerate(stages):
+        x = stage(x)
+        if index in out_indices:
+            outs.append(x if transform is None else transform(index, x))
+    return tuple(outs)
 
 
 def freeze_modules(modules: Iterable[nn.Module]) -> None:

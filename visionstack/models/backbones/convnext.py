@@ -11,13 +11,14 @@ timm's classifier.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 import torch
 from torch import nn
 
 from ...registry import MODELS
-from ..layers import DropPath, LayerNorm2d, Mlp, linear_drop_path_rates
-from ._freezing import FreezingTrainMixin, freeze_modules, normalize_out_indices
+from ..layers import DropPath, LayerNorm2d, Mlp, init_by_type, linear_drop_path_rates, trunc_normal_init
+from ._freezing import FreezingTrainMixin, freeze_modules, normalize_out_indices, run_stages
 
 # arch -> (blocks per stage, channels per stage); section 2.6 of the paper.
 CONVNEXT_ARCHS: dict[str, dict[str, tuple[int, ...]]] = {
@@ -132,11 +133,7 @@ class ConvNeXt(FreezingTrainMixin, nn.Module):
 
     def _init_weights(self) -> None:
         # truncated normal (std 0.02) for convs and linears, as in the paper's training recipe.
-        for module in self.modules():
-            if isinstance(module, (nn.Conv2d, nn.Linear)):
-                nn.init.trunc_normal_(module.weight, std=0.02)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
+        init_by_type(self, [((nn.Conv2d, nn.Linear), partial(trunc_normal_init, std=0.02))])
 
     def _freeze_stages(self) -> None:
         if self.frozen_stages >= 0:
@@ -145,13 +142,9 @@ class ConvNeXt(FreezingTrainMixin, nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Return the normalised outputs of the stages in ``out_indices``."""
-        x = self.stem(x)
-        outs = []
-        for index, stage in enumerate(self.stages):
-            x = stage(x)
-            if index in self.out_indices:
-                outs.append(self.out_norms[str(index)](x))
-        return tuple(outs)
+        return run_stages(
+            self.stem(x), self.stages, self.out_indices, lambda index, out: self.out_norms[str(index)](out)
+        )
 
 
 def _resolve_arch(arch: str | Mapping[str, Sequence[int]]) -> tuple[tuple[int, ...], tuple[int, ...]]:

@@ -21,7 +21,7 @@ from torch import nn
 
 from ...registry import MODELS
 from .. import layers
-from ._freezing import FreezingTrainMixin, freeze_modules, normalize_out_indices
+from ._freezing import FreezingTrainMixin, freeze_modules, normalize_out_indices, run_stages
 
 NormLayer = Callable[[int], nn.Module]
 ActLayer = Callable[[], nn.Module]
@@ -349,9 +349,4 @@ class CSPNeXt(FreezingTrainMixin, nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(N, 3, H, W) -> the feature maps of the stages in ``out_indices``."""
-        outs = []
-        for index, name in enumerate(self.stage_names):
-            x = getattr(self, name)(x)
-            if index in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
+        return run_stages(x, (getattr(self, name) for name in self.stage_names), self.out_indices)

@@ -29,7 +29,14 @@ import torch
 from torch import nn
 
 from ...registry import MODELS
-from ..layers import DropPath, linear_drop_path_rates
+from ..layers import (
+    DropPath,
+    constant_init,
+    init_by_type,
+    linear_drop_path_rates,
+    normal_init,
+    trunc_normal_init,
+)
 from ..pretrained import load_state_dict_strictly, read_state_dict
 from ._freezing import FreezingTrainMixin, freeze_modules, normalize_out_indices
 
@@ -45,6 +52,12 @@ def tokens_to_map(tokens: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
 def map_to_tokens(feature_map: torch.Tensor) -> torch.Tensor:
     """(N, C, h, w) map -> (N, h * w, C) row-major tokens."""
     return feature_map.flatten(2).transpose(1, 2)
+
+
+def _he_normal_init_per_group(conv: nn.Module) -> None:
+    """Weight ~ N(0, 2 / fan_out) with fan_out = k * k * out / groups; zero bias."""
+    fan_out = conv.kernel_size[0] * conv.kernel_size[1] * conv.out_channels // conv.groups
+    normal_init(conv, std=math.sqrt(2.0 / fan_out))
 
 
 class OverlapPatchEmbed(nn.Module):
@@ -318,19 +331,14 @@ class MixVisionTransformer(FreezingTrainMixin, nn.Module):
     def _init_weights(self) -> None:
         # MMSegmentation's MiT initialisation: truncated normal (0.02) linears, unit LayerNorms,
         # He-normal convs with fan-out = k * k * out / groups (so depthwise convs are not too small).
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.trunc_normal_(module.weight, std=0.02)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.LayerNorm) and module.weight is not None:
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.Conv2d):
-                fan_out = module.kernel_size[0] * module.kernel_size[1] * module.out_channels // module.groups
-                nn.init.normal_(module.weight, std=math.sqrt(2.0 / fan_out))
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
+        init_by_type(
+            self,
+            [
+                (nn.Linear, partial(trunc_normal_init, std=0.02)),
+                (nn.LayerNorm, partial(constant_init, val=1.0)),
+                (nn.Conv2d, _he_normal_init_per_group),
+            ],
+        )
 
     def _freeze_stages(self) -> None:
         freeze_modules(self.layers[: max(self.frozen_stages, 0)])

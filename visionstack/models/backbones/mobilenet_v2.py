@@ -8,12 +8,14 @@ so its checkpoints load with ``load_state_dict``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import torch
 from torch import nn
 
 from ...registry import MODELS
-from ._freezing import FreezingTrainMixin, freeze_modules, normalize_out_indices
+from ..layers.weight_init import constant_init, init_by_type, kaiming_init, normal_init
+from ._freezing import FreezingTrainMixin, freeze_modules, normalize_out_indices, run_stages
 
 NormLayer = Callable[[int], nn.Module]
 
@@ -163,15 +165,17 @@ class MobileNetV2(FreezingTrainMixin, nn.Module):
         self._freeze_stages()
 
     def _init_weights(self) -> None:
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out")
-            elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)) and module.weight is not None:
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.Linear):
-                nn.init.normal_(module.weight, 0, 0.01)
-                nn.init.zeros_(module.bias)
+        init_by_type(
+            self,
+            [
+                (
+                    nn.Conv2d,
+                    partial(kaiming_init, mode="fan_out", nonlinearity="leaky_relu"),
+                ),  # all bias-free
+                ((nn.BatchNorm2d, nn.GroupNorm), partial(constant_init, val=1.0)),
+                (nn.Linear, partial(normal_init, std=0.01)),
+            ],
+        )
 
     def _freeze_stages(self) -> None:
         if self.frozen_stages < 0:
@@ -181,13 +185,7 @@ class MobileNetV2(FreezingTrainMixin, nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Return the outputs of the stages in ``out_indices``, in increasing stage order."""
-        wanted = {self.stage_ends[index]: index for index in self.out_indices}
-        outs = []
-        for position, module in enumerate(self.features):
-            x = module(x)
-            if position in wanted:
-                outs.append(x)
-        return tuple(outs)
+        return run_stages(x, self.features, {self.stage_ends[index] for index in self.out_indices})
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """torchvision's full forward: features, global average pool, classifier; (N, num_classes)."""

@@ -20,14 +20,16 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Literal
 
 import torch
 from torch import nn
 
 from ...registry import MODELS
+from ..layers.weight_init import constant_init, init_by_type, kaiming_init
 from ..pretrained import load_state_dict_strictly, read_state_dict
-from ._freezing import FreezingTrainMixin, freeze_modules, normalize_out_indices
+from ._freezing import FreezingTrainMixin, freeze_modules, normalize_out_indices, run_stages
 
 NormLayer = Callable[[int], nn.Module]
 logger = logging.getLogger(__name__)
@@ -264,12 +266,13 @@ class ResNet(FreezingTrainMixin, nn.Module):
 
     def _init_weights(self, zero_init_residual: bool) -> None:
         # He init for ReLU networks (He et al., "Delving Deep into Rectifiers", 2015), fan-out mode.
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)) and module.weight is not None:
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        init_by_type(
+            self,
+            [
+                (nn.Conv2d, partial(kaiming_init, mode="fan_out", nonlinearity="relu")),  # all bias-free
+                ((nn.BatchNorm2d, nn.GroupNorm), partial(constant_init, val=1.0)),
+            ],
+        )
         if zero_init_residual:
             for module in self.modules():
                 if isinstance(module, (BasicBlock, Bottleneck)) and module.last_norm.weight is not None:
@@ -295,13 +298,7 @@ class ResNet(FreezingTrainMixin, nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Return the outputs of the stages in ``out_indices``, in increasing stage order."""
-        x = self.forward_stem(x)
-        outs = []
-        for index, stage in enumerate(self.stages):
-            x = stage(x)
-            if index in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
+        return run_stages(self.forward_stem(x), self.stages, self.out_indices)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """torchvision's full forward: last stage, global average pool, ``fc``; (N, num_classes)."""

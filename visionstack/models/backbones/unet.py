@@ -16,16 +16,24 @@ Module and parameter names follow MMSegmentation (``encoder.1.1.convs.0.conv.wei
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import torch
 from torch import nn
 
 from ...registry import MODELS
 from ..layers.conv_module import ConvNormAct
+from ..layers.weight_init import constant_init, init_by_type
 from ._freezing import FreezingTrainMixin, normalize_out_indices
 
 NormLayer = Callable[[int], nn.Module]
 ActLayer = Callable[[], nn.Module]
+
+
+def _he_normal_weight_init(conv: nn.Module) -> None:
+    """He normal weight (fan-out, ReLU); the bias of a conv without a norm keeps PyTorch's default,
+    as in MMSegmentation's UNet."""
+    nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
 
 
 class UNetConvBlock(nn.Module):
@@ -261,15 +269,13 @@ class UNet(FreezingTrainMixin, nn.Module):
 
     def _init_weights(self) -> None:
         # MMSeg's UNet init: He (Kaiming) normal convs (fan-out, ReLU), unit norm scales.
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            elif (
-                isinstance(module, (nn.modules.batchnorm._BatchNorm, nn.GroupNorm))
-                and module.weight is not None
-            ):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        init_by_type(
+            self,
+            [
+                (nn.Conv2d, _he_normal_weight_init),
+                ((nn.modules.batchnorm._BatchNorm, nn.GroupNorm), partial(constant_init, val=1.0)),
+            ],
+        )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(N, C, H, W) -> the decoder maps in ``out_indices``, deepest first."""

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...registry import MODELS
-from ..layers import DropPath, Mlp, linear_drop_path_rates
+from ..layers import DropPath, Mlp, init_by_type, linear_drop_path_rates, trunc_normal_init
 from ._freezing import FreezingTrainMixin, freeze_modules, normalize_out_indices
 
 NormLayer = Callable[[int], nn.Module]
@@ -249,11 +249,7 @@ class VisionTransformer(FreezingTrainMixin, nn.Module):
     def _init_weights(self) -> None:
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         nn.init.trunc_normal_(self.cls_token, std=0.02)
-        for module in self.blocks.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.trunc_normal_(module.weight, std=0.02)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
+        init_by_type(self.blocks, [(nn.Linear, partial(trunc_normal_init, std=0.02))])
 
     def _freeze_stages(self) -> None:
         if self.frozen_stages < 0:

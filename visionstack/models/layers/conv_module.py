@@ -12,6 +12,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from .weight_init import constant_init, kaiming_init
+
 __all__ = [
     "ActFactory",
     "ConvModule",
@@ -114,16 +116,8 @@ class ConvModule(ConvNormAct):
     """:class:`ConvNormAct` with MMCV's ``ConvModule`` defaults (no norm, explicit padding) and
     initialisation (He fan-out convs, identity norms), as the decode heads use it.
 
-    Args:
-        in_channels: input channels.
-        out_channels: output channels.
-        kernel_size: square kernel side.
-        stride: conv stride.
-        padding: zero padding on each side.
-        dilation: kernel dilation.
-        groups: conv groups (``in_channels`` for a depthwise conv).
-        norm_layer: norm factory ``norm_layer(num_channels)`` or None for no norm.
-        act_layer: activation factory ``act_layer()`` or None for no activation.
+    Args: as :class:`ConvNormAct` without ``norm_attr``, with MMCV's defaults: ``kernel_size`` is
+    required, ``padding`` is 0 and ``norm_layer`` None.
 
     Shapes:
         (N, in_channels, H, W) -> (N, out_channels, H', W').
@@ -148,13 +142,9 @@ class ConvModule(ConvNormAct):
 
     def reset_parameters(self) -> None:
         """He initialisation of the conv (fan-out, as MMCV's ``ConvModule``); norms start as identity."""
-        nn.init.kaiming_normal_(self.conv.weight, mode="fan_out", nonlinearity="relu")
-        if self.conv.bias is not None:
-            nn.init.zeros_(self.conv.bias)
-        norm = self.norm
-        if norm is not None and getattr(norm, "weight", None) is not None:
-            nn.init.ones_(norm.weight)
-            nn.init.zeros_(norm.bias)
+        kaiming_init(self.conv, mode="fan_out", nonlinearity="relu")
+        if self.norm is not None:
+            constant_init(self.norm, 1.0)
 
 
 class DepthwiseSeparableConvModule(nn.Module):

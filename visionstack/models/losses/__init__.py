@@ -7,12 +7,13 @@ from .focal_loss import FocalLoss, sigmoid_focal_loss
 from .gfocal_loss import QualityFocalLoss
 from .iou_loss import GIoULoss, IoULoss
 from .smooth_l1_loss import L1Loss, SmoothL1Loss, smooth_l1
-from .utils import REDUCTIONS, Reduction, WeightedLoss, reduce_weighted_loss
+from .utils import REDUCTIONS, ElementwiseLoss, Reduction, WeightedLoss, reduce_weighted_loss
 
 __all__ = [
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",
     "DiceLoss",
+    "ElementwiseLoss",
     "FocalLoss",
     "GIoULoss",
     "IoULoss",

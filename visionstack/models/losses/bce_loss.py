@@ -6,13 +6,13 @@ import torch
 import torch.nn.functional as F
 
 from ...registry import MODELS
-from .utils import Reduction, WeightedLoss
+from .utils import ElementwiseLoss, Reduction
 
 __all__ = ["BCEWithLogitsLoss"]
 
 
 @MODELS.register()
-class BCEWithLogitsLoss(WeightedLoss):
+class BCEWithLogitsLoss(ElementwiseLoss):
     """``-[t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))]`` per element, weighted and reduced.
 
     Detection heads sample a subset of anchors or RoIs and divide the summed loss by the number of
@@ -39,16 +39,10 @@ class BCEWithLogitsLoss(WeightedLoss):
         super().__init__(loss_weight, reduction)
         self.pos_weight = pos_weight
 
-    def forward(
-        self,
-        logits: torch.Tensor,
-        target: torch.Tensor,
-        weight: torch.Tensor | None = None,
-        avg_factor: float | torch.Tensor | None = None,
-        reduction_override: Reduction | None = None,
-    ) -> torch.Tensor:
-        """Loss of ``logits`` against ``target``; ``avg_factor`` replaces the element count of
-        ``"mean"``; ``reduction_override`` the constructor's reduction."""
+    def elementwise_loss(
+        self, logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Per-element loss of ``logits`` against ``target`` (same shape), and ``weight`` in its dtype."""
         if logits.shape != target.shape:
             raise ValueError(
                 f"BCEWithLogitsLoss: logits {tuple(logits.shape)} and target {tuple(target.shape)} differ in shape"
@@ -57,5 +51,4 @@ class BCEWithLogitsLoss(WeightedLoss):
         loss = F.binary_cross_entropy_with_logits(
             logits, target.to(logits.dtype), reduction="none", pos_weight=pos_weight
         )
-        weight = None if weight is None else weight.to(loss.dtype)
-        return self.weight_and_reduce(loss, weight, avg_factor, reduction_override)
+        return loss, None if weight is None else weight.to(loss.dtype)

@@ -19,13 +19,13 @@ import torch
 import torch.nn.functional as F
 
 from ...registry import MODELS
-from .utils import Reduction, WeightedLoss
+from .utils import ElementwiseLoss, Reduction
 
 __all__ = ["DiceLoss"]
 
 
 @MODELS.register()
-class DiceLoss(WeightedLoss):
+class DiceLoss(ElementwiseLoss):
     """Dice loss over class probabilities and one-hot labels, ignored pixels excluded.
 
     Args:
@@ -69,15 +69,14 @@ class DiceLoss(WeightedLoss):
         self.eps = eps
         self.loss_name = loss_name
 
-    def forward(
+    def elementwise_loss(
         self,
         pred: torch.Tensor,
         target: torch.Tensor,
-        weight: torch.Tensor | None = None,
-        avg_factor: float | torch.Tensor | None = None,
-        reduction_override: Reduction | None = None,
+        weight: torch.Tensor | None,
         ignore_index: int | None = None,
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(N,) per-image ``1 - dice`` and the (N,) image weights (pixel weights enter the sums)."""
         if pred.ndim < 2:
             raise ValueError(f"DiceLoss: pred must be (N, C, ...), got shape {tuple(pred.shape)}")
         ignore_index = self.ignore_index if ignore_index is None else ignore_index
@@ -89,8 +88,7 @@ class DiceLoss(WeightedLoss):
                 image_weight = weight
             else:
                 pixel_mask = pixel_mask * weight.to(pixel_mask.dtype).expand_as(pixel_mask)
-        loss = 1.0 - self._dice(probs, onehot, pixel_mask.unsqueeze(1))
-        return self.weight_and_reduce(loss, image_weight, avg_factor, reduction_override)
+        return 1.0 - self._dice(probs, onehot, pixel_mask.unsqueeze(1)), image_weight
 
     def _activate(self, pred: torch.Tensor) -> torch.Tensor:
         if not self.activate:

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from ...registry import MODELS
-from .utils import Reduction, WeightedLoss
+from .utils import ElementwiseLoss, Reduction
 
 __all__ = ["FocalLoss", "sigmoid_focal_loss"]
 
@@ -39,7 +39,7 @@ def sigmoid_focal_loss(
 
 
 @MODELS.register()
-class FocalLoss(WeightedLoss):
+class FocalLoss(ElementwiseLoss):
     """Sigmoid focal loss for dense classification, weighted and normalised.
 
     Args:
@@ -70,14 +70,10 @@ class FocalLoss(WeightedLoss):
         self.gamma = gamma
         self.alpha = alpha
 
-    def forward(
-        self,
-        logits: torch.Tensor,
-        target: torch.Tensor,
-        weight: torch.Tensor | None = None,
-        avg_factor: float | torch.Tensor | None = None,
-        reduction_override: Reduction | None = None,
-    ) -> torch.Tensor:
+    def elementwise_loss(
+        self, logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(N, C) focal loss and the weight as (N, 1) or (N, C) in the loss's dtype."""
         if logits.dim() != 2:
             raise ValueError(f"FocalLoss: logits must be (N, C), got {tuple(logits.shape)}")
         targets = self._dense_targets(logits, target)
@@ -91,7 +87,7 @@ class FocalLoss(WeightedLoss):
                     f"got {tuple(weight.shape)}"
                 )
             weight = weight.to(loss.dtype)
-        return self.weight_and_reduce(loss, weight, avg_factor, reduction_override)
+        return loss, weight
 
     @staticmethod
     def _dense_targets(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

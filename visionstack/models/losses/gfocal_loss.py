@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ...registry import MODELS
-from .utils import Reduction, WeightedLoss
+from .utils import ElementwiseLoss, Reduction
 
 __all__ = ["QualityFocalLoss", "quality_focal_loss"]
 
@@ -46,7 +46,7 @@ def quality_focal_loss(
 
 
 @MODELS.register()
-class QualityFocalLoss(WeightedLoss):
+class QualityFocalLoss(ElementwiseLoss):
     """QFL with sigmoid classification (MMDetection's ``QualityFocalLoss``).
 
     The target is either a pair ``(labels, scores)`` with (N,) int64 labels in ``[0, C]`` (``C``
@@ -58,7 +58,8 @@ class QualityFocalLoss(WeightedLoss):
         loss_weight: multiplies the loss.
         use_sigmoid: must be True: QFL is defined on independent per-class sigmoids.
         activated: the predictions are already probabilities.
-        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``; RTMDet passes the sum of the positives' IoUs
+            as the ``avg_factor`` of ``"mean"``. Reduction ``"none"`` gives the (N,) per-sample loss.
     """
 
     def __init__(
@@ -75,26 +76,18 @@ class QualityFocalLoss(WeightedLoss):
         self.beta = beta
         self.activated = activated
 
-    def forward(
+    def elementwise_loss(
         self,
         pred: torch.Tensor,
         target: tuple[torch.Tensor, torch.Tensor] | torch.Tensor,
-        weight: torch.Tensor | None = None,
-        avg_factor: float | torch.Tensor | None = None,
-        reduction_override: Reduction | None = None,
-    ) -> torch.Tensor:
-        """QFL of (N, C) predictions.
+        weight: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(N,) per-sample QFL (summed over classes) and the (N,) sample weights.
 
         Args:
             pred: (N, C) logits (or probabilities when ``activated``).
             target: ``(labels (N,), scores (N,))`` or a dense (N, C) soft target.
             weight: (N,) per-sample weights (e.g. 0 for ignored priors).
-            avg_factor: divisor for ``"mean"``; RTMDet passes the sum of the positives' IoUs.
-            reduction_override: use this reduction instead of the constructor's.
-
-        Returns:
-            Scalar times ``loss_weight``, or the (N,) per-sample loss (summed over classes) for
-            reduction ``"none"``.
         """
         soft_target = self._dense_target(pred, target)
         loss = quality_focal_loss(pred, soft_target, self.beta, self.activated).sum(dim=1)
@@ -102,7 +95,7 @@ class QualityFocalLoss(WeightedLoss):
             raise ValueError(
                 f"QualityFocalLoss: weight must have shape {tuple(loss.shape)}, got {tuple(weight.shape)}"
             )
-        return self.weight_and_reduce(loss, weight, avg_factor, reduction_override)
+        return loss, weight
 
     @staticmethod
     def _dense_target(

@@ -13,7 +13,7 @@ import torch
 
 from ...registry import MODELS
 from ..ops.boxes import aligned_box_iou
-from .utils import Reduction, WeightedLoss, reduce_weighted_loss
+from .utils import ElementwiseLoss, Reduction, reduce_weighted_loss
 
 __all__ = ["GIoULoss", "IoULoss", "reduce_weighted_loss"]
 
@@ -31,8 +31,14 @@ def _box_weight(weight: torch.Tensor | None, num_boxes: int) -> torch.Tensor | N
     return weight
 
 
-class _AlignedIouLoss(WeightedLoss, abc.ABC):
-    """Shared body: check shapes, compute a per-pair loss, weight and reduce it."""
+class _AlignedIouLoss(ElementwiseLoss):
+    """Shared body: check shapes, adapt the weight, compute a per-pair loss.
+
+    Call: ``loss(pred (N, 4), target (N, 4), weight=None, avg_factor=None, reduction_override=None)``,
+    boxes xyxy in absolute pixels; ``weight`` (N,) per box or (N, 4) per coordinate (averaged per box);
+    ``avg_factor`` the divisor of ``"mean"`` (e.g. the number of positives, or the sum of the
+    positives' weights; default ``N``). Returns a scalar times ``loss_weight``, or (N,) for ``"none"``.
+    """
 
     def __init__(self, loss_weight: float, eps: float, reduction: Reduction) -> None:
         super().__init__(loss_weight, reduction)
@@ -42,34 +48,17 @@ class _AlignedIouLoss(WeightedLoss, abc.ABC):
     def pair_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """(N,) loss of each aligned pair of (N, 4) xyxy boxes, before weighting."""
 
-    def forward(
-        self,
-        pred: torch.Tensor,
-        target: torch.Tensor,
-        weight: torch.Tensor | None = None,
-        avg_factor: float | torch.Tensor | None = None,
-        reduction_override: Reduction | None = None,
-    ) -> torch.Tensor:
-        """Loss of predicted vs target boxes.
-
-        Args:
-            pred: (N, 4) predicted xyxy boxes, absolute pixels.
-            target: (N, 4) matching target xyxy boxes.
-            weight: (N,) per-box weights, or (N, 4) per-coordinate weights (averaged per box).
-            avg_factor: divisor for ``"mean"`` (e.g. the number of positives, or the sum of the
-                positives' weights); default ``N``.
-            reduction_override: use this reduction instead of the constructor's.
-
-        Returns:
-            Scalar loss times ``loss_weight`` (or (N,) for reduction ``"none"``).
-        """
+    def elementwise_loss(
+        self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(N,) loss of the aligned (N, 4) xyxy box pairs and the (N,) box weights (or None)."""
         if pred.shape != target.shape or pred.dim() != 2 or pred.shape[-1] != 4:
             raise ValueError(
                 f"{type(self).__name__}: pred and target must both be (N, 4) xyxy boxes, got "
                 f"{tuple(pred.shape)} and {tuple(target.shape)}"
             )
         weight = _box_weight(weight, pred.shape[0])
-        return self.weight_and_reduce(self.pair_loss(pred, target), weight, avg_factor, reduction_override)
+        return self.pair_loss(pred, target), weight
 
 
 @MODELS.register()

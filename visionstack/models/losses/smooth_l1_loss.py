@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ...registry import MODELS
-from .utils import Reduction, WeightedLoss
+from .utils import ElementwiseLoss, Reduction
 
 __all__ = ["L1Loss", "SmoothL1Loss", "smooth_l1"]
 
@@ -21,37 +21,30 @@ def smooth_l1(pred: torch.Tensor, target: torch.Tensor, beta: float = 1.0) -> to
     return torch.where(diff < beta, 0.5 * diff * diff / beta, diff - 0.5 * beta)
 
 
-class _ElementwiseRegressionLoss(WeightedLoss):
-    """Shared call: check shapes, compute the element-wise distance, weight and reduce."""
+class _ElementwiseRegressionLoss(ElementwiseLoss):
+    """Shared call: check shapes, compute the element-wise distance; ``forward`` weights and reduces.
+
+    Call: ``loss(pred, target, weight=None, avg_factor=None, reduction_override=None)`` with ``pred``
+    and ``target`` of one shape (e.g. (N, 4) box deltas), ``weight`` broadcastable to them (e.g.
+    (N, 4), 1 for positive priors and 0 elsewhere) and ``avg_factor`` the divisor of the summed loss
+    for ``"mean"`` (e.g. the number of positives).
+    """
 
     def distance(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return (pred - target).abs()
 
-    def forward(
-        self,
-        pred: torch.Tensor,
-        target: torch.Tensor,
-        weight: torch.Tensor | None = None,
-        avg_factor: float | torch.Tensor | None = None,
-        reduction_override: Reduction | None = None,
-    ) -> torch.Tensor:
-        """Loss of ``pred`` vs ``target`` (same shape, e.g. (N, 4) box deltas).
-
-        Args:
-            pred: predictions.
-            target: targets of the same shape.
-            weight: broadcastable to ``pred`` (e.g. (N, 4), 1 for positive priors and 0 elsewhere).
-            avg_factor: divisor of the summed loss for ``"mean"`` (e.g. the number of positives).
-            reduction_override: use this reduction instead of the constructor's.
-        """
+    def elementwise_loss(
+        self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Element-wise distance of ``pred`` and ``target`` (same shape), and ``weight`` as given."""
         if pred.shape != target.shape:
             raise ValueError(
                 f"{type(self).__name__}: pred and target shapes differ: {tuple(pred.shape)} vs {tuple(target.shape)}"
             )
-        if pred.numel() == 0:  # no positives: keep the graph, return an exact zero
-            return pred.sum() * 0.0
-        loss = self.distance(pred, target.to(pred.dtype))
-        return self.weight_and_reduce(loss, weight, avg_factor, reduction_override)
+        if pred.numel() == 0:
+            # no positives: a 0-dim exact zero that keeps the graph (every reduction of it is 0, not NaN)
+            return pred.sum() * 0.0, None
+        return self.distance(pred, target.to(pred.dtype)), weight
 
 
 @MODELS.register()

@@ -1,4 +1,4 @@
-"""What every loss shares: the reduction type, the weighted reduction, and a base class.
+"""What every loss shares: the reduction type, the weighted reduction, and the base classes.
 
 The convention is MMDetection's: a loss is computed per element, multiplied by an optional
 per-element ``weight``, then reduced by ``"mean"`` / ``"sum"`` / ``"none"``, where ``"mean"`` may
@@ -8,12 +8,20 @@ element count; the result is multiplied by the loss's ``loss_weight``.
 
 from __future__ import annotations
 
-from typing import Literal
+import abc
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
-__all__ = ["REDUCTIONS", "Reduction", "WeightedLoss", "check_reduction", "reduce_weighted_loss"]
+__all__ = [
+    "REDUCTIONS",
+    "ElementwiseLoss",
+    "Reduction",
+    "WeightedLoss",
+    "check_reduction",
+    "reduce_weighted_loss",
+]
 
 Reduction = Literal["mean", "sum", "none"]
 REDUCTIONS: tuple[str, ...] = ("mean", "sum", "none")
@@ -88,3 +96,55 @@ class WeightedLoss(nn.Module):
         """``loss_weight * reduce_weighted_loss(loss, weight, reduction, avg_factor)``."""
         reduction = self.reduction_for(reduction_override)
         return self.loss_weight * reduce_weighted_loss(loss, weight, reduction, avg_factor)
+
+
+class ElementwiseLoss(WeightedLoss, abc.ABC):
+    """A :class:`WeightedLoss` whose call is one recipe: an element-wise loss, then weight and reduce.
+
+    Subclasses implement :meth:`elementwise_loss` (shape checks, the per-element loss and the
+    adaptation of the call's ``weight`` to it); ``forward`` multiplies by the weight, reduces and
+    scales by ``loss_weight`` (:meth:`WeightedLoss.weight_and_reduce`).
+    """
+
+    @abc.abstractmethod
+    def elementwise_loss(
+        self, pred: torch.Tensor, target: Any, weight: torch.Tensor | None, **options: Any
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The unreduced loss of one call and the weight to multiply it by.
+
+        Args:
+            pred: the predictions, in the shape the subclass documents.
+            target: the targets, in the form the subclass documents.
+            weight: the call's ``weight`` as given (or None).
+            **options: the subclass's own call arguments (e.g. a dense loss's ``ignore_index``).
+
+        Returns:
+            ``(loss, weight)``: the element-wise loss, any shape, and the weight broadcastable to
+            it (or None).
+        """
+
+    def forward(
+        self,
+        pred: torch.Tensor,
+        target: Any,
+        weight: torch.Tensor | None = None,
+        avg_factor: float | torch.Tensor | None = None,
+        reduction_override: Reduction | None = None,
+        **options: Any,
+    ) -> torch.Tensor:
+        """Loss of ``pred`` against ``target``, weighted, reduced and times ``loss_weight``.
+
+        Args:
+            pred: predictions (see the subclass for the shape).
+            target: targets (see the subclass).
+            weight: per-element (or per-sample) weights, as the subclass documents.
+            avg_factor: with ``"mean"``, divide the sum by this instead of the element count.
+            reduction_override: use this reduction instead of the constructor's.
+            **options: passed on to :meth:`elementwise_loss` (e.g. ``ignore_index`` of
+                :class:`~.dice_loss.DiceLoss`).
+
+        Returns:
+            A scalar, or the element-wise loss for reduction ``"none"``.
+        """
+        loss, weight = self.elementwise_loss(pred, target, weight, **options)
+        return self.weight_and_reduce(loss, weight, avg_factor, reduction_override)

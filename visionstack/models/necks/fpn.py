@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...registry import MODELS
+from ..layers.weight_init import init_by_type, xavier_init
 
 __all__ = ["FPN"]
 
@@ -101,11 +102,7 @@ class FPN(nn.Module):
 
     def _init_weights(self) -> None:
         """Xavier-uniform convolutions with zero bias (MMDetection's FPN initialisation)."""
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.xavier_uniform_(module.weight)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
+        init_by_type(self, [(nn.Conv2d, xavier_init)])
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
         if len(inputs) != len(self.in_channels):

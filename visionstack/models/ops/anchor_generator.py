@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import torch
 
 from ...registry import MODELS
+from .prior_generator import PriorGenerator, cell_positions
 
 __all__ = ["AnchorGenerator"]
 
@@ -25,7 +26,7 @@ def _pair(value: int | float | Sequence[int | float]) -> tuple[float, float]:
 
 
 @MODELS.register()
-class AnchorGenerator:
+class AnchorGenerator(PriorGenerator):
     """Base anchors of several sizes and aspect ratios, repeated at every feature-map position.
 
     Level ``l`` has base anchors of size ``base_sizes[l] * scale`` for every scale and every ratio
@@ -85,11 +86,6 @@ class AnchorGenerator:
         self.base_anchors = [self._level_base_anchors(size) for size in self.base_sizes]
 
     @property
-    def num_levels(self) -> int:
-        """Number of pyramid levels."""
-        return len(self.strides)
-
-    @property
     def num_base_priors(self) -> list[int]:
         """Anchors per position, per level (``len(ratios) * len(scales)``)."""
         return [anchors.shape[0] for anchors in self.base_anchors]
@@ -105,47 +101,11 @@ class AnchorGenerator:
             [center - widths / 2, center - heights / 2, center + widths / 2, center + heights / 2], dim=-1
         )
 
-    def grid_priors(
-        self,
-        featmap_sizes: Sequence[Sequence[int]],
-        device: torch.device | str = "cpu",
-        dtype: torch.dtype = torch.float32,
-    ) -> list[torch.Tensor]:
-        """Anchors of every level.
-
-        Args:
-            featmap_sizes: per level ``(H, W)`` of the feature map.
-            device: device of the result.
-            dtype: dtype of the result.
-
-        Returns:
-            Per level, (H * W * A, 4) xyxy anchors in image pixels.
-        """
-        if len(featmap_sizes) != self.num_levels:
-            raise ValueError(
-                f"AnchorGenerator: {len(featmap_sizes)} feature maps for {self.num_levels} levels"
-            )
-        return [
-            self.single_level_grid_priors(size, level, device, dtype)
-            for level, size in enumerate(featmap_sizes)
-        ]
-
-    def single_level_grid_priors(
-        self,
-        featmap_size: Sequence[int],
-        level: int,
-        device: torch.device | str = "cpu",
-        dtype: torch.dtype = torch.float32,
-    ) -> torch.Tensor:
-        """(H * W * A, 4) xyxy anchors of one level, position-major."""
-        height, width = featmap_size
-        stride_w, stride_h = self.strides[level]
-        shift_x = torch.arange(width, dtype=torch.float64) * stride_w
-        shift_y = torch.arange(height, dtype=torch.float64) * stride_h
-        yy, xx = torch.meshgrid(shift_y, shift_x, indexing="ij")
+    def level_priors(self, featmap_size: Sequence[int], level: int) -> torch.Tensor:
+        """(H * W * A, 4) float64 xyxy anchors of one level in image pixels, position-major."""
+        xx, yy = cell_positions(featmap_size, self.strides[level])
         shifts = torch.stack([xx, yy, xx, yy], dim=-1).reshape(-1, 1, 4)
-        anchors = (shifts + self.base_anchors[level][None]).reshape(-1, 4)
-        return anchors.to(device=device, dtype=dtype)
+        return (shifts + self.base_anchors[level][None]).reshape(-1, 4)
 
     def valid_flags(
         self,

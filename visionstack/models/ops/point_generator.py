@@ -7,12 +7,13 @@ from collections.abc import Sequence
 import torch
 
 from ...registry import MODELS
+from .prior_generator import PriorGenerator, cell_positions
 
 __all__ = ["MlvlPointGenerator"]
 
 
 @MODELS.register()
-class MlvlPointGenerator:
+class MlvlPointGenerator(PriorGenerator):
     """One point per feature-map position: ``((x + offset) * stride_w, (y + offset) * stride_h)``.
 
     MMDetection 3.x defaults to ``offset=0.5`` (cell centers; FCOS and the other heads built on
@@ -32,60 +33,21 @@ class MlvlPointGenerator:
         self.offset = offset
 
     @property
-    def num_levels(self) -> int:
-        """Number of pyramid levels."""
-        return len(self.strides)
-
-    @property
     def num_base_priors(self) -> list[int]:
         """Priors per position, per level (always 1)."""
         return [1] * self.num_levels
 
-    def grid_priors(
-        self,
-        featmap_sizes: Sequence[Sequence[int]],
-        device: torch.device | str = "cpu",
-        dtype: torch.dtype = torch.float32,
-        with_stride: bool = False,
-    ) -> list[torch.Tensor]:
-        """Points of every level.
-
-        Args:
-            featmap_sizes: per level ``(H, W)``.
-            device: device of the result.
-            dtype: dtype of the result.
-            with_stride: append ``(stride_w, stride_h)`` to each point (RTMDet's assigner uses it).
-
-        Returns:
-            Per level, (H * W, 2) ``(x, y)`` image pixels, or (H * W, 4) ``(x, y, stride_w, stride_h)``.
-        """
-        if len(featmap_sizes) != self.num_levels:
-            raise ValueError(
-                f"MlvlPointGenerator: {len(featmap_sizes)} feature maps for {self.num_levels} levels"
-            )
-        return [
-            self.single_level_grid_priors(size, level, device, dtype, with_stride)
-            for level, size in enumerate(featmap_sizes)
-        ]
-
-    def single_level_grid_priors(
-        self,
-        featmap_size: Sequence[int],
-        level: int,
-        device: torch.device | str = "cpu",
-        dtype: torch.dtype = torch.float32,
-        with_stride: bool = False,
+    def level_priors(
+        self, featmap_size: Sequence[int], level: int, with_stride: bool = False
     ) -> torch.Tensor:
-        """(H * W, 2) or (H * W, 4) points of one level, row-major."""
-        height, width = featmap_size
+        """Float64 points of one level, row-major: (H * W, 2) ``(x, y)`` image pixels, or (H * W, 4)
+        ``(x, y, stride_w, stride_h)`` with ``with_stride`` (RTMDet's assigner uses the strides)."""
         stride_w, stride_h = self.strides[level]
-        xs = (torch.arange(width, dtype=torch.float64) + self.offset) * stride_w
-        ys = (torch.arange(height, dtype=torch.float64) + self.offset) * stride_h
-        yy, xx = torch.meshgrid(ys, xs, indexing="ij")
+        xx, yy = cell_positions(featmap_size, (stride_w, stride_h), self.offset)
         columns = [xx.reshape(-1), yy.reshape(-1)]
         if with_stride:
             columns += [torch.full_like(columns[0], stride_w), torch.full_like(columns[0], stride_h)]
-        return torch.stack(columns, dim=-1).to(device=device, dtype=dtype)
+        return torch.stack(columns, dim=-1)
 
     def __repr__(self) -> str:
         return f"MlvlPointGenerator(strides={self.strides}, offset={self.offset})"

@@ -19,7 +19,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ...data.base_dataset import BaseDataset
-from ...data.transforms.base import Transform
 from ...registry import DATASETS
 
 __all__ = ["IMG_EXTENSIONS", "ImageFolder", "ImageList", "read_image_list", "scan_image_folder"]
@@ -137,8 +136,10 @@ class ImageFolder(BaseDataset):
         classes: class names (or a text file with one per line). Folder mode: only these sub-folders
             are read, labelled by their position here; default: all sub-folders, sorted.
         extensions: file suffixes counted as images (case-insensitive), folder mode only.
-        metainfo, pipeline, filter_cfg, indices, serialize_data, test_mode, lazy_init,
-        skip_bad_samples, max_refetch: see :class:`BaseDataset`.
+        metainfo: see :class:`BaseDataset`; its ``classes`` and the ``classes`` argument are exclusive.
+        **kwargs: the other :class:`BaseDataset` arguments (``pipeline``, ``filter_cfg``, ``indices``,
+            ``serialize_data``, ``test_mode``, ``lazy_init``, ``skip_bad_samples``, ``max_refetch``);
+            config validation checks their names against BaseDataset's.
     """
 
     def __init__(
@@ -149,14 +150,7 @@ class ImageFolder(BaseDataset):
         classes: Sequence[str] | str | None = None,
         extensions: Sequence[str] = IMG_EXTENSIONS,
         metainfo: Mapping[str, Any] | None = None,
-        pipeline: Sequence[Transform] = (),
-        filter_cfg: Mapping[str, Any] | None = None,
-        indices: int | Sequence[int] | None = None,
-        serialize_data: bool = True,
-        test_mode: bool = False,
-        lazy_init: bool = False,
-        skip_bad_samples: bool = False,
-        max_refetch: int = 100,
+        **kwargs: Any,
     ) -> None:
         self.extensions = tuple(extensions)
         super().__init__(
@@ -164,14 +158,7 @@ class ImageFolder(BaseDataset):
             data_root=data_root,
             data_prefix=_prefix_dict(data_prefix),
             metainfo=_with_classes(metainfo, classes, type(self).__name__),
-            pipeline=pipeline,
-            filter_cfg=filter_cfg,
-            indices=indices,
-            serialize_data=serialize_data,
-            test_mode=test_mode,
-            lazy_init=lazy_init,
-            skip_bad_samples=skip_bad_samples,
-            max_refetch=max_refetch,
+            **kwargs,
         )
 
     @property
@@ -204,8 +191,8 @@ class ImageList(ImageFolder):
         data_root: the dataset root.
         data_prefix: the folder below ``data_root`` that the listed paths start from.
         classes: class names (or a text file with one per line); labels must be below their count.
-        metainfo, pipeline, filter_cfg, indices, serialize_data, test_mode, lazy_init,
-        skip_bad_samples, max_refetch: see :class:`BaseDataset`.
+        **kwargs: the other :class:`ImageFolder` arguments (``metainfo``, ``pipeline``, ``indices`` ...;
+            ``extensions`` has no effect on a list).
     """
 
     def __init__(
@@ -214,30 +201,10 @@ class ImageList(ImageFolder):
         data_root: str = "",
         data_prefix: str | Mapping[str, str] = "",
         classes: Sequence[str] | str | None = None,
-        metainfo: Mapping[str, Any] | None = None,
-        pipeline: Sequence[Transform] = (),
-        filter_cfg: Mapping[str, Any] | None = None,
-        indices: int | Sequence[int] | None = None,
-        serialize_data: bool = True,
-        test_mode: bool = False,
-        lazy_init: bool = False,
-        skip_bad_samples: bool = False,
-        max_refetch: int = 100,
+        **kwargs: Any,
     ) -> None:
         if not ann_file:
             raise ValueError("ImageList: ann_file is required (a text file of 'relative/path label' lines)")
         super().__init__(
-            data_root=data_root,
-            data_prefix=data_prefix,
-            ann_file=ann_file,
-            classes=classes,
-            metainfo=metainfo,
-            pipeline=pipeline,
-            filter_cfg=filter_cfg,
-            indices=indices,
-            serialize_data=serialize_data,
-            test_mode=test_mode,
-            lazy_init=lazy_init,
-            skip_bad_samples=skip_bad_samples,
-            max_refetch=max_refetch,
+            data_root=data_root, data_prefix=data_prefix, ann_file=ann_file, classes=classes, **kwargs
         )

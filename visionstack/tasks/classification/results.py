@@ -26,8 +26,9 @@ import numpy as np
 import torch
 
 from visionstack.evaluation import BaseMetric, Evaluator
-from visionstack.registry import METRICS, build, resolve_type
+from visionstack.registry import METRICS, build
 
+from ..result_files import metric_entries, read_json_list
 from .datasets import IMG_EXTENSIONS, read_image_list, scan_image_folder
 from .metrics import Accuracy
 from .records import classification_record
@@ -111,15 +112,7 @@ def read_result_records(path: str | os.PathLike) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"classification results file not found: {str(path)!r}")
-    try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"classification results {str(path)!r} is not valid JSON: {error}") from error
-    if not isinstance(records, list):
-        raise ValueError(
-            f"classification results {str(path)!r} must be a JSON list of per-image records, got "
-            f"{type(records).__name__}"
-        )
+    records = read_json_list(path, "classification results", "per-image records")
     for index, record in enumerate(records):
         problem = _record_problem(record)
         if problem:
@@ -229,10 +222,9 @@ def _rebuilt_sample(record: dict, gt_label: int, num_classes: int, class_names: 
 
 def _metrics_from_config(metrics: Mapping | Sequence[Mapping] | None, ranked: int, num_classes: int) -> list:
     """The scoring metrics of a ``test_evaluator`` config (writers left out), or the default Accuracy."""
-    entries = [metrics] if isinstance(metrics, Mapping) else list(metrics or [])
     built = []
-    for entry in entries:
-        if issubclass(resolve_type(entry["type"], METRICS), ClsResultWriter):
+    for target, entry in metric_entries(metrics):
+        if issubclass(target, ClsResultWriter):
             continue
         built.append(build(dict(entry), METRICS))
     if built:

@@ -13,14 +13,14 @@ The standard result files are COCO's (what a COCO evaluation server takes), writ
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from visionstack.registry import METRICS, build, resolve_type
+from visionstack.registry import METRICS, build
 
+from ..result_files import metric_entries, read_json_list
 from .metrics.coco_metric import CocoMetric
 
 __all__ = ["evaluate_files", "read_coco_results", "result_files"]
@@ -61,14 +61,7 @@ def read_coco_results(path: str | os.PathLike) -> tuple[str, list[dict]]:
             and the record.
     """
     path = Path(path)
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"COCO results {str(path)!r} is not valid JSON: {error}") from error
-    if not isinstance(results, list):
-        raise ValueError(
-            f"COCO results {str(path)!r} must be a JSON list of detections, got {type(results).__name__}"
-        )
+    results = read_json_list(path, "COCO results", "detections")
     if results:
         kind = "segm" if isinstance(results[0], dict) and "segmentation" in results[0] else "bbox"
     else:
@@ -105,10 +98,8 @@ def _result_problem(result: Any, kind: str) -> str | None:
 
 def _coco_metric(metrics: Mapping | Sequence[Mapping] | None, gt: str, kinds: set[str]) -> CocoMetric:
     """The config's CocoMetric re-made to score against ``gt`` and write nothing; default: one for ``kinds``."""
-    entries = [metrics] if isinstance(metrics, Mapping) else list(metrics or [])
     coco_entries = []
-    for entry in entries:
-        target = resolve_type(entry["type"], METRICS)
+    for target, entry in metric_entries(metrics):
         if not issubclass(target, CocoMetric):
             raise ValueError(
                 f"eval detection scores COCO results with CocoMetric; the config's {target.__name__} "

@@ -20,8 +20,9 @@ import numpy as np
 import torch
 
 from visionstack.data.transforms.annotations import apply_label_map, read_seg_map, reduce_zero_label_map
-from visionstack.registry import METRICS, build, resolve_type
+from visionstack.registry import METRICS, build
 
+from ..result_files import metric_entries
 from .metrics import IoUMetric, prediction_file_name, save_label_map
 
 __all__ = ["evaluate_files", "ground_truth_maps", "prediction_file_name", "save_label_map"]
@@ -82,10 +83,8 @@ def ground_truth_maps(
 
 def _iou_metrics(metrics: Mapping | Sequence[Mapping] | None, ignore_index: int | None) -> list[IoUMetric]:
     """The config's IoUMetrics, writing nothing; default ``IoUMetric(ignore_index=...)``."""
-    entries = [metrics] if isinstance(metrics, Mapping) else list(metrics or [])
     built = []
-    for entry in entries:
-        target = resolve_type(entry["type"], METRICS)
+    for target, entry in metric_entries(metrics):
         if not issubclass(target, IoUMetric):
             raise ValueError(
                 f"eval segmentation scores label maps with IoUMetric; the config's {target.__name__} cannot read them"

@@ -13,8 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ...data.transforms.base import BaseTransform
-from ...data.transforms.formatting import image_to_tensor
+from ...data.transforms.formatting import BasePackInputs
 from ...registry import TRANSFORMS
 from ...structures import DataSample, PixelData
 
@@ -34,7 +33,7 @@ SEG_META_KEYS = (
 
 
 @TRANSFORMS.register()
-class PackSegInputs(BaseTransform):
+class PackSegInputs(BasePackInputs):
     """Make ``{"inputs": (C, H, W) tensor, "data_samples": DataSample}`` for semantic segmentation.
 
     ``inputs`` keeps the image's dtype and BGR order (the data preprocessor normalises it).
@@ -52,14 +51,9 @@ class PackSegInputs(BaseTransform):
     """
 
     def __init__(self, meta_keys: Sequence[str] = SEG_META_KEYS) -> None:
-        self.meta_keys = tuple(meta_keys)
+        super().__init__(meta_keys)
 
-    def transform(self, results: dict) -> dict:
-        if "img" not in results:
-            raise KeyError(
-                f"PackSegInputs: the results have no `img` (keys: {sorted(results)}); put LoadImage first"
-            )
-        sample = DataSample(metainfo={key: results[key] for key in self.meta_keys if key in results})
+    def pack_annotations(self, results: dict, sample: DataSample) -> None:
         seg_map = results.get("gt_seg_map")
         if seg_map is not None:
             seg_map = np.asarray(seg_map)
@@ -70,4 +64,3 @@ class PackSegInputs(BaseTransform):
                 )
             data = torch.from_numpy(np.ascontiguousarray(seg_map.astype(np.int64)))[None]
             sample.gt_sem_seg = PixelData(data=data)
-        return {"inputs": image_to_tensor(results["img"]), "data_samples": sample}

@@ -12,13 +12,13 @@ target, and binary cross-entropy on the centerness of the positives.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
+from ....models.layers import bias_init_with_prob
 from ....models.losses.bce_loss import BCEWithLogitsLoss
 from ....models.losses.focal_loss import FocalLoss
 from ....models.losses.iou_loss import IoULoss
@@ -136,7 +136,7 @@ class FCOSHead(DenseHeadInference, nn.Module):
         self.conv_centerness = nn.Conv2d(tower_out, 1, 3, padding=1)
         self.scales = nn.ModuleList(Scale(1.0) for _ in self.strides)
         init_head_convs(self)
-        nn.init.constant_(self.conv_cls.bias, -math.log((1 - prior_prob) / prior_prob))
+        nn.init.constant_(self.conv_cls.bias, bias_init_with_prob(prior_prob))
 
     def forward(
         self, feats: Sequence[torch.Tensor]

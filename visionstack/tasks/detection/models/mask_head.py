@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ....models.layers import check_num_classes, kaiming_init
 from ....models.losses.bce_loss import BCEWithLogitsLoss
 from ....models.ops import roi_align
 from ....registry import MODELS
@@ -141,9 +142,7 @@ class FCNMaskHead(nn.Module):
         loss_mask: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"FCNMaskHead: num_classes must be >= 1, got {num_classes}")
-        self.num_classes = num_classes
+        self.num_classes = check_num_classes(num_classes, "FCNMaskHead")
         self.class_agnostic = class_agnostic
         self.mask_size = 2 * roi_feat_size
         self.loss_mask = loss_mask or BCEWithLogitsLoss()
@@ -155,8 +154,7 @@ class FCNMaskHead(nn.Module):
         self.conv_logits = nn.Conv2d(conv_out_channels, 1 if class_agnostic else num_classes, 1)
         # He initialisation (fan_out, ReLU) as MMDetection's ConvModule and FCNMaskHead.init_weights
         for module in [*self.convs, self.upsample, self.conv_logits]:
-            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            nn.init.zeros_(module.bias)
+            kaiming_init(module, mode="fan_out", nonlinearity="relu")
 
     def forward(self, roi_feats: torch.Tensor) -> torch.Tensor:
         hidden = roi_feats

@@ -9,13 +9,14 @@ non-ignored anchors and an L1 loss on the positives' deltas, both divided by the
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import torch
 from torch import nn
 
+from ....models.layers import bias_init_with_prob, check_num_classes, init_by_type, normal_init
 from ....models.losses.focal_loss import FocalLoss
 from ....models.losses.smooth_l1_loss import L1Loss
 from ....models.ops import AnchorGenerator, DeltaXYWHBBoxCoder, MaxIoUAssigner, PseudoSampler
@@ -46,11 +47,7 @@ def conv_tower(
 
 def init_head_convs(module: nn.Module, std: float = 0.01) -> None:
     """Normal(0, std) weights and zero biases for every conv (the paper's head initialisation)."""
-    for layer in module.modules():
-        if isinstance(layer, nn.Conv2d):
-            nn.init.normal_(layer.weight, std=std)
-            if layer.bias is not None:
-                nn.init.zeros_(layer.bias)
+    init_by_type(module, [(nn.Conv2d, partial(normal_init, std=std))])
 
 
 @MODELS.register()
@@ -98,9 +95,7 @@ class RetinaHead(DenseHeadInference, nn.Module):
         test_cfg: DetTestConfig | Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"RetinaHead: num_classes must be >= 1, got {num_classes}")
-        self.num_classes = num_classes
+        self.num_classes = check_num_classes(num_classes, "RetinaHead")
         self.prior_generator = anchor_generator or AnchorGenerator(
             strides=[8, 16, 32, 64, 128], ratios=[0.5, 1.0, 2.0], octave_base_scale=4, scales_per_octave=3
         )
@@ -121,7 +116,7 @@ class RetinaHead(DenseHeadInference, nn.Module):
         self.retina_cls = nn.Conv2d(tower_out, self.num_anchors * num_classes, 3, padding=1)
         self.retina_reg = nn.Conv2d(tower_out, self.num_anchors * 4, 3, padding=1)
         init_head_convs(self)
-        nn.init.constant_(self.retina_cls.bias, -math.log((1 - prior_prob) / prior_prob))
+        nn.init.constant_(self.retina_cls.bias, bias_init_with_prob(prior_prob))
 
     def forward(self, feats: Sequence[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Raw per-level classification logits and box deltas (see the class docstring)."""

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ....models.layers import check_num_classes, normal_init, xavier_init
 from ....models.losses import CrossEntropyLoss
 from ....models.losses.smooth_l1_loss import L1Loss
 from ....models.ops import DeltaXYWHBBoxCoder, MaxIoUAssigner, RandomSampler, RoIAlign
@@ -190,9 +191,7 @@ class Shared2FCBBoxHead(nn.Module):
         loss_bbox: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"Shared2FCBBoxHead: num_classes must be >= 1, got {num_classes}")
-        self.num_classes = num_classes
+        self.num_classes = check_num_classes(num_classes, "Shared2FCBBoxHead")
         self.reg_class_agnostic = reg_class_agnostic
         self.bbox_coder = bbox_coder or DeltaXYWHBBoxCoder(target_stds=(0.1, 0.1, 0.2, 0.2))
         self.loss_cls = loss_cls or CrossEntropyLoss()
@@ -207,12 +206,9 @@ class Shared2FCBBoxHead(nn.Module):
         self.fc_reg = nn.Linear(fc_out_channels, 4 if reg_class_agnostic else 4 * num_classes)
         # initialisation of MMDetection's ConvFCBBoxHead / BBoxHead
         for fc in self.shared_fcs:
-            nn.init.xavier_uniform_(fc.weight)
-            nn.init.zeros_(fc.bias)
-        nn.init.normal_(self.fc_cls.weight, std=0.01)
-        nn.init.normal_(self.fc_reg.weight, std=0.001)
-        nn.init.zeros_(self.fc_cls.bias)
-        nn.init.zeros_(self.fc_reg.bias)
+            xavier_init(fc)
+        normal_init(self.fc_cls, std=0.01)
+        normal_init(self.fc_reg, std=0.001)
 
     def forward(self, roi_feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         hidden = roi_feats.flatten(1)

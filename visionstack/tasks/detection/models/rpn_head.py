@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ....models.layers import normal_init
 from ....models.losses.bce_loss import BCEWithLogitsLoss
 from ....models.losses.smooth_l1_loss import L1Loss
 from ....models.ops import (
@@ -115,8 +116,7 @@ class RPNHead(nn.Module):
         self.rpn_cls = nn.Conv2d(feat_channels, self.num_anchors, 1)
         self.rpn_reg = nn.Conv2d(feat_channels, self.num_anchors * 4, 1)
         for conv in (self.rpn_conv, self.rpn_cls, self.rpn_reg):
-            nn.init.normal_(conv.weight, std=0.01)
-            nn.init.zeros_(conv.bias)
+            normal_init(conv, std=0.01)
 
     def forward(self, feats: Sequence[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Per level (N, A, H, W) objectness logits and (N, A * 4, H, W) deltas."""

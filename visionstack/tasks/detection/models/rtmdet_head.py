@@ -15,8 +15,8 @@ Parameter names follow MMDetection's ``RTMDetSepBNHead`` (``cls_convs.<level>.<i
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import torch
@@ -24,6 +24,7 @@ import torch.distributed as torch_dist
 from torch import nn
 
 from ....models.backbones.cspnext import ActLayer, ConvNormAct, NormLayer, default_norm_layer
+from ....models.layers import bias_init_with_prob, check_num_classes, constant_init, init_by_type, normal_init
 from ....models.losses.gfocal_loss import QualityFocalLoss
 from ....models.losses.iou_loss import GIoULoss
 from ....models.ops import DistancePointBBoxCoder, DynamicSoftLabelAssigner, MlvlPointGenerator
@@ -102,9 +103,7 @@ class RTMDetSepBNHead(DenseHeadInference, nn.Module):
         act_layer: ActLayer = nn.SiLU,
     ) -> None:
         super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"RTMDetSepBNHead: num_classes must be >= 1, got {num_classes}")
-        self.num_classes = num_classes
+        self.num_classes = check_num_classes(num_classes, "RTMDetSepBNHead")
         self.exp_on_reg = exp_on_reg
         self.prior_generator = prior_generator or MlvlPointGenerator(strides=[8, 16, 32], offset=0.0)
         self.bbox_coder = bbox_coder or DistancePointBBoxCoder()
@@ -170,15 +169,11 @@ class RTMDetSepBNHead(DenseHeadInference, nn.Module):
 
     def _init_weights(self) -> None:
         """Convs ~ N(0, 0.01), norms at identity, classification bias for a 1% prior (RetinaNet)."""
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.normal_(module.weight, std=0.01)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.BatchNorm2d):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
-        prior_bias = -math.log((1 - 0.01) / 0.01)
+        init_by_type(
+            self,
+            [(nn.Conv2d, partial(normal_init, std=0.01)), (nn.BatchNorm2d, partial(constant_init, val=1.0))],
+        )
+        prior_bias = bias_init_with_prob(0.01)
         for conv in self.rtm_cls:
             nn.init.constant_(conv.bias, prior_bias)
 

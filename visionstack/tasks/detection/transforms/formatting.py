@@ -7,12 +7,13 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ....data.transforms.base import BaseTransform
-from ....data.transforms.formatting import image_to_tensor
+from ....data.transforms.formatting import IMAGE_META_KEYS, BasePackInputs
 from ....registry import TRANSFORMS
 from ....structures import DataSample, InstanceData, PixelData
 
-__all__ = ["PackDetInputs"]
+__all__ = ["DET_META_KEYS", "PackDetInputs"]
+
+DET_META_KEYS = ("img_id", *IMAGE_META_KEYS, "sample_idx", "pad_shape")
 
 
 def _instances(results: dict, keep: np.ndarray) -> InstanceData:
@@ -42,7 +43,7 @@ def _check_mask_size(results: dict) -> None:
 
 
 @TRANSFORMS.register()
-class PackDetInputs(BaseTransform):
+class PackDetInputs(BasePackInputs):
     """Make ``{"inputs": uint8 (C, H, W) tensor, "data_samples": DataSample}`` for detection.
 
     ``data_samples.gt_instances`` holds the instances without ``gt_ignore_flags`` and
@@ -56,28 +57,10 @@ class PackDetInputs(BaseTransform):
         meta_keys: results keys copied into the metainfo (missing ones skipped).
     """
 
-    def __init__(
-        self,
-        meta_keys: Sequence[str] = (
-            "img_id",
-            "img_path",
-            "ori_shape",
-            "img_shape",
-            "scale_factor",
-            "flip",
-            "flip_direction",
-            "sample_idx",
-            "pad_shape",
-        ),
-    ) -> None:
-        self.meta_keys = tuple(meta_keys)
+    def __init__(self, meta_keys: Sequence[str] = DET_META_KEYS) -> None:
+        super().__init__(meta_keys)
 
-    def transform(self, results: dict) -> dict:
-        if "img" not in results:
-            raise KeyError(
-                f"PackDetInputs: the results have no `img` (keys: {sorted(results)}); put LoadImage first"
-            )
-        sample = DataSample(metainfo={key: results[key] for key in self.meta_keys if key in results})
+    def pack_annotations(self, results: dict, sample: DataSample) -> None:
         if results.get("gt_bboxes") is not None or results.get("gt_masks") is not None:
             count = (
                 len(results["gt_bboxes"])
@@ -95,4 +78,3 @@ class PackDetInputs(BaseTransform):
         if results.get("gt_seg_map") is not None:
             seg = np.asarray(results["gt_seg_map"]).astype(np.int64)
             sample.gt_sem_seg = PixelData(sem_seg=torch.from_numpy(np.ascontiguousarray(seg)))
-        return {"inputs": image_to_tensor(results["img"]), "data_samples": sample}
