@@ -88,54 +88,58 @@ def verify_export(
     if model is not None:
         inferencer.model = model.eval()
     runtime = OnnxInferencer(model_dir, model_file=model_file)
-    task = runtime.task
     dataset = None
     if images is None:
         dataset, _ = _val_dataset(cfg)
         images = [_img_path(dataset[index]) for index in range(min(num_images, len(dataset)))]
-    report: dict[str, Any] = {
-        "task": task,
-        "images": len(images),
-        "max_input_diff": 0.0,
-        "max_output_diff": 0.0,
-    }
-    adapter = runtime.adapter
+    report: dict[str, Any] = {"task": runtime.task, "images": len(images), "max_input_diff": 0.0}
+    if runtime.adapter.compare_raw_outputs:
+        report["max_output_diff"] = 0.0
     extra: dict[str, float] = {}
     for path in images:
-        inputs, samples = _torch_inputs(inferencer, path)
-        reference = inferencer.model.export_forward(*adapter.export_args(inputs, samples))
-        reference = reference if isinstance(reference, tuple) else (reference,)
-        prepared, meta = runtime.preprocessor.image(runtime_image(path))
-        batch = runtime.preprocessor.batch([prepared])
-        if batch.shape == tuple(inputs.shape):
-            report["max_input_diff"] = max(
-                report["max_input_diff"], float(np.abs(batch - inputs.numpy()).max())
-            )
-        else:
-            report["input_shape_mismatch"] = [list(inputs.shape), list(batch.shape)]
-        predicted = inferencer.model.test_step(
-            FUNCTIONS.get("pseudo_collate")([inferencer.pipeline({"img_path": path, "sample_idx": 0})])
-        )[0]
-        result = runtime.predict_arrays([runtime_image(path)])[0]
-        if adapter.compare_raw_outputs:
-            outputs = runtime.run(batch, [meta])
-            name = runtime.output_names[0]
-            if outputs[name].shape == tuple(reference[0].shape):
-                diff = float(np.abs(outputs[name] - reference[0].numpy()).max())
-                report["max_output_diff"] = max(report["max_output_diff"], diff)
-        merge_comparisons(extra, adapter.compare(predicted, result))
-    if not adapter.compare_raw_outputs:
-        report.pop("max_output_diff")
+        merge_comparisons(extra, _compare_image(inferencer, runtime, path, report))
     report.update(extra)
     if metric:
         report["metrics"] = _compare_metrics(cfg, inferencer, runtime, dataset, max_val, log)
-        report["metric_diff"] = {
-            key: abs(report["metrics"]["pytorch"][key] - report["metrics"]["onnxruntime"][key])
-            for key in report["metrics"]["pytorch"]
-            if isinstance(report["metrics"]["pytorch"][key], (int, float))
-            and isinstance(report["metrics"]["onnxruntime"].get(key), (int, float))
-        }
+        report["metric_diff"] = _metric_differences(
+            report["metrics"]["pytorch"], report["metrics"]["onnxruntime"]
+        )
     return report
+
+
+def _compare_image(
+    inferencer: Inferencer, runtime: OnnxInferencer, path: str, report: dict[str, Any]
+) -> dict:
+    """One image through both paths: updates the input (and raw output) differences in ``report`` and
+    returns the task adapter's comparison of the final predictions."""
+    adapter = runtime.adapter
+    inputs, samples = _torch_inputs(inferencer, path)
+    prepared, meta = runtime.preprocessor.image(runtime_image(path))
+    batch = runtime.preprocessor.batch([prepared])
+    if batch.shape == tuple(inputs.shape):
+        report["max_input_diff"] = max(report["max_input_diff"], float(np.abs(batch - inputs.numpy()).max()))
+    else:
+        report["input_shape_mismatch"] = [list(inputs.shape), list(batch.shape)]
+    if adapter.compare_raw_outputs:
+        reference = inferencer.model.export_forward(*adapter.export_args(inputs, samples))
+        reference = reference if isinstance(reference, tuple) else (reference,)
+        output = runtime.run(batch, [meta])[runtime.output_names[0]]
+        if output.shape == tuple(reference[0].shape):
+            diff = float(np.abs(output - reference[0].numpy()).max())
+            report["max_output_diff"] = max(report["max_output_diff"], diff)
+    predicted = inferencer.model.test_step(
+        FUNCTIONS.get("pseudo_collate")([inferencer.pipeline({"img_path": path, "sample_idx": 0})])
+    )[0]
+    return adapter.compare(predicted, runtime.predict_arrays([runtime_image(path)])[0])
+
+
+def _metric_differences(reference: Mapping[str, Any], exported: Mapping[str, Any]) -> dict[str, float]:
+    """``|reference - exported|`` of every numeric metric both have."""
+    return {
+        key: abs(value - exported[key])
+        for key, value in reference.items()
+        if isinstance(value, (int, float)) and isinstance(exported.get(key), (int, float))
+    }
 
 
 def runtime_image(path: str) -> np.ndarray:
