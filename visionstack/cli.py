@@ -136,11 +136,12 @@ def cmd_infer(args: argparse.Namespace) -> int:
         )
     inferencer = Inferencer(_load_config(args), args.checkpoint, device=args.device)
     samples = inferencer(args.inputs)
-    records = inferencer.to_records(samples, topk=args.topk)
+    results = inferencer.to_results(samples)
+    records = inferencer.to_records(samples, topk=args.topk, results=results)
     context = inferencer.context(topk=args.topk, score_thr=args.score_thr)
     _print_predictions(inferencer.adapter, records, context)
     if args.out_dir:
-        _write_predictions(args.out_dir, inferencer.adapter, inferencer.to_results(samples), records, context)
+        _write_predictions(args.out_dir, inferencer.adapter, results, records, context)
     return 0
 
 

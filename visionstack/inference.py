@@ -106,13 +106,16 @@ class Inferencer:
         """The predictions as results: ``pred_*`` fields as dicts of NumPy arrays (see the adapter)."""
         return [self.adapter.to_result(sample) for sample in samples]
 
-    def to_records(self, samples: Sequence[DataSample], topk: int = 5) -> list[dict[str, Any]]:
+    def to_records(
+        self, samples: Sequence[DataSample], topk: int = 5, results: Sequence[dict[str, Any]] | None = None
+    ) -> list[dict[str, Any]]:
         """JSON-ready results, one per image: ``img_path`` and the task's fields (the adapter's
-        ``to_record``: e.g. a ranked ``topk`` list for a classifier). Other
-        ``pred_*`` fields of the samples are written as plain nested lists."""
+        ``to_record``: e.g. a ranked ``topk`` list for a classifier). Other ``pred_*`` fields of the
+        samples are written as plain nested lists. ``results``: the samples' :meth:`to_results`, when the
+        caller has them already."""
         context = self.context(topk=topk)
         records = []
-        for sample, result in zip(samples, self.to_results(samples)):
+        for sample, result in zip(samples, results if results is not None else self.to_results(samples)):
             record: dict[str, Any] = {"img_path": sample.get("img_path")}
             record.update(self.adapter.to_record(result, context))
             for name, value in sample.items():
