@@ -138,11 +138,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
     samples = inferencer(args.inputs)
     results = inferencer.to_results(samples)
     records = inferencer.to_records(samples, topk=args.topk, results=results)
-    context = inferencer.context(topk=args.topk, score_thr=args.score_thr)
-    _print_predictions(inferencer.adapter, records, context)
-    if args.out_dir:
-        _write_predictions(args.out_dir, inferencer.adapter, results, records, context)
-    return 0
+    return _report_predictions(args, inferencer, results, records)
 
 
 def _infer_onnxruntime(args: argparse.Namespace) -> int:
@@ -157,6 +153,11 @@ def _infer_onnxruntime(args: argparse.Namespace) -> int:
     inferencer = OnnxInferencer(args.config, model_file=args.model_file, num_threads=args.threads)
     results = inferencer(inputs)
     records = inferencer.to_records(results, topk=args.topk)
+    return _report_predictions(args, inferencer, results, records)
+
+
+def _report_predictions(args: argparse.Namespace, inferencer: Any, results: list, records: list) -> int:
+    """Print the predictions of either backend; with ``--out-dir`` also write their JSON and drawings."""
     context = inferencer.context(topk=args.topk, score_thr=args.score_thr)
     _print_predictions(inferencer.adapter, records, context)
     if args.out_dir:

@@ -45,7 +45,14 @@ class BaseLoop:
 
 
 class _TrainLoop(BaseLoop):
-    """Shared state of the training loops."""
+    """Shared state of the training loops.
+
+    Args:
+        runner: the runner (given by the runner).
+        dataloader: the training loader (given by the runner).
+        val_begin: first epoch (iteration, for an iteration-based loop) after which to validate.
+        val_interval: validate every this many epochs (iterations) and after the last one.
+    """
 
     by_epoch = True
 
@@ -139,11 +146,9 @@ class EpochBasedTrainLoop(_TrainLoop):
     """Train for ``max_epochs`` passes over the data.
 
     Args:
-        runner: the runner (given by the runner).
-        dataloader: the training loader (given by the runner).
         max_epochs: number of epochs.
-        val_begin: first epoch after which to validate.
-        val_interval: validate every this many epochs (and after the last one).
+        runner, dataloader, val_begin, val_interval: see ``_TrainLoop``; the validation schedule
+            counts epochs.
     """
 
     by_epoch = True
@@ -190,11 +195,9 @@ class IterBasedTrainLoop(_TrainLoop):
     """Train for ``max_iters`` iterations, cycling through the data as often as needed.
 
     Args:
-        runner: the runner (given by the runner).
-        dataloader: the training loader (given by the runner).
         max_iters: number of iterations.
-        val_begin: first iteration after which to validate.
-        val_interval: validate every this many iterations (and after the last one).
+        runner, dataloader, val_begin, val_interval: see ``_TrainLoop``; the validation schedule
+            counts iterations.
     """
 
     by_epoch = False

@@ -1,6 +1,8 @@
 """The schedules: step, multi-step, constant, exponential, linear, cosine, polynomial, one-cycle.
 
-Each class writes ``param_name`` ("lr" by default) of every param group. Formulas are the
+Each class writes ``param_name`` ("lr" by default) of every param group; besides its own
+arguments it takes the window of :class:`ParamScheduler` by keyword (``param_name``, ``begin``,
+``end``, ``by_epoch``, ``last_step``). Formulas are the
 chainable forms (value at step t from the value at step t-1), which equal the closed forms below
 when a scheduler runs alone; ``t`` is the step inside the window (``last_step``), ``T = end - begin - 1``
 its last index and ``v0`` the group's initial value:
@@ -25,7 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..registry import PARAM_SCHEDULERS, ConfigError
-from .param_scheduler import INF, ParamScheduler
+from .param_scheduler import INF, ParamScheduler, window_length
 
 __all__ = [
     "StepLR",
@@ -50,16 +52,12 @@ class StepLR(ParamScheduler):
         optimizer: Any,
         step_size: int,
         gamma: float = 0.1,
-        param_name: str = "lr",
-        begin: int = 0,
-        end: int = INF,
-        by_epoch: bool = True,
-        last_step: int = -1,
+        **window: Any,
     ) -> None:
         if step_size < 1:
             raise ConfigError(f"StepLR.step_size must be >= 1, got {step_size}")
         self.step_size, self.gamma = int(step_size), gamma
-        super().__init__(optimizer, param_name, begin, end, by_epoch, last_step)
+        super().__init__(optimizer, **window)
 
     def _get_value(self) -> list[float]:
         if self.last_step == 0 or self.last_step % self.step_size:
@@ -78,15 +76,11 @@ class MultiStepLR(ParamScheduler):
         optimizer: Any,
         milestones: Sequence[int],
         gamma: float = 0.1,
-        param_name: str = "lr",
-        begin: int = 0,
-        end: int = INF,
-        by_epoch: bool = True,
-        last_step: int = -1,
+        **window: Any,
     ) -> None:
         self.milestones = Counter(int(m) for m in milestones)
         self.gamma = gamma
-        super().__init__(optimizer, param_name, begin, end, by_epoch, last_step)
+        super().__init__(optimizer, **window)
 
     def _get_value(self) -> list[float]:
         count = self.milestones.get(self.last_step, 0)
@@ -103,17 +97,13 @@ class ConstantLR(ParamScheduler):
         self,
         optimizer: Any,
         factor: float = 1.0 / 3,
-        param_name: str = "lr",
-        begin: int = 0,
-        end: int = INF,
-        by_epoch: bool = True,
-        last_step: int = -1,
+        **window: Any,
     ) -> None:
         if not 0 < factor <= 1:
             raise ConfigError(f"ConstantLR.factor must be in (0, 1], got {factor}")
         self.factor = factor
-        self.total_steps = end - begin - 1
-        super().__init__(optimizer, param_name, begin, end, by_epoch, last_step)
+        self.total_steps = window_length(window) - 1
+        super().__init__(optimizer, **window)
 
     def _get_value(self) -> list[float]:
         if self.last_step == 0:
@@ -131,14 +121,10 @@ class ExponentialLR(ParamScheduler):
         self,
         optimizer: Any,
         gamma: float,
-        param_name: str = "lr",
-        begin: int = 0,
-        end: int = INF,
-        by_epoch: bool = True,
-        last_step: int = -1,
+        **window: Any,
     ) -> None:
         self.gamma = gamma
-        super().__init__(optimizer, param_name, begin, end, by_epoch, last_step)
+        super().__init__(optimizer, **window)
 
     def _get_value(self) -> list[float]:
         if self.last_step == 0:
@@ -155,11 +141,7 @@ class LinearLR(ParamScheduler):
         optimizer: Any,
         start_factor: float = 1.0 / 3,
         end_factor: float = 1.0,
-        param_name: str = "lr",
-        begin: int = 0,
-        end: int = INF,
-        by_epoch: bool = True,
-        last_step: int = -1,
+        **window: Any,
     ) -> None:
         if not 0 < start_factor <= 1 or not 0 <= end_factor <= 1:
             raise ConfigError(
@@ -167,8 +149,8 @@ class LinearLR(ParamScheduler):
                 f"got {start_factor}, {end_factor}"
             )
         self.start_factor, self.end_factor = start_factor, end_factor
-        self.total_steps = max(end - begin - 1, 1)
-        super().__init__(optimizer, param_name, begin, end, by_epoch, last_step)
+        self.total_steps = max(window_length(window) - 1, 1)
+        super().__init__(optimizer, **window)
 
     def _get_value(self) -> list[float]:
         if self.last_step == 0:
@@ -198,18 +180,14 @@ class CosineAnnealingLR(ParamScheduler):
         T_max: int | None = None,
         eta_min: float | None = None,  # noqa: N803
         eta_min_ratio: float | None = None,
-        param_name: str = "lr",
-        begin: int = 0,
-        end: int = INF,
-        by_epoch: bool = True,
-        last_step: int = -1,
+        **window: Any,
     ) -> None:
         if eta_min is not None and eta_min_ratio is not None:
             raise ConfigError("CosineAnnealingLR: give either eta_min or eta_min_ratio, not both")
-        self.T_max = int(T_max) if T_max is not None else end - begin
+        self.T_max = int(T_max) if T_max is not None else window_length(window)
         self.eta_min = 0.0 if eta_min is None and eta_min_ratio is None else eta_min
         self.eta_min_ratio = eta_min_ratio
-        super().__init__(optimizer, param_name, begin, end, by_epoch, last_step)
+        super().__init__(optimizer, **window)
 
     def _minimum(self, base: float) -> float:
         return base * self.eta_min_ratio if self.eta_min_ratio is not None else self.eta_min
@@ -238,15 +216,11 @@ class PolyLR(ParamScheduler):
         optimizer: Any,
         eta_min: float = 0.0,
         power: float = 1.0,
-        param_name: str = "lr",
-        begin: int = 0,
-        end: int = INF,
-        by_epoch: bool = True,
-        last_step: int = -1,
+        **window: Any,
     ) -> None:
         self.eta_min, self.power = eta_min, power
-        self.total_steps = max(end - begin - 1, 1)
-        super().__init__(optimizer, param_name, begin, end, by_epoch, last_step)
+        self.total_steps = max(window_length(window) - 1, 1)
+        super().__init__(optimizer, **window)
 
     def _get_value(self) -> list[float]:
         t, total = self.last_step, self.total_steps
@@ -283,13 +257,9 @@ class OneCycleLR(ParamScheduler):
         div_factor: float = 25.0,
         final_div_factor: float = 1e4,
         three_phase: bool = False,
-        param_name: str = "lr",
-        begin: int = 0,
-        end: int = INF,
-        by_epoch: bool = True,
-        last_step: int = -1,
+        **window: Any,
     ) -> None:
-        self.total_steps = int(total_steps) if total_steps is not None else end - begin
+        self.total_steps = int(total_steps) if total_steps is not None else window_length(window)
         if self.total_steps <= 0 or self.total_steps >= INF:
             raise ConfigError("OneCycleLR: give total_steps or a finite window (end - begin)")
         if not 0 <= pct_start <= 1:
@@ -311,7 +281,7 @@ class OneCycleLR(ParamScheduler):
             self.phases = [(rise_end, 0, 1), (2 * rise_end, 1, 0), (self.total_steps - 1, 0, 2)]
         else:
             self.phases = [(rise_end, 0, 1), (self.total_steps - 1, 1, 2)]
-        super().__init__(optimizer, param_name, begin, end, by_epoch, last_step)
+        super().__init__(optimizer, **window)
 
     def _anneal(self, start: float, stop: float, fraction: float) -> float:
         if self.anneal_strategy == "cos":

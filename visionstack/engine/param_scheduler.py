@@ -19,9 +19,14 @@ from typing import Any, ClassVar
 
 from ..registry import PARAM_SCHEDULERS, ConfigError, build, resolve_type, validate
 
-__all__ = ["ParamScheduler", "INF", "build_param_schedulers", "validate_param_scheduler_cfg"]
+__all__ = ["ParamScheduler", "INF", "build_param_schedulers", "validate_param_scheduler_cfg", "window_length"]
 
 INF = 10**9  # "no end" (MMEngine uses the same sentinel)
+
+
+def window_length(window: Mapping[str, Any]) -> int:
+    """``end - begin`` of a scheduler's window keywords (defaults 0 and ``INF``)."""
+    return int(window.get("end", INF)) - int(window.get("begin", 0))
 
 
 class ParamScheduler:

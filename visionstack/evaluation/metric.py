@@ -21,7 +21,7 @@ import torch
 
 from ..utils import dist
 
-__all__ = ["BaseMetric"]
+__all__ = ["BaseMetric", "sample_fields"]
 
 COLLECT_DEVICES = ("cpu", "gpu")
 
@@ -107,6 +107,20 @@ class BaseMetric(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(prefix={self.prefix!r}, {len(self.results)} results)"
+
+
+def sample_fields(sample: Any, keys: Sequence[str], owner: str, index: int, expects: str) -> tuple[Any, ...]:
+    """The fields ``keys`` of one data sample, in order.
+
+    Raises:
+        KeyError: naming the first missing field, ``data_samples[index]`` and ``owner``, followed by
+            ``expects`` (what the metric wants to be given).
+    """
+    values = tuple(sample.get(key) for key in keys)
+    for key, value in zip(keys, values):
+        if value is None:
+            raise KeyError(f"{owner}: data_samples[{index}] has no {key}; the metric expects {expects}")
+    return values
 
 
 def _to_cpu(value: Any) -> Any:

@@ -24,6 +24,7 @@ or through a real loss ``L = loss(f(x), targets)`` when one is given.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -122,19 +123,13 @@ def gradient_check_report(
     return report
 
 
-def gradient_check(
-    model: Layer,
-    x: np.ndarray,
-    loss: Loss | None = None,
-    targets: np.ndarray | None = None,
-    step: float = 1e-5,
-    seed: int = 0,
-) -> float:
+def gradient_check(model: Layer, x: np.ndarray, *args: Any, **kwargs: Any) -> float:
     """Maximum relative error between analytic and numeric gradients, over input and parameters.
 
-    See :func:`gradient_check_report` for the arguments; this returns the worst entry.
+    Takes the arguments of :func:`gradient_check_report` (``loss``, ``targets``, ``step``, ``seed``
+    after ``model`` and ``x``) and returns the worst entry of its report.
     """
-    return max(gradient_check_report(model, x, loss, targets, step, seed).values())
+    return max(gradient_check_report(model, x, *args, **kwargs).values())
 
 
 def loss_gradient_check(loss: Loss, outputs: np.ndarray, targets: np.ndarray, step: float = 1e-5) -> float:

@@ -4,13 +4,15 @@ What a task draws (its predictions, its ground truth) lives in ``tasks/<task>/dr
 """
 
 from .confusion_matrix import plot_confusion_matrix
-from .primitives import as_bgr, class_color, text_color
+from .primitives import as_bgr, blend_canvas, class_color, draw_labels, text_color
 from .training_curves import SCALARS_FILE, plot_logs, read_scalars
 
 __all__ = [
     "SCALARS_FILE",
     "as_bgr",
+    "blend_canvas",
     "class_color",
+    "draw_labels",
     "plot_confusion_matrix",
     "plot_logs",
     "read_scalars",

@@ -155,11 +155,10 @@ class DepthwiseSeparableConvModule(nn.Module):
         in_channels: input channels (also the depthwise conv's groups).
         out_channels: output channels of the pointwise conv.
         kernel_size: depthwise kernel side.
-        stride: depthwise stride.
-        padding: depthwise padding.
-        dilation: depthwise dilation (atrous separable convolution).
         norm_layer: norm factory of both convs (None: no norm).
         act_layer: activation factory of both convs (None: no activation).
+        **depthwise: ``stride``, ``padding`` and ``dilation`` (atrous separable convolution) of the
+            depthwise conv; the pointwise one is a plain 1x1.
 
     Shapes:
         (N, in_channels, H, W) -> (N, out_channels, H', W').
@@ -170,27 +169,31 @@ class DepthwiseSeparableConvModule(nn.Module):
         in_channels: int,
         out_channels: int,
         kernel_size: int,
-        stride: int = 1,
-        padding: int = 0,
-        dilation: int = 1,
         norm_layer: NormFactory | None = None,
         act_layer: ActFactory | None = nn.ReLU,
+        **depthwise: int,
     ) -> None:
         super().__init__()
+        layers = {"norm_layer": norm_layer, "act_layer": act_layer}
         self.depthwise_conv = ConvModule(
             in_channels,
             in_channels,
             kernel_size,
-            stride=stride,
-            padding=padding,
-            dilation=dilation,
             groups=in_channels,
-            norm_layer=norm_layer,
-            act_layer=act_layer,
+            **layers,
+            **_depthwise_options(depthwise),
         )
-        self.pointwise_conv = ConvModule(
-            in_channels, out_channels, 1, norm_layer=norm_layer, act_layer=act_layer
-        )
+        self.pointwise_conv = ConvModule(in_channels, out_channels, 1, **layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pointwise_conv(self.depthwise_conv(x))
+
+
+def _depthwise_options(options: dict[str, int]) -> dict[str, int]:
+    unknown = sorted(set(options) - {"stride", "padding", "dilation"})
+    if unknown:
+        raise TypeError(
+            f"DepthwiseSeparableConvModule: unexpected argument(s) {unknown}; "
+            "the depthwise conv takes stride, padding and dilation"
+        )
+    return options

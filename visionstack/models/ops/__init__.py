@@ -6,21 +6,12 @@ coders, assigners, samplers, ``RoIAlign``) are registered in ``MODELS``: the pro
 registry for model parts and no separate task-utility registry.
 """
 
+from . import boxes
 from .anchor_generator import AnchorGenerator
 from .assign_result import AssignResult
 from .assigners import ATSSAssigner, MaxIoUAssigner
 from .box_coders import DeltaXYWHBBoxCoder, DistancePointBBoxCoder
-from .boxes import (
-    aligned_box_iou,
-    box_area,
-    box_cxcywh_to_xyxy,
-    box_iou,
-    box_xywh_to_xyxy,
-    box_xyxy_to_cxcywh,
-    box_xyxy_to_xywh,
-    clip_boxes,
-    scale_boxes,
-)
+from .boxes import *  # noqa: F403 -- the box helpers, as boxes.__all__ lists them
 from .dynamic_soft_label_assigner import DynamicSoftLabelAssigner
 from .nms import batched_nms, nms, soft_nms
 from .point_generator import MlvlPointGenerator
@@ -41,19 +32,11 @@ __all__ = [
     "RandomSampler",
     "RoIAlign",
     "SamplingResult",
-    "aligned_box_iou",
     "batched_nms",
-    "box_area",
-    "box_cxcywh_to_xyxy",
-    "box_iou",
-    "box_xywh_to_xyxy",
-    "box_xyxy_to_cxcywh",
-    "box_xyxy_to_xywh",
-    "clip_boxes",
     "multiclass_nms",
     "nms",
     "roi_align",
-    "scale_boxes",
     "soft_nms",
     "stable_topk",
+    *boxes.__all__,
 ]

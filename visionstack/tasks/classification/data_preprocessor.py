@@ -26,8 +26,9 @@ class ClsDataPreprocessor(DataPreprocessor):
     """Normalise, pad and stack a classification batch; mix it while training.
 
     Args:
-        mean, std, bgr_to_rgb, pad_size_divisor, pad_value, pad_min_size, non_blocking: as
-            :class:`~visionstack.models.DataPreprocessor`.
+        mean, std: as :class:`~visionstack.models.DataPreprocessor`; its other options
+            (``bgr_to_rgb``, ``pad_size_divisor``, ``pad_value``, ``pad_min_size``, ``non_blocking``
+            ...) pass through by keyword.
         num_classes: when given and batch augmentations run, samples without ``gt_label.score`` get
             a one-hot (multi-hot) score of this length before mixing.
         batch_augments: callables ``(inputs, data_samples) -> (inputs, data_samples)`` applied in
@@ -43,23 +44,12 @@ class ClsDataPreprocessor(DataPreprocessor):
         self,
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
-        bgr_to_rgb: bool = False,
-        pad_size_divisor: int = 1,
-        pad_value: float = 0.0,
-        pad_min_size: tuple[int, int] | None = None,
+        *,
         num_classes: int | None = None,
         batch_augments: Sequence[BatchAugment] | None = None,
-        non_blocking: bool = False,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            mean=mean,
-            std=std,
-            bgr_to_rgb=bgr_to_rgb,
-            pad_size_divisor=pad_size_divisor,
-            pad_value=pad_value,
-            pad_min_size=pad_min_size,
-            non_blocking=non_blocking,
-        )
+        super().__init__(mean, std, **kwargs)
         self.num_classes = num_classes
         self.batch_augments = list(batch_augments or [])
 

@@ -23,13 +23,11 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
 from typing import Any
 
 import cv2
 import numpy as np
 
-from ...data.transforms.base import Transform
 from ...registry import DATASETS
 from .datasets import ImageFolder
 
@@ -144,8 +142,8 @@ class Digits(ImageFolder):
         val_fraction: fraction of each class put into val, in (0, 1).
         seed: seed of the stratified split.
         scale: upscaling factor of the 8x8 images (4 gives 32x32).
-        pipeline, indices, serialize_data, test_mode, lazy_init, skip_bad_samples, max_refetch:
-            see :class:`BaseDataset`.
+        **kwargs: the other :class:`BaseDataset` options (``pipeline``, ``indices``, ``test_mode``,
+            ``lazy_init`` ...); ``ann_file``, ``data_prefix`` and ``metainfo`` are set here.
     """
 
     METAINFO = {"classes": tuple(str(digit) for digit in range(10))}
@@ -157,13 +155,7 @@ class Digits(ImageFolder):
         val_fraction: float = 0.2,
         seed: int = 0,
         scale: int = 4,
-        pipeline: Sequence[Transform] = (),
-        indices: int | Sequence[int] | None = None,
-        serialize_data: bool = True,
-        test_mode: bool = False,
-        lazy_init: bool = False,
-        skip_bad_samples: bool = False,
-        max_refetch: int = 100,
+        **kwargs: Any,
     ) -> None:
         if split not in SPLITS:
             raise ValueError(f"Digits: split must be one of {SPLITS}, got {split!r}")
@@ -178,13 +170,7 @@ class Digits(ImageFolder):
         super().__init__(
             data_root=data_root,
             data_prefix="train" if split == "train" else "val",
-            pipeline=pipeline,
-            indices=indices,
-            serialize_data=serialize_data,
-            test_mode=test_mode,
-            lazy_init=lazy_init,
-            skip_bad_samples=skip_bad_samples,
-            max_refetch=max_refetch,
+            **kwargs,
         )
 
     def load_data_list(self) -> list[dict]:

@@ -16,11 +16,13 @@ from typing import Any
 
 import torch
 
-from visionstack.evaluation import BaseMetric
+from visionstack.evaluation import BaseMetric, sample_fields
 from visionstack.registry import METRICS
 from visionstack.visualization import plot_confusion_matrix
 
 __all__ = ["Accuracy", "SingleLabelMetric", "ConfusionMatrix", "topk_accuracy", "confusion_matrix"]
+
+_VAL_STEP_OUTPUT = "the output of model.val_step (DataSamples with pred_label and the dataset's gt_label)"
 
 
 def topk_accuracy(
@@ -72,13 +74,7 @@ def _as_tensor(value: Any) -> torch.Tensor | None:
 
 def _read_sample(sample: Any, index: int, metric: str) -> dict[str, Any]:
     """One record ``{"pred_score": (C,) float | None, "pred_label": int, "gt_label": int}``."""
-    pred, gt = sample.get("pred_label"), sample.get("gt_label")
-    if pred is None or gt is None:
-        missing = "pred_label" if pred is None else "gt_label"
-        raise KeyError(
-            f"{metric}: data_samples[{index}] has no {missing}; the metric expects the output of "
-            "model.val_step (DataSamples with pred_label and the dataset's gt_label)"
-        )
+    pred, gt = sample_fields(sample, ("pred_label", "gt_label"), metric, index, _VAL_STEP_OUTPUT)
     score = _as_tensor(pred.get("score"))
     label = _as_tensor(pred.get("label"))
     if label is None and score is None:

@@ -8,15 +8,15 @@ pixel columns ``round(x1) .. round(x2) - 1``; its outline is drawn on those bord
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 import cv2
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont
 
-from ...visualization.primitives import Color, as_bgr, class_color, text_color
+from ...visualization.primitives import Color, blend_canvas, class_color, draw_labels
 
 __all__ = ["draw_detections", "class_color"]
 
@@ -51,9 +51,7 @@ def draw_detections(
     Returns:
         (H, W, 3) uint8 BGR image.
     """
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"draw_detections: alpha must be in [0, 1], got {alpha}")
-    image = as_bgr(image_bgr, "draw_detections").copy()
+    image = blend_canvas(image_bgr, alpha, "draw_detections")
     height, width = image.shape[:2]
     fields = _selected_fields(instances, score_thr, height, width)
     colors = [class_color(int(label), palette) for label in fields["labels"]]
@@ -174,19 +172,14 @@ def _write_captions(
     if not any(captions):
         return image
     height, width = image.shape[:2]
-    size = font_size or max(9, min(20, int(round(min(height, width) / 20))))
-    font = ImageFont.load_default(size=size)
-    canvas = Image.fromarray(np.ascontiguousarray(image[..., ::-1]))
-    draw = ImageDraw.Draw(canvas)
-    pad = max(1, size // 6)
-    for box, caption, (blue, green, red) in zip(bboxes, captions, colors):
+    labels = []
+    for box, caption, color in zip(bboxes, captions, colors):
         extent = _pixel_extent(box, height, width)
-        if not caption or extent is None:
-            continue
-        left, top, right, bottom = draw.textbbox((0, 0), caption, font=font)
-        text_w, text_h = right - left + 2 * pad, bottom - top + 2 * pad
-        x = min(extent[0], max(width - text_w, 0))
-        y = extent[1] - text_h if extent[1] - text_h >= 0 else extent[1]
-        draw.rectangle((x, y, x + text_w - 1, y + text_h - 1), fill=(red, green, blue))
-        draw.text((x + pad - left, y + pad - top), caption, font=font, fill=text_color((blue, green, red)))
-    return np.ascontiguousarray(np.asarray(canvas)[..., ::-1])
+        if caption and extent is not None:
+            labels.append((caption, color, functools.partial(_above, extent[0], extent[1], width)))
+    return draw_labels(image, labels, font_size)
+
+
+def _above(left: int, top: int, width: int, box_w: int, box_h: int) -> tuple[int, int]:
+    """A caption box's corner: above the top edge at ``left`` (inside when no room), kept in the image."""
+    return min(left, max(width - box_w, 0)), top - box_h if top - box_h >= 0 else top

@@ -7,15 +7,15 @@ per class, while images are BGR (OpenCV), so colours are reversed before blendin
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 import cv2
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont
 
-from ...visualization.primitives import as_bgr, class_color, text_color
+from ...visualization.primitives import blend_canvas, class_color, draw_labels
 
 __all__ = ["draw_sem_seg", "seg_palette_bgr"]
 
@@ -61,9 +61,7 @@ def draw_sem_seg(
     Returns:
         (H, W, 3) uint8 BGR image.
     """
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"draw_sem_seg: alpha must be in [0, 1], got {alpha}")
-    image = as_bgr(image_bgr, "draw_sem_seg").copy()
+    image = blend_canvas(image_bgr, alpha, "draw_sem_seg")
     labels = _label_array(seg_map, image.shape[:2])
     painted = (labels != ignore_index) & (labels >= 0)
     present = np.unique(labels[painted])
@@ -121,18 +119,16 @@ def _write_names(
 ) -> np.ndarray:
     """Write each class name centred on its anchor, on a box of the class colour, kept inside the image."""
     height, width = image.shape[:2]
-    size = font_size or max(9, min(20, int(round(min(height, width) / 20))))
-    font = ImageFont.load_default(size=size)
-    canvas = Image.fromarray(np.ascontiguousarray(image[..., ::-1]))
-    draw = ImageDraw.Draw(canvas)
-    pad = max(1, size // 6)
+    labels = []
     for label, (x, y) in anchors:
         name = str(classes[label]) if classes is not None and 0 <= label < len(classes) else str(label)
-        left, top, right, bottom = draw.textbbox((0, 0), name, font=font)
-        text_w, text_h = right - left + 2 * pad, bottom - top + 2 * pad
-        x0 = min(max(x - text_w // 2, 0), max(width - text_w, 0))
-        y0 = min(max(y - text_h // 2, 0), max(height - text_h, 0))
         blue, green, red = (int(v) for v in colors[label])
-        draw.rectangle((x0, y0, x0 + text_w - 1, y0 + text_h - 1), fill=(red, green, blue))
-        draw.text((x0 + pad - left, y0 + pad - top), name, font=font, fill=text_color((blue, green, red)))
-    return np.ascontiguousarray(np.asarray(canvas)[..., ::-1])
+        labels.append((name, (blue, green, red), functools.partial(_centred, x, y, width, height)))
+    return draw_labels(image, labels, font_size)
+
+
+def _centred(x: int, y: int, width: int, height: int, box_w: int, box_h: int) -> tuple[int, int]:
+    """A name box's corner: centred on (x, y), moved inside the image."""
+    return min(max(x - box_w // 2, 0), max(width - box_w, 0)), min(
+        max(y - box_h // 2, 0), max(height - box_h, 0)
+    )

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from visionstack.evaluation import BaseMetric
+from visionstack.evaluation import BaseMetric, sample_fields
 from visionstack.registry import METRICS
 
 __all__ = ["VOCMetric", "voc_box_iou", "match_detections", "average_precision", "voc_average_precisions"]
@@ -40,6 +40,11 @@ __all__ = ["VOCMetric", "voc_box_iou", "match_detections", "average_precision", 
 logger = logging.getLogger(__name__)
 
 EVAL_MODES = ("area", "11points")
+
+_VAL_STEP_OUTPUT = (
+    "DataSamples from a detector's val_step with the dataset's gt_instances "
+    "(ignored_instances for difficult objects)"
+)
 
 
 def voc_box_iou(boxes_a: np.ndarray, boxes_b: np.ndarray, extra_length: float = 1.0) -> np.ndarray:
@@ -214,13 +219,7 @@ def _to_numpy(value: Any, dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
 
 def _read_sample(sample: Any, index: int) -> dict[str, np.ndarray]:
     """One image's record for :func:`voc_average_precisions` (difficult = ignored)."""
-    pred, gt = sample.get("pred_instances"), sample.get("gt_instances")
-    if pred is None or gt is None:
-        missing = "pred_instances" if pred is None else "gt_instances"
-        raise KeyError(
-            f"VOCMetric: data_samples[{index}] has no {missing}; the metric expects DataSamples from a "
-            "detector's val_step with the dataset's gt_instances (ignored_instances for difficult objects)"
-        )
+    pred, gt = sample_fields(sample, ("pred_instances", "gt_instances"), "VOCMetric", index, _VAL_STEP_OUTPUT)
     gt_boxes = _to_numpy(gt.get("bboxes"), np.float64, (-1, 4))
     gt_labels = _to_numpy(gt.get("labels"), np.int64, (-1,))
     flags = gt.get("ignore_flags")

@@ -25,19 +25,16 @@ class DetDataPreprocessor(DataPreprocessor):
     """Normalise, pad (to multiples of ``pad_size_divisor``) and stack a detection batch.
 
     Args:
-        mean: per-channel mean (0-255 units, channel order after the optional BGR -> RGB swap).
-        std: per-channel standard deviation.
-        bgr_to_rgb: reverse the channel order of 3-channel inputs.
+        mean, std: as :class:`~visionstack.models.DataPreprocessor`; its other options
+            (``bgr_to_rgb``, ``pad_value``, ``pad_min_size``, ``non_blocking`` ...) pass through by
+            keyword.
         pad_size_divisor: batch height and width are multiples of this (32 covers strides 8..32 and
             an FPN with extra levels rounds down harmlessly).
-        pad_value: value of padded pixels, in normalised units.
-        pad_min_size: the smallest padded ``(w, h)``; None pads to the largest image only.
         pad_mask: pad ``gt_instances.masks`` of each sample to the batch size (for mask heads); polygon
             masks are rasterised first.
         mask_pad_value: value of padded mask pixels.
         batch_augments: callables ``(inputs, data_samples) -> (inputs, data_samples)`` applied in
             order while training, after padding; they must keep ``gt_instances`` consistent.
-        non_blocking: ``non_blocking`` of the host-to-device copies.
 
     Call:
         ``preprocessor({"inputs": list of uint8 (3, H_i, W_i), "data_samples": list[DataSample]},
@@ -50,24 +47,14 @@ class DetDataPreprocessor(DataPreprocessor):
         self,
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
-        bgr_to_rgb: bool = False,
+        *,
         pad_size_divisor: int = 32,
-        pad_value: float = 0.0,
-        pad_min_size: tuple[int, int] | None = None,
         pad_mask: bool = False,
         mask_pad_value: int = 0,
         batch_augments: Sequence[BatchAugment] | None = None,
-        non_blocking: bool = False,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            mean=mean,
-            std=std,
-            bgr_to_rgb=bgr_to_rgb,
-            pad_size_divisor=pad_size_divisor,
-            pad_value=pad_value,
-            pad_min_size=pad_min_size,
-            non_blocking=non_blocking,
-        )
+        super().__init__(mean, std, pad_size_divisor=pad_size_divisor, **kwargs)
         self.pad_mask = pad_mask
         self.mask_pad_value = mask_pad_value
         self.batch_augments = list(batch_augments or [])
