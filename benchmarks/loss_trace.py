@@ -73,14 +73,16 @@ def _write_data(data: Path) -> None:
         )
 
 
-def trace(name: str, data: Path, iters: int, amp: bool = False) -> list[dict[str, float]]:
+def trace(
+    name: str, data: Path, iters: int, amp: bool = False, overrides: tuple[str, ...] = ()
+) -> list[dict[str, float]]:
     """The logged values of the first ``iters`` training iterations of config ``name``."""
     from visionstack.config import Config
     from visionstack.engine import Runner
     from visionstack.engine.hooks import Hook
 
     root = data / DATA_ROOTS[name]
-    cfg = Config.fromfile(CONFIGS[name], [f"data_root={root}/"])
+    cfg = Config.fromfile(CONFIGS[name], [f"data_root={root}/", *overrides])
     if not amp and cfg["optim_wrapper"].get("type") == "AmpOptimWrapper":
         cfg["optim_wrapper"]["type"] = "OptimWrapper"
         cfg["optim_wrapper"].pop("dtype", None)
@@ -118,13 +120,14 @@ def main() -> None:
     parser.add_argument("--amp", action="store_true", help="keep the configs' bfloat16 autocast")
     parser.add_argument("--only", nargs="+", choices=sorted(CONFIGS))
     parser.add_argument("--compare", help="a JSON file written before: report the first difference")
+    parser.add_argument("--set", nargs="+", default=[], help="config overrides key=value for every config")
     args = parser.parse_args()
     data = Path(args.data).resolve()
     _write_data(data)
     results = {}
     for name in args.only or CONFIGS:
         started = time.perf_counter()
-        results[name] = trace(name, data, args.iters, args.amp)
+        results[name] = trace(name, data, args.iters, args.amp, tuple(args.set))
         print(
             f"{name}: {len(results[name])} iterations in {time.perf_counter() - started:.1f} s; "
             f"last {results[name][-1] if results[name] else None}"

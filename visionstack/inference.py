@@ -16,6 +16,7 @@ import torch
 from .data.transforms import Compose
 from .deploy.runtime import IMAGE_SUFFIXES, expand_inputs  # noqa: F401  (re-exported)
 from .engine.checkpoint import load_checkpoint
+from .engine.speed_options import apply_speed_options
 from .registry import FUNCTIONS, MODELS, TRANSFORMS, build
 from .structures import DataSample
 from .tasks.adapter import PredictionContext, TaskAdapter, adapter_for_model, dataset_meta_value
@@ -70,6 +71,7 @@ class Inferencer:
     ):
         self.model = build(cfg["model"], MODELS).to(device).eval()
         meta = load_checkpoint(self.model, checkpoint, map_location=device) if checkpoint else {}
+        apply_speed_options(self.model, bool(cfg.get("channels_last", False)), cfg.get("compile", False))
         self.adapter: TaskAdapter = adapter_for_model(self.model)
         self.pipeline = Compose([build(t, TRANSFORMS) for t in inference_pipeline_cfg(cfg)])
         self.collate = FUNCTIONS.get("pseudo_collate")

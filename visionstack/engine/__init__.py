@@ -54,6 +54,7 @@ from .optimizer_builder import build_optim_wrapper, enable_amp, paramwise_groups
 from .param_scheduler import INF, ParamScheduler, build_param_schedulers
 from .randomness import get_rng_state, preserved_rng_state, set_random_seed, set_rng_state
 from .runner import Runner
+from .speed_options import apply_speed_options
 
 __all__ = [
     "FSDPModel",
@@ -89,6 +90,7 @@ __all__ = [
     "Priority",
     "RUNNER_KEYS",
     "Runner",
+    "apply_speed_options",
     "SampleStream",
     "ScalarWriter",
     "SeededDataset",

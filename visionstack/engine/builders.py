@@ -13,6 +13,7 @@ from ..registry import HOOKS, METRICS, MODELS, ConfigError, build
 from ..utils.suggest import close_matches
 from .hooks.hook import Hook, get_priority
 from .model_wrapper import DistributedModel, FSDPModel, wrap_model
+from .speed_options import apply_speed_options
 
 __all__ = [
     "DEFAULT_HOOKS",
@@ -53,13 +54,16 @@ def build_model(
     device: torch.device,
     distributed: bool,
     wrapper_cfg: Mapping[str, Any] | None = None,
+    channels_last: bool = False,
+    compile: bool | Mapping[str, Any] = False,
 ) -> nn.Module:
-    """Build the model, move it to ``device`` and, when ``distributed``, wrap it as ``wrapper_cfg``
-    says (DDP by default; see :func:`.model_wrapper.wrap_model`)."""
+    """Build the model, move it to ``device``, apply the speed options (see :mod:`.speed_options`)
+    and, when ``distributed``, wrap it as ``wrapper_cfg`` says (DDP by default; see
+    :func:`.model_wrapper.wrap_model`)."""
     model = build(cfg, MODELS) if isinstance(cfg, Mapping) else cfg
     if not isinstance(model, nn.Module):
         raise ConfigError(f"model: expected an nn.Module, built {type(model).__name__}")
-    model = model.to(device)
+    model = apply_speed_options(model.to(device), channels_last, compile)
     if distributed and not isinstance(
         model, (DistributedModel, nn.parallel.DistributedDataParallel, FSDPModel)
     ):

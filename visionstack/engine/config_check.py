@@ -46,6 +46,8 @@ RUNNER_KEYS = (
     "experiment_name",
     "model_wrapper_cfg",
     "load_from_unsafe",
+    "channels_last",
+    "compile",
 )
 RANDOMNESS_KEYS = ("seed", "deterministic", "diff_rank_seed")
 ENV_KEYS = ("cudnn_benchmark", "device", "dist_cfg", "mp_start_method")

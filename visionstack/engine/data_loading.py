@@ -115,15 +115,19 @@ class SeededDataset(Dataset):
         self.seed = seed
         self.rank = rank
         self.bad_counts = torch.zeros(num_workers + 1, dtype=torch.int64).share_memory_()
+        # only datasets that replace bad samples count them; the others skip the bookkeeping per item
+        self._counts_bad = hasattr(dataset, "bad_sample_count")
 
     def __getitem__(self, tagged: tuple[int, int, int]) -> Any:
         epoch, position, index = tagged
         worker = get_worker_info()
         if worker is not None:
             seed_all_generators(seed_stream(self.seed, self.rank, epoch, position))
-        bad_before = getattr(self.dataset, "bad_sample_count", 0)
+        if not self._counts_bad:
+            return self.dataset[index]
+        bad_before = self.dataset.bad_sample_count
         sample = self.dataset[index]
-        skipped = getattr(self.dataset, "bad_sample_count", 0) - bad_before
+        skipped = self.dataset.bad_sample_count - bad_before
         if skipped:
             self.bad_counts[0 if worker is None else worker.id + 1] += skipped
         return sample

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -139,9 +140,11 @@ class OptimWrapper:
     @staticmethod
     def _loss_is_finite(loss: torch.Tensor) -> bool:
         """Whether ``loss`` is finite on every rank (every rank must call this)."""
-        flag = torch.isfinite(loss.detach()).all().to(torch.float32)
-        if dist.is_distributed():
-            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MIN)
+        loss = loss.detach()
+        if not dist.is_distributed():
+            return math.isfinite(loss.item()) if loss.numel() == 1 else bool(torch.isfinite(loss).all())
+        flag = torch.isfinite(loss).all().to(torch.float32)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MIN)
         return bool(flag)
 
     def pop_nonfinite(self) -> bool:

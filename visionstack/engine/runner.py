@@ -98,6 +98,9 @@ class Runner:
         experiment_name: recorded in checkpoints; defaults to a timestamp.
         model_wrapper_cfg: how a distributed run wraps the model: ``dict(type="DDP", sync_bn=False,
             find_unused_parameters=False)`` (default) or ``dict(type="FSDP", shard_modules=[...])``.
+        channels_last: store the weights and batches (N, H, W, C) (see :mod:`.speed_options`).
+        compile: ``torch.compile`` the model's modules: True or a dict of options (see
+            :mod:`.speed_options`).
         cfg: the whole config (dumped to the work directory and stored in checkpoints).
     """
 
@@ -126,6 +129,8 @@ class Runner:
         experiment_name: str | None = None,
         model_wrapper_cfg: Mapping[str, Any] | None = None,
         load_from_unsafe: bool = False,
+        channels_last: bool = False,
+        compile: bool | Mapping[str, Any] = False,
         cfg: Mapping[str, Any] | None = None,
     ) -> None:
         self.cfg = cfg
@@ -159,7 +164,14 @@ class Runner:
             f"work_dir: {self.work_dir}  seed: {self.seed}  device: {self.device}  "
             f"world_size: {self.world_size}"
         )
-        self.model = build_model(model, self.device, self.distributed, model_wrapper_cfg)
+        self.model = build_model(
+            model,
+            self.device,
+            self.distributed,
+            model_wrapper_cfg,
+            channels_last=channels_last,
+            compile=compile,
+        )
         self.train_loop: Any = None
         self.val_loop: Any = None
         self.test_loop: Any = None

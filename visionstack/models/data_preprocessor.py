@@ -72,7 +72,8 @@ class DataPreprocessor(nn.Module):
 
     Call:
         ``preprocessor(data, training=False)`` with ``data = {"inputs": ..., "data_samples": list |
-        None}`` returns ``{"inputs": ..., "data_samples": list | None}`` on the module's device.
+        None}`` returns ``{"inputs": ..., "data_samples": list | None}`` on the module's device
+        (``data_samples`` may also be one collated tensor of targets, moved as a whole).
         ``inputs`` is a list of (C, H_i, W_i) images (or (..., C, H_i, W_i), e.g. (T, C, H_i, W_i)
         clips, all with the same leading sizes), or a stacked (N, ..., C, H, W) tensor; it becomes
         a float (N, ..., C, H, W) batch. A dict ``inputs`` comes back as a dict with each image entry
@@ -129,6 +130,8 @@ class DataPreprocessor(nn.Module):
         self.pad_min_size = None if pad_min_size is None else (int(pad_min_size[0]), int(pad_min_size[1]))
         self.image_keys = tuple(image_keys)
         self.non_blocking = non_blocking
+        # set by the config's ``channels_last`` (engine.speed_options): hand over (N, H, W, C) batches
+        self.channels_last = False
 
     @property
     def device(self) -> torch.device:
@@ -142,7 +145,10 @@ class DataPreprocessor(nn.Module):
             )
         inputs, batch_shape = self._preprocess_inputs(data["inputs"])
         data_samples = data.get("data_samples")
-        if data_samples is not None:
+        if isinstance(data_samples, torch.Tensor):
+            # a collated tensor of targets (e.g. labels stacked by default_collate): one move, no metainfo
+            data_samples = self._move(data_samples)
+        elif data_samples is not None:
             data_samples = [self._move(sample) for sample in data_samples]
             if batch_shape is not None:
                 for sample in data_samples:
@@ -151,6 +157,8 @@ class DataPreprocessor(nn.Module):
                     self.pad_annotations(sample, *batch_shape)
         if training:
             inputs, data_samples = self.augment_batch(inputs, data_samples)
+        if self.channels_last and isinstance(inputs, torch.Tensor) and inputs.ndim == 4:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
         return {"inputs": inputs, "data_samples": data_samples}
 
     # ---- hooks of the task preprocessors ---------------------------------------------------------

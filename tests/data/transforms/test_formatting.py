@@ -16,8 +16,9 @@ def test_pack_inputs_makes_a_chw_uint8_tensor_and_a_data_sample(results):
     packed = PackInputs()(results)
     assert set(packed) == {"inputs", "data_samples"}
     inputs = packed["inputs"]
-    assert inputs.dtype == torch.uint8 and tuple(inputs.shape) == (3, 24, 32) and inputs.is_contiguous()
+    assert inputs.dtype == torch.uint8 and tuple(inputs.shape) == (3, 24, 32)
     np.testing.assert_array_equal(inputs.numpy(), results["img"].transpose(2, 0, 1))
+    assert inputs.data_ptr() == results["img"].ctypes.data  # a channel-first view: packing copies nothing
     sample = packed["data_samples"]
     assert isinstance(sample, DataSample) and isinstance(sample.gt_label, LabelData)
     assert sample.gt_label.label.dtype == torch.int64 and sample.gt_label.label.tolist() == [3]
@@ -49,6 +50,8 @@ def test_tensor_helpers():
     assert image_to_tensor(float_image).dtype == torch.float32
     with pytest.raises(ValueError, match="shape"):
         image_to_tensor(np.zeros(5))
+    mirrored = np.arange(24, dtype=np.uint8).reshape(2, 4, 3)[:, ::-1]  # negative strides: copied
+    np.testing.assert_array_equal(image_to_tensor(mirrored).numpy(), mirrored.transpose(2, 0, 1))
     assert to_label_tensor(np.int64(2)).tolist() == [2]
     assert to_label_tensor(torch.tensor(5)).tolist() == [5]
     assert to_label_tensor(np.array([1, 2])).dtype == torch.int64

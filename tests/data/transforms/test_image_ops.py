@@ -162,3 +162,26 @@ def test_one_axis_warps_name_themselves_on_a_bad_direction(photo, operation):
         ValueError, match=f"^{operation} direction must be horizontal or vertical, got 'diagonal'$"
     ):
         getattr(image_ops, operation)(photo, 1.0, "diagonal")
+
+
+@pytest.mark.parametrize(
+    "shape, dtype",
+    [
+        ((7, 9, 3), np.uint8),
+        ((7, 9, 1), np.uint8),
+        ((7, 9), np.float32),
+        ((7, 9, 5), np.int16),
+        ((7, 9), np.int64),
+        ((7, 9), np.bool_),
+        ((2, 7, 9, 3), np.uint8),
+    ],
+)
+@pytest.mark.parametrize("direction, axes", [("horizontal", (1,)), ("vertical", (0,)), ("diagonal", (0, 1))])
+def test_flip_equals_numpy_for_every_layout(shape, dtype, direction, axes):
+    """cv2.flip (OpenCV dtypes, up to 3 dims) and the NumPy fallback give NumPy's mirror, contiguous."""
+    image = (np.random.default_rng(0).integers(0, 200, shape) % (2 if dtype is np.bool_ else 200)).astype(
+        dtype
+    )
+    flipped = image_ops.flip(image, direction)
+    np.testing.assert_array_equal(flipped, np.flip(image, axis=axes))
+    assert flipped.shape == image.shape and flipped.dtype == image.dtype and flipped.flags.c_contiguous

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import cv2
@@ -11,6 +12,9 @@ import torch
 
 from visionstack.models.ops import batched_nms, box_iou, nms, soft_nms
 from visionstack.testing import random_boxes
+
+# the module (the package's ``nms`` attribute is the function)
+nms_module = importlib.import_module("visionstack.models.ops.nms")
 
 
 def reference_nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float) -> list[int]:
@@ -77,18 +81,85 @@ def test_nms_edge_cases():
         nms(boxes, torch.zeros(2), 0.5)
 
 
-@pytest.mark.parametrize("per_class_loop_above", [10_000, 0])
-def test_batched_nms_matches_per_class_loop(per_class_loop_above):
+def per_class_reference(boxes, scores, classes, threshold):
+    expected = []
+    for c in torch.unique(classes).tolist():
+        members = torch.nonzero(classes == c).flatten()
+        expected += members[reference_nms(boxes[members], scores[members], threshold)].tolist()
+    expected.sort(key=lambda i: (-float(scores[i]), i))
+    return expected
+
+
+@pytest.mark.parametrize("pair_budget", [nms_module.PAIR_BUDGET, 0])
+def test_batched_nms_matches_per_class_loop(pair_budget, monkeypatch):
+    """The grid of categories (default) and the per-category loop (budget 0) give the reference."""
+    monkeypatch.setattr(nms_module, "PAIR_BUDGET", pair_budget)
     boxes, scores = random_detections(400, seed=5)
     classes = torch.randint(0, 4, (400,), generator=torch.Generator().manual_seed(6))
-    keep = batched_nms(boxes, scores, classes, 0.5, per_class_loop_above=per_class_loop_above)
-    expected = []
-    for c in range(4):
-        members = torch.nonzero(classes == c).flatten()
-        expected += members[reference_nms(boxes[members], scores[members], 0.5)].tolist()
-    expected.sort(key=lambda i: -float(scores[i]))
+    keep = batched_nms(boxes, scores, classes, 0.5)
+    expected = per_class_reference(boxes, scores, classes, 0.5)
     assert keep.tolist() == expected
     assert len(expected) > len(nms(boxes, scores, 0.5))  # classes really were kept apart
+
+
+def test_batched_nms_many_uneven_categories_with_ties():
+    """80 categories of very different sizes, scores quantised so that many tie."""
+    generator = torch.Generator().manual_seed(11)
+    boxes = random_boxes(1500, 120, generator, min_size=4).float()
+    scores = torch.randint(0, 50, (1500,), generator=generator).float() / 50
+    classes = (torch.rand(1500, generator=generator) ** 3 * 80).long()  # skewed towards class 0
+    keep = batched_nms(boxes, scores, classes, 0.45)
+    assert keep.tolist() == per_class_reference(boxes, scores, classes, 0.45)
+
+
+@pytest.mark.parametrize("max_rounds", [nms_module.MAX_ROUNDS, 0])
+@pytest.mark.parametrize("chunk_size", [1024, 37])
+def test_nms_paths_agree_with_opencv(max_rounds, chunk_size, monkeypatch):
+    """Matrix rounds and the one-box-at-a-time pass (0 rounds), in one block or many, give OpenCV's
+    answer."""
+    monkeypatch.setattr(nms_module, "MAX_ROUNDS", max_rounds)
+    boxes, scores = random_detections(500, seed=8, size=150)
+    xywh = torch.cat([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], dim=1).tolist()
+    opencv_keep = np.asarray(cv2.dnn.NMSBoxes(xywh, scores.tolist(), 0.0, 0.5)).ravel().tolist()
+    assert nms(boxes, scores, 0.5, chunk_size=chunk_size).tolist() == opencv_keep
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_iou_above_is_box_iou_bit_for_bit(dtype):
+    """NMS's in-place overlap test gives box_iou's answer on every pair, empty boxes included."""
+    boxes1 = random_boxes(300, 120, torch.Generator().manual_seed(1), min_size=1).to(dtype)
+    boxes2 = random_boxes(200, 120, torch.Generator().manual_seed(2), min_size=1).to(dtype)
+    boxes2[:20, 2] = boxes2[:20, 0]  # zero width
+    for threshold in (0.3, 0.5, 0.7):
+        expected = box_iou(boxes1, boxes2) > threshold
+        assert torch.equal(nms_module._iou_above(boxes1, boxes2, threshold), expected)
+        batched = nms_module._iou_above(boxes1.expand(2, -1, -1), boxes2.expand(2, -1, -1), threshold)
+        assert torch.equal(batched[1], expected)
+
+
+def test_long_chains_fall_back_to_the_sequential_pass(monkeypatch):
+    """Each box overlaps the next (IoU 7/13) but not the one after (IoU 4/16): greedy keeps every
+    other box, which the matrix rounds of batched NMS's grid settle one box per round, more than
+    MAX_ROUNDS allows; the one-box-at-a-time pass then finishes the grid."""
+    calls = []
+    sequential = nms_module._sequential
+    monkeypatch.setattr(nms_module, "_sequential", lambda *args: calls.append(1) or sequential(*args))
+    count = 3 * nms_module.MAX_ROUNDS
+    x = torch.arange(count, dtype=torch.float64) * 3
+    boxes = torch.stack([x, torch.zeros(count, dtype=torch.float64), x + 10, torch.full((count,), 10.0)], 1)
+    scores = torch.linspace(1.0, 0.5, count, dtype=torch.float64)
+    keep = nms(boxes, scores, 0.5)
+    assert keep.tolist() == list(range(0, count, 2))
+    xywh = torch.cat([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], dim=1).tolist()
+    assert keep.tolist() == np.asarray(cv2.dnn.NMSBoxes(xywh, scores.tolist(), 0.0, 0.5)).ravel().tolist()
+    classes = (torch.arange(count) >= count // 2).long()  # two chains of 36 boxes, one per class
+    calls.clear()
+    keep = batched_nms(boxes, scores, classes, 0.5)
+    assert len(calls) == 2  # the grid's rounds did not settle: each class finished one box at a time
+    assert keep.tolist() == per_class_reference(boxes, scores, classes, 0.5)
+    monkeypatch.setattr(nms_module, "MAX_ROUNDS", count)  # enough rounds: the same answer without the pass
+    calls.clear()
+    assert batched_nms(boxes, scores, classes, 0.5).tolist() == keep.tolist() and not calls
 
 
 def test_batched_nms_with_negative_coordinates_keeps_classes_apart():

@@ -139,3 +139,55 @@ def test_overfits_two_images():
         top = out.pred_instances[0]
         assert box_iou(top.bboxes, gt.gt_instances.bboxes).item() > 0.5
         assert top.labels.item() == gt.gt_instances.labels.item()
+
+
+def test_eager_threshold_shortcut_gives_the_fixed_shape_path_detections(monkeypatch):
+    """Eager predict ranks only the pairs above score_thr; the fixed-shape (export) path ranks all
+    and marks the rest. Same detections, whether many, few or no pairs pass."""
+    from visionstack.tasks.detection.models import dense_inference
+
+    model = tiny_retinanet(num_classes=3).eval()
+    select_top_pairs = dense_inference.select_top_pairs
+
+    def rank_all(scores, nms_pre, score_thr=None):
+        return select_top_pairs(scores, nms_pre)
+
+    with torch.no_grad():
+        channels = model.bbox_head.retina_cls.bias.numel()
+        for bias in (3.0, -2.0, -9.0):  # every pair passes, some pass (biases spread), none passes
+            spread = torch.linspace(-2.0, 1.6, channels) if bias == -2.0 else torch.zeros(channels)
+            model.bbox_head.retina_cls.bias.copy_(bias + spread)
+            for score_thr in (0.05, 0.3):
+                model.bbox_head.test_cfg.score_thr = score_thr
+                data = batch()
+                shortcut = [
+                    s.pred_instances for s in predict_batch(model, data["inputs"], data["data_samples"])
+                ]
+                with monkeypatch.context() as patch:
+                    patch.setattr(dense_inference, "select_top_pairs", rank_all)
+                    data = batch()
+                    fixed = [
+                        s.pred_instances for s in predict_batch(model, data["inputs"], data["data_samples"])
+                    ]
+                for short, full in zip(shortcut, fixed):
+                    for key in ("bboxes", "scores", "labels"):
+                        assert torch.equal(getattr(short, key), getattr(full, key)), (bias, score_thr, key)
+                found = sum(len(result.scores) for result in shortcut)
+                assert (found > 0) == (bias > -5), (bias, score_thr, found)
+
+
+def test_select_top_pairs_ranks_only_the_passing_pairs_eagerly():
+    from visionstack.tasks.detection.models.dense_inference import select_top_pairs
+
+    scores = torch.rand(1, 500, 4, generator=torch.Generator().manual_seed(0))
+    top, prior, label = select_top_pairs(scores, 30, score_thr=0.9)
+    full_top, full_prior, full_label = select_top_pairs(scores, 30)
+    passing = full_top > 0.9
+    assert top.shape[1] == 30 and passing.all()  # more than 30 of 2000 pass 0.9
+    top, prior, label = select_top_pairs(scores, 1000, score_thr=0.99)
+    full_top, full_prior, full_label = select_top_pairs(scores, 1000)
+    passing = full_top > 0.99
+    assert torch.equal(top, full_top[passing][None]) and torch.equal(prior, full_prior[passing][None])
+    assert torch.equal(label, full_label[passing][None])
+    top, prior, label = select_top_pairs(scores, 1000, score_thr=2.0)  # none passes: one pair, to be marked
+    assert top.shape == prior.shape == label.shape == (1, 1) and top[0, 0] <= 2.0

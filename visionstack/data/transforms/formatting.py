@@ -28,12 +28,19 @@ PACK_META_KEYS = ("sample_idx", *IMAGE_META_KEYS)
 
 
 def image_to_tensor(img: np.ndarray) -> torch.Tensor:
-    """An (H, W, C) or (H, W) array as a contiguous (C, H, W) tensor of the same dtype (no scaling)."""
+    """An (H, W, C) or (H, W) array as a (C, H, W) tensor of the same dtype and memory (no scaling).
+
+    The tensor is a channel-first view of the array, not a copy: the batch is copied once, when the
+    collate function or the data preprocessor stacks it (an array with negative strides, which
+    torch cannot view, is copied here).
+    """
     if img.ndim == 2:
         img = img[..., None]
     if img.ndim != 3:
         raise ValueError(f"expected an (H, W, C) or (H, W) image, got shape {img.shape}")
-    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+    if any(stride < 0 for stride in img.strides):
+        img = np.ascontiguousarray(img)
+    return torch.from_numpy(img).permute(2, 0, 1)
 
 
 def to_label_tensor(label: int | Sequence[int] | np.ndarray | torch.Tensor) -> torch.Tensor:

@@ -94,17 +94,27 @@ def gather_rows(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return values.gather(1, index[..., None].expand(-1, -1, values.shape[-1]))
 
 
-def select_top_pairs(scores: torch.Tensor, nms_pre: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The ``nms_pre`` best (prior, class) pairs of each image, without a score threshold.
+def select_top_pairs(
+    scores: torch.Tensor, nms_pre: int, score_thr: float | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The ``nms_pre`` best (prior, class) pairs of each image.
 
     K = ``min(nms_pre, P * C)`` is known from the shapes alone. Whenever more than ``nms_pre`` pairs
     pass a score threshold these are exactly the pairs MMDetection keeps ("threshold, then the
     ``nms_pre`` best"); otherwise they include them, and the caller marks the others. Equal scores
     keep (prior, class) order.
 
+    With ``score_thr``, eagerly (not while exporting) and for one image, when fewer than half the
+    pairs pass it only those are ranked (a top-k over 1.15 M level-P3 scores costs far more than a
+    comparison): K is then the number of passing pairs, at most ``nms_pre`` (1 when none passes: the
+    first pair, which the caller marks), and the passing pairs are MMDetection's exactly. The
+    detections are the same either way, since the extra pairs of the fixed-shape path are marked and
+    dropped.
+
     Args:
         scores: (B, P, C) per-prior class scores.
         nms_pre: pairs kept per image; <= 0 keeps all ``P * C``.
+        score_thr: the threshold the caller applies afterwards (strict), or None.
 
     Returns:
         ``(scores (B, K), prior_inds (B, K), labels (B, K))`` in decreasing score.
@@ -112,7 +122,18 @@ def select_top_pairs(scores: torch.Tensor, nms_pre: int) -> tuple[torch.Tensor, 
     batch, _, num_classes = scores.shape
     flat = scores.reshape(batch, -1)
     count = flat.shape[1]
-    top, index = stable_topk(flat, count if nms_pre <= 0 else torch.sym_min(nms_pre, count))
+    top = None
+    # is_exporting() first: comparing the (symbolic) batch size while exporting would fix it to 1
+    if score_thr is not None and not torch.compiler.is_exporting() and batch == 1:
+        passing = torch.nonzero(flat[0] > score_thr).flatten()  # index order
+        if passing.numel() == 0:  # one candidate (pair 0, marked by the caller) keeps the shapes non-empty
+            top, index = flat[:, :1], torch.zeros(1, 1, dtype=torch.long, device=flat.device)
+        elif 2 * passing.numel() < count:
+            keep = passing.numel() if nms_pre <= 0 else min(nms_pre, passing.numel())
+            top, order = stable_topk(flat[:, passing], keep)
+            index = passing[order]
+    if top is None:
+        top, index = stable_topk(flat, count if nms_pre <= 0 else torch.sym_min(nms_pre, count))
     prior = torch.div(index, num_classes, rounding_mode="floor")
     return top, prior, index - prior * num_classes
 
@@ -247,7 +268,7 @@ class DenseHeadInference:
         priors, rows, scores, labels = [], [], [], []
         for level, level_prior in enumerate(level_priors):
             level_scores = levels_to_rows([cls_scores[level]], self.num_classes).sigmoid()  # (B, P, C)
-            top, prior, label = select_top_pairs(level_scores, cfg.nms_pre)
+            top, prior, label = select_top_pairs(level_scores, cfg.nms_pre, cfg.score_thr)
             priors.append(gather_rows(level_prior, prior))
             rows.append([gather_rows(values, prior) for values in self.level_rows(outputs, level)])
             scores.append(top)
@@ -345,7 +366,7 @@ def filter_scores_and_topk(
         ``(scores (K,), labels (K,), prior_inds (K,))`` in decreasing score (equal scores in
         (prior, class) order): :func:`select_top_pairs` without the pairs below the threshold.
     """
-    top, prior, label = select_top_pairs(scores[None], topk)
+    top, prior, label = select_top_pairs(scores[None], topk, score_thr)
     kept = top[0] > score_thr
     return top[0][kept], label[0][kept], prior[0][kept]
 
