@@ -193,3 +193,20 @@ def test_get_lr_reports_group_zero_and_differing_groups():
     wrapper = OptimWrapper(optimizer)
     assert wrapper.get_lr() == {"lr": 0.1, "lr/group1": 0.5}
     assert wrapper.get_momentum() == {"momentum": 0.9, "momentum/group1": 0.9}
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_amp_default_dtype_falls_back_to_float32_on_cpus_without_native_bfloat16(native, monkeypatch):
+    """dtype=None: bfloat16 autocast where oneDNN runs it natively, float32 elsewhere (emulated bfloat16
+    is 5-25x slower); an explicit dtype='bfloat16' is always honoured."""
+    from visionstack.engine import optim_wrapper as module
+
+    monkeypatch.setattr(module, "native_cpu_bfloat16", lambda: native)
+    model = nn.Linear(4, 3)
+    for dtype, expected in (
+        (None, torch.bfloat16 if native else torch.float32),
+        ("bfloat16", torch.bfloat16),
+    ):
+        wrapper = AmpOptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1), dtype=dtype)
+        with wrapper.optim_context(model):
+            assert model(torch.randn(2, 4)).dtype == expected

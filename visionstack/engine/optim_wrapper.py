@@ -30,7 +30,7 @@ from ..registry import OPTIM_WRAPPERS, ConfigError
 from . import dist
 from .dist import get_world_size
 
-__all__ = ["OptimWrapper", "AmpOptimWrapper", "NonFiniteLossError", "NONFINITE_POLICIES"]
+__all__ = ["OptimWrapper", "AmpOptimWrapper", "NonFiniteLossError", "NONFINITE_POLICIES", "native_cpu_bfloat16"]
 
 NONFINITE_POLICIES = ("raise", "skip")
 
@@ -290,6 +290,14 @@ class OptimWrapper:
         )
 
 
+def native_cpu_bfloat16() -> bool:
+    """Whether this CPU runs bfloat16 through oneDNN's native kernels (AVX512 or AMX), not emulated."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a build without the check: keep the config's precision
+        return True
+
+
 @OPTIM_WRAPPERS.register()
 class AmpOptimWrapper(OptimWrapper):
     """Mixed-precision training: autocast in the forward pass, a gradient scaler for float16.
@@ -298,7 +306,10 @@ class AmpOptimWrapper(OptimWrapper):
         optimizer: the optimizer to drive (its parameters stay float32).
         accumulative_counts: see :class:`OptimWrapper`.
         clip_grad: see :class:`OptimWrapper` (gradients are unscaled before clipping).
-        dtype: ``"bfloat16"`` or ``"float16"``; None picks float16 on CUDA and bfloat16 elsewhere.
+        dtype: ``"bfloat16"`` or ``"float16"``; None picks float16 on CUDA, bfloat16 on a CPU that
+            runs it natively (oneDNN's bfloat16 kernels: AVX512/AMX) and float32, autocast off, on
+            other CPUs, where emulated bfloat16 trains 5-25x slower than float32 (FCOS R-18 on a
+            2-core AVX2 EPYC: 36.6 s per iteration against 1.6 s). Give ``"bfloat16"`` to force it.
         loss_scale: for float16 only: ``"dynamic"`` (grow/back off as ``torch.amp.GradScaler`` does),
             a number (a fixed scale) or a dict of ``GradScaler`` arguments.
         nonfinite: see :class:`OptimWrapper` (checks the unscaled loss; overflowing float16
@@ -318,8 +329,16 @@ class AmpOptimWrapper(OptimWrapper):
             optimizer, accumulative_counts=accumulative_counts, clip_grad=clip_grad, nonfinite=nonfinite
         )
         self.device_type = self._parameter_device_type()
+        self.autocast = True
         if dtype is None:
             dtype = "float16" if self.device_type == "cuda" else "bfloat16"
+            if self.device_type == "cpu" and not native_cpu_bfloat16():
+                self.autocast = False
+                logging.getLogger("visionstack").warning(
+                    "AmpOptimWrapper: this CPU has no native bfloat16 (AVX512/AMX), where emulated bfloat16 "
+                    "trains 5-25x slower; training in float32 instead (give optim_wrapper.dtype='bfloat16' "
+                    "to force bfloat16)"
+                )
         if dtype not in ("float16", "bfloat16"):
             raise ConfigError(f"optim_wrapper.dtype must be 'float16' or 'bfloat16', got {dtype!r}")
         self.dtype = getattr(torch, dtype)
@@ -349,7 +368,9 @@ class AmpOptimWrapper(OptimWrapper):
     def optim_context(self, model: nn.Module) -> contextlib.AbstractContextManager:
         stack = contextlib.ExitStack()
         stack.enter_context(super().optim_context(model))
-        stack.enter_context(torch.autocast(device_type=self.device_type, dtype=self.dtype))
+        stack.enter_context(
+            torch.autocast(device_type=self.device_type, dtype=self.dtype, enabled=self.autocast)
+        )
         return stack
 
     def backward(self, loss: torch.Tensor, **kwargs: Any) -> None:
