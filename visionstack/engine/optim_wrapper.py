@@ -30,7 +30,13 @@ from ..registry import OPTIM_WRAPPERS, ConfigError
 from . import dist
 from .dist import get_world_size
 
-__all__ = ["OptimWrapper", "AmpOptimWrapper", "NonFiniteLossError", "NONFINITE_POLICIES", "native_cpu_bfloat16"]
+__all__ = [
+    "OptimWrapper",
+    "AmpOptimWrapper",
+    "NonFiniteLossError",
+    "NONFINITE_POLICIES",
+    "native_cpu_bfloat16",
+]
 
 NONFINITE_POLICIES = ("raise", "skip")
 
