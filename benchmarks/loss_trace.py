@@ -19,6 +19,7 @@ import json
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 CONFIGS = {
     "resnet18_digits": "configs/classification/resnet18_digits.py",
@@ -73,16 +74,12 @@ def _write_data(data: Path) -> None:
         )
 
 
-def trace(
-    name: str, data: Path, iters: int, amp: bool = False, overrides: tuple[str, ...] = ()
-) -> list[dict[str, float]]:
-    """The logged values of the first ``iters`` training iterations of config ``name``."""
+def benchmark_config(config: str, root: Path, amp: bool = False, overrides: tuple[str, ...] = ()) -> Any:
+    """``config`` pointed at the synthetic data in ``root``, in one process (``num_workers=0``) and,
+    unless ``amp``, in float32."""
     from visionstack.config import Config
-    from visionstack.engine import Runner
-    from visionstack.engine.hooks import Hook
 
-    root = data / DATA_ROOTS[name]
-    cfg = Config.fromfile(CONFIGS[name], [f"data_root={root}/", *overrides])
+    cfg = Config.fromfile(config, [f"data_root={root}/", *overrides])
     if not amp and cfg["optim_wrapper"].get("type") == "AmpOptimWrapper":
         cfg["optim_wrapper"]["type"] = "OptimWrapper"
         cfg["optim_wrapper"].pop("dtype", None)
@@ -93,6 +90,17 @@ def trace(
         if cfg.get(key):
             cfg[key]["num_workers"] = 0
             cfg[key]["persistent_workers"] = False
+    return cfg
+
+
+def trace(
+    name: str, data: Path, iters: int, amp: bool = False, overrides: tuple[str, ...] = ()
+) -> list[dict[str, float]]:
+    """The logged values of the first ``iters`` training iterations of config ``name``."""
+    from visionstack.engine import Runner
+    from visionstack.engine.hooks import Hook
+
+    cfg = benchmark_config(CONFIGS[name], data / DATA_ROOTS[name], amp, overrides)
     losses: list[dict[str, float]] = []
 
     class Recorder(Hook):

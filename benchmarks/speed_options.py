@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import torch
-from loss_trace import CONFIGS, DATA_ROOTS, _write_data
+from loss_trace import CONFIGS, DATA_ROOTS, _write_data, benchmark_config
 
 # name -> (config, synthetic data folder); the first three are the default run
 MODELS = {
@@ -51,22 +51,10 @@ VARIANTS = {
 
 
 def runner_for(name: str, data: Path, work_dir: str, options: dict, amp: bool):
-    from visionstack.config import Config
     from visionstack.engine import Runner
 
     config, data_folder = MODELS[name]
-    root = data / data_folder
-    cfg = Config.fromfile(config, [f"data_root={root}/"])
-    if not amp and cfg["optim_wrapper"].get("type") == "AmpOptimWrapper":
-        cfg["optim_wrapper"]["type"] = "OptimWrapper"
-        cfg["optim_wrapper"].pop("dtype", None)
-    for key in ("train_dataloader", "val_dataloader", "test_dataloader"):
-        if cfg.get(key):
-            cfg[key]["num_workers"] = 0
-            cfg[key]["persistent_workers"] = False
-    for key in ("val_evaluator", "test_evaluator"):
-        if isinstance(cfg.get(key), dict) and "ann_file" in cfg[key]:
-            cfg[key]["ann_file"] = str(root / "annotations" / "instances_val.json")
+    cfg = benchmark_config(config, data / data_folder, amp)
     cfg["work_dir"] = work_dir
     cfg.update(options)
     return Runner.from_cfg(cfg)
