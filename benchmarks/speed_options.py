@@ -36,6 +36,8 @@ MODELS = {
     "mobilenetv2": ("configs/classification/mobilenetv2_digits.py", "digits"),
     "retinanet": ("configs/detection/retinanet_r18_fpn_synth.py", "synth_det"),
     "rtmdet": ("configs/detection/rtmdet_tiny_synth.py", "synth_det"),
+    "faster_rcnn": ("configs/detection/faster_rcnn_r18_fpn_synth.py", "synth_det"),
+    "mask_rcnn": (CONFIGS["mask_rcnn"], DATA_ROOTS["mask_rcnn"]),
     "pspnet": ("configs/segmentation/pspnet_r18-d8_synth.py", "synth_seg"),
     "deeplabv3plus": ("configs/segmentation/deeplabv3plus_r18-d8_synth.py", "synth_seg"),
     "segformer": (CONFIGS["segformer"], DATA_ROOTS["segformer"]),

@@ -71,7 +71,9 @@ class Inferencer:
     ):
         self.model = build(cfg["model"], MODELS).to(device).eval()
         meta = load_checkpoint(self.model, checkpoint, map_location=device) if checkpoint else {}
-        apply_speed_options(self.model, bool(cfg.get("channels_last", False)), cfg.get("compile", False))
+        apply_speed_options(
+            self.model, cfg.get("channels_last", False), cfg.get("compile", False), inference=True
+        )
         self.adapter: TaskAdapter = adapter_for_model(self.model)
         self.pipeline = Compose([build(t, TRANSFORMS) for t in inference_pipeline_cfg(cfg)])
         self.collate = FUNCTIONS.get("pseudo_collate")

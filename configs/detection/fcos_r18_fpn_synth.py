@@ -51,3 +51,7 @@ model = dict(
 
 train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=9, val_interval=3)
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=3, save_best="coco/bbox_mAP"))
+
+# (N, H, W, C) weights and batches in test and infer runs only: 2.38x inference on CPU, but 0.57x (GroupNorm) training
+# (benchmarks/speed_options.py, docs/results.md "Issue 13"); True would also train channels-last
+channels_last = "inference"

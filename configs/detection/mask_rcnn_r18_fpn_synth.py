@@ -20,3 +20,7 @@ train_pipeline = [
 # With masks an iteration takes ~0.95 s instead of ~0.6 s, so 3 epochs instead of 5 keep training under 15 minutes.
 train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=3, val_interval=3)
 default_hooks = dict(checkpoint=dict(interval=3))
+
+# (N, H, W, C) weights and batches in test and infer runs only: 1.26x inference on CPU, but 0.95x training
+# (benchmarks/speed_options.py, docs/results.md "Issue 13"); True would also train channels-last
+channels_last = "inference"

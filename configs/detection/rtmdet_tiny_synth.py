@@ -26,3 +26,7 @@ train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=max_epochs, val_interval
 val_cfg = dict()
 test_cfg = dict()
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=5, save_best="coco/bbox_mAP"))
+
+# (N, H, W, C) weights and batches in test and infer runs only: 1.15-1.17x inference on CPU, but 1.09-1.15x training
+# (benchmarks/speed_options.py, docs/results.md "Issue 13"); True would also train channels-last
+channels_last = "inference"

@@ -16,3 +16,7 @@ model = dict(
     auxiliary_head=dict(in_channels=256, channels=64, num_classes=8),
 )
 train_cfg = dict(max_iters=1500, val_interval=500)
+
+# (N, H, W, C) weights and batches in test and infer runs only: 1.35x inference on CPU, but 1.01x training
+# (benchmarks/speed_options.py, docs/results.md "Issue 13"); True would also train channels-last
+channels_last = "inference"

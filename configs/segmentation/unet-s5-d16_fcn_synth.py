@@ -20,3 +20,7 @@ model = dict(
 )
 optim_wrapper = dict(optimizer=dict(lr=0.003))
 train_cfg = dict(max_iters=2000, val_interval=500)
+
+# (N, H, W, C) weights and batches in test and infer runs only: 1.28x inference on CPU, but 1.03x training
+# (benchmarks/speed_options.py, docs/results.md "Issue 13"); True would also train channels-last
+channels_last = "inference"

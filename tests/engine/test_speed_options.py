@@ -92,3 +92,26 @@ def test_runner_takes_the_options_from_the_config(tmp_path):
     assert runner.model.data_preprocessor.channels_last
     assert runner.model.backbone[0].weight.is_contiguous(memory_format=torch.channels_last)
     assert runner.model.backbone._compiled_call_impl is not None
+
+
+def test_channels_last_inference_applies_to_test_runs_and_the_inferencer_only(tmp_path):
+    from visionstack.engine import Runner
+
+    def nhwc(model) -> bool:
+        return model.backbone[0].weight.is_contiguous(memory_format=torch.channels_last)
+
+    model = TwoConv()
+    assert not nhwc(apply_speed_options(model, channels_last="inference"))
+    assert not model.data_preprocessor.channels_last
+    assert nhwc(apply_speed_options(model, channels_last="inference", inference=True))
+    assert model.data_preprocessor.channels_last
+    with pytest.raises(ConfigError, match="channels_last: expected one of .*'infer'"):
+        apply_speed_options(TwoConv(), channels_last="infer")
+
+    runner = Runner.from_cfg(
+        dict(model=dict(type=TwoConv), work_dir=str(tmp_path), channels_last="inference")
+    )
+    assert not nhwc(runner.model)  # training keeps the default layout
+    runner.test_loop = type("NoLoop", (), {"dataloader": None, "run": lambda self: {"ran": 1}})()
+    assert runner.test() == {"ran": 1}
+    assert nhwc(runner.model) and runner.model.data_preprocessor.channels_last

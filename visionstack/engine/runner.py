@@ -40,6 +40,7 @@ from .model_wrapper import FSDPModel
 from .optimizer_builder import build_optim_wrapper
 from .param_scheduler import build_param_schedulers
 from .randomness import draw_seed, get_rng_state, set_random_seed, set_rng_state
+from .speed_options import apply_speed_options, channels_last_for
 
 __all__ = ["Runner"]
 
@@ -98,7 +99,8 @@ class Runner:
         experiment_name: recorded in checkpoints; defaults to a timestamp.
         model_wrapper_cfg: how a distributed run wraps the model: ``dict(type="DDP", sync_bn=False,
             find_unused_parameters=False)`` (default) or ``dict(type="FSDP", shard_modules=[...])``.
-        channels_last: store the weights and batches (N, H, W, C) (see :mod:`.speed_options`).
+        channels_last: store the weights and batches (N, H, W, C): True, False, or "inference" (only
+            in ``test`` and ``val`` runs, not in training; see :mod:`.speed_options`).
         compile: ``torch.compile`` the model's modules: True or a dict of options (see
             :mod:`.speed_options`).
         cfg: the whole config (dumped to the work directory and stored in checkpoints).
@@ -129,7 +131,7 @@ class Runner:
         experiment_name: str | None = None,
         model_wrapper_cfg: Mapping[str, Any] | None = None,
         load_from_unsafe: bool = False,
-        channels_last: bool = False,
+        channels_last: bool | str = False,
         compile: bool | Mapping[str, Any] = False,
         cfg: Mapping[str, Any] | None = None,
     ) -> None:
@@ -169,9 +171,10 @@ class Runner:
             self.device,
             self.distributed,
             model_wrapper_cfg,
-            channels_last=channels_last,
+            channels_last=channels_last_for(channels_last, inference=False),
             compile=compile,
         )
+        self._channels_last = channels_last
         self.train_loop: Any = None
         self.val_loop: Any = None
         self.test_loop: Any = None
@@ -354,6 +357,8 @@ class Runner:
     def _evaluate(self, mode: str) -> dict[str, Any]:
         if getattr(self, f"{mode}_loop") is None:
             setattr(self, f"{mode}_loop", self._build_eval_loop(mode))
+        if self._channels_last == "inference":
+            apply_speed_options(unwrap_model(self.model), self._channels_last, inference=True)
         self.call_hook("before_run")
         try:
             if self._load_from and not self._weights_loaded:

@@ -5,7 +5,9 @@ agree with the default to float rounding (channels-last convolutions sum in anot
 
 - ``channels_last=True``: the model's 4-d weights and the batches the data preprocessor hands over
   are stored (N, H, W, C), the layout oneDNN's CPU convolutions and cuDNN's tensor-core kernels
-  prefer.
+  prefer. ``channels_last="inference"`` does so only where the model only predicts (``test``,
+  ``infer``, the inferencer; not ``train`` nor its validation): for models whose inference gains and
+  whose training loses (GroupNorm heads train slower channels-last on CPU).
 - ``compile=True`` or ``compile=dict(...)``: each child module of the model (backbone, neck, heads;
   not the data preprocessor, whose batches change size) is compiled in place by
   ``nn.Module.compile``, so checkpoints keep their keys. The dict takes ``torch.compile``'s keyword
@@ -24,20 +26,42 @@ from torch import nn
 
 from ..registry import ConfigError
 
-__all__ = ["COMPILE_KEYS", "apply_speed_options"]
+__all__ = ["CHANNELS_LAST_VALUES", "COMPILE_KEYS", "apply_speed_options", "channels_last_for"]
 
 COMPILE_KEYS = ("modules", "mode", "dynamic", "backend", "fullgraph", "options")
+CHANNELS_LAST_VALUES = (False, True, "inference")
+
+
+def channels_last_for(value: bool | str, inference: bool) -> bool:
+    """Whether the config's ``channels_last`` ``value`` applies to a run that only predicts
+    (``inference``) or trains.
+
+    Raises:
+        ConfigError: for a value other than False, True and "inference".
+    """
+    if value is None or value is False or value == 0:
+        return False
+    if value is True or value == 1:
+        return True
+    if value == "inference":
+        return inference
+    raise ConfigError(f"channels_last: expected one of {list(CHANNELS_LAST_VALUES)}, got {value!r}")
 
 
 def apply_speed_options(
-    model: nn.Module, channels_last: bool = False, compile: bool | Mapping[str, Any] = False
+    model: nn.Module,
+    channels_last: bool | str = False,
+    compile: bool | Mapping[str, Any] = False,
+    inference: bool = False,
 ) -> nn.Module:
     """Apply the config's ``channels_last`` and ``compile`` to ``model`` in place; returns it.
+    ``inference``: the model will only predict (``channels_last="inference"`` applies).
 
     Raises:
-        ConfigError: for an unknown ``compile`` key or a ``modules`` entry the model does not have.
+        ConfigError: for an unknown ``compile`` key, a ``modules`` entry the model does not have, or
+            a ``channels_last`` value other than False, True and "inference".
     """
-    if channels_last:
+    if channels_last_for(channels_last, inference):
         model.to(memory_format=torch.channels_last)
         preprocessor = getattr(model, "data_preprocessor", None)
         if preprocessor is not None:
