@@ -235,7 +235,9 @@ def test_data_synth_segmentation_calls_the_generator(tmp_path, capsys):
 def test_image_size_is_refused_for_other_tasks(tmp_path, capsys):
     args = ["data", "synth", "detection", "--out", str(tmp_path), "--image-size", "40"]
     assert main(args) == 2
-    assert "--image-size is for the segmentation dataset only" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "data synth detection: --image-size is for the" in error and "segmentation" in error
+    assert "dataset only" in error
 
 
 def test_export_verify_int8_and_onnxruntime_infer(workspace, capsys):

@@ -9,6 +9,7 @@
     visionstack logs plot WORK_DIR [--out PNG]
     visionstack data synth TASK --out DIR  write the task's synthetic dataset in its standard format
     visionstack eval TASK --gt GT --pred PRED [--config CONFIG]   score saved predictions
+    visionstack analyze NAME CONFIG CHECKPOINT [--out-dir D]      a task's analysis of a trained model
     visionstack data browse CONFIG [--out-dir D] [--num N] [--split train|val] [--set ...]
     visionstack foundations demo {perceptron,xor,moons,digits} [--out-dir D]
     visionstack demo                       train the Digits config, then infer on a few images
@@ -21,7 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +135,8 @@ def cmd_infer(args: argparse.Namespace) -> int:
         raise SystemExit(
             "visionstack infer: give CONFIG CHECKPOINT INPUT... (or --backend onnxruntime MODEL_DIR INPUT...)"
         )
-    inferencer = Inferencer(_load_config(args), args.checkpoint, device=args.device)
+    options = {dest: getattr(args, dest) for dest in _task_infer_option_names()}
+    inferencer = Inferencer(_load_config(args), args.checkpoint, device=args.device, task_options=options)
     samples = inferencer(args.inputs)
     results = inferencer.to_results(samples)
     records = inferencer.to_records(samples, topk=args.topk, results=results)
@@ -352,6 +354,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """Run an analysis of a trained model that the config's task adapter offers (its ``analyses``)."""
+    from .tasks.adapter import adapter_for_config
+
+    cfg = _load_config(args)
+    analysis = adapter_for_config(cfg).analysis(args.name)
+    out_dir = Path(args.out_dir or Path(_default_work_dir(args.config)) / "analyze" / args.name)
+    summary = analysis(cfg, args.checkpoint, out_dir, device=args.device)
+    for key, value in summary.items():
+        print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
+    return 0
+
+
 def cmd_data_browse(args: argparse.Namespace) -> int:
     """Draw what the dataset's pipeline hands to the model: the packed image and its annotations."""
     import cv2
@@ -449,6 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export_command(commands)
     _add_inspection_commands(commands)
     _add_data_and_demo_commands(commands)
+    _add_analyze_command(commands)
     return parser
 
 
@@ -514,7 +530,58 @@ def _add_model_commands(commands: Any) -> None:
         help="predictions scored below this are not drawn or counted in the table (default 0.3)",
     )
     infer.add_argument("--device", default="cpu")
+    _add_task_infer_options(infer)
     infer.set_defaults(func=cmd_infer)
+
+
+def _task_infer_options() -> dict[str, tuple[str, Mapping[str, Any]]]:
+    """dest name -> (flag, argparse keyword arguments) of every task's ``infer`` options."""
+    from .tasks.adapter import get_adapter
+
+    options: dict[str, tuple[str, Mapping[str, Any]]] = {}
+    for name in TASKS.keys():
+        for flag, kwargs in get_adapter(name).infer_options:
+            options.setdefault(flag.lstrip("-").replace("-", "_"), (flag, kwargs))
+    return options
+
+
+def _task_infer_option_names() -> list[str]:
+    return list(_task_infer_options())
+
+
+def _add_task_infer_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("task options (the tasks that use them say so)")
+    for flag, kwargs in _task_infer_options().values():
+        group.add_argument(flag, **kwargs)
+
+
+def _task_analyses() -> dict[str, list[str]]:
+    """Analysis name -> the tasks that offer it (every adapter's ``analyses``)."""
+    from .tasks.adapter import get_adapter
+
+    analyses: dict[str, list[str]] = {}
+    for name in TASKS.keys():
+        for analysis in get_adapter(name).analyses:
+            analyses.setdefault(analysis, []).append(name)
+    return analyses
+
+
+def _add_analyze_command(commands: Any) -> None:
+    analyses = _task_analyses()
+    listed = "; ".join(f"{name} ({', '.join(tasks)})" for name, tasks in sorted(analyses.items()))
+    analyze = _with_overrides(
+        commands.add_parser(
+            "analyze",
+            help="analyse a trained model (the tasks offer the analyses)",
+            description=f"Analyses by name (task): {listed or 'none'}.",
+        )
+    )
+    analyze.add_argument("name", choices=sorted(analyses), metavar="NAME", help=listed or None)
+    analyze.add_argument("config")
+    analyze.add_argument("checkpoint")
+    analyze.add_argument("--out-dir", help="default work_dirs/<config>/analyze/<NAME>")
+    analyze.add_argument("--device", default="cpu")
+    analyze.set_defaults(func=cmd_analyze)
 
 
 def _add_export_command(commands: Any) -> None:

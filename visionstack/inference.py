@@ -44,6 +44,13 @@ def inference_pipeline_cfg(cfg: Mapping) -> list:
     )
 
 
+def _make_inferencer(config: str | Path, checkpoint: str | Path | None, **kwargs: Any) -> Inferencer:
+    """An Inferencer of the config file ``config`` (what a task's ``infer_items`` builds a helper model with)."""
+    from .config import Config
+
+    return Inferencer(Config.fromfile(str(config)), checkpoint, **kwargs)
+
+
 class Inferencer:
     """Runs a trained model on image files.
 
@@ -68,6 +75,7 @@ class Inferencer:
         device: str = "cpu",
         batch_size: int = 8,
         keep_logits: bool = False,
+        task_options: Mapping[str, Any] | None = None,
     ):
         self.model = build(cfg["model"], MODELS).to(device).eval()
         meta = load_checkpoint(self.model, checkpoint, map_location=device) if checkpoint else {}
@@ -81,6 +89,8 @@ class Inferencer:
         self.palette = dataset_meta_value(cfg, meta or {}, "palette")  # [R, G, B] per class, where given
         self.batch_size = batch_size
         self.keep_logits = keep_logits
+        # a task that runs another model first (e.g. a detector that finds the objects to look at) builds it here
+        self.task_options = {"make_inferencer": _make_inferencer, **dict(task_options or {})}
 
     def context(self, **options: Any) -> PredictionContext:
         """The :class:`PredictionContext` of this model (class names, palette) with ``options`` set."""
@@ -88,23 +98,31 @@ class Inferencer:
 
     @torch.no_grad()
     def __call__(self, inputs: Iterable[str | Path]) -> list[DataSample]:
-        paths = expand_inputs(inputs)
-        samples: list[DataSample] = []
-        for start in range(0, len(paths), self.batch_size):
-            items = []
-            for path in paths[start : start + self.batch_size]:
-                packed = self.pipeline({"img_path": str(path), "sample_idx": start + len(items)})
+        """One DataSample per input file (the adapter merges a file's several samples, e.g. its people)."""
+        paths = expand_inputs(inputs, self.adapter.input_suffixes)
+        items = [
+            (index, item)
+            for index, path in enumerate(paths)
+            for item in self.adapter.infer_items(path, index, self.task_options)
+        ]
+        predicted: list[DataSample] = []
+        for start in range(0, len(items), self.batch_size):
+            batch = []
+            for index, item in items[start : start + self.batch_size]:
+                packed = self.pipeline(dict(item))
                 if packed is None:
-                    raise ValueError(f"{path}: the test pipeline dropped this image")
-                items.append(packed)
-            predicted = self.model.test_step(self.collate(items))
-            if not self.keep_logits:
-                for sample in predicted:
-                    for field in self.adapter.heavy_fields:
-                        if field in sample:
-                            delattr(sample, field)
-            samples.extend(predicted)
-        return samples
+                    raise ValueError(f"{paths[index]}: the test pipeline dropped this input")
+                batch.append(packed)
+            predicted.extend(self.model.test_step(self.collate(batch)))
+        if not self.keep_logits:
+            for sample in predicted:
+                for field in self.adapter.heavy_fields:
+                    if field in sample:
+                        delattr(sample, field)
+        by_file: list[list[DataSample]] = [[] for _ in paths]
+        for (index, _), sample in zip(items, predicted):
+            by_file[index].append(sample)
+        return [self.adapter.merge_predictions(path, group) for path, group in zip(paths, by_file)]
 
     def to_results(self, samples: Sequence[DataSample]) -> list[dict[str, Any]]:
         """The predictions as results: ``pred_*`` fields as dicts of NumPy arrays (see the adapter)."""

@@ -40,6 +40,7 @@ __all__ = [
     "VISUALIZERS",
     "TASKS",
     "ALL_REGISTRIES",
+    "KEYPOINT_CODECS",
 ]
 
 
@@ -179,6 +180,15 @@ class TaskRegistry(Registry):
         return self._entries
 
 
+class PackageRegistry(Registry):
+    """A registry filled by importing the one package that registers in it (light, e.g. NumPy only), so a
+    lookup does not import every registering package of visionstack (and PyTorch) as the shared ones do."""
+
+    @property
+    def _objects(self) -> dict[str, Any]:
+        return self._entries
+
+
 MODELS = Registry("model")
 DATASETS = Registry("dataset")
 TRANSFORMS = Registry("transform")
@@ -191,6 +201,8 @@ OPTIMIZERS = Registry("optimizer")
 OPTIM_WRAPPERS = Registry("optim wrapper")
 PARAM_SCHEDULERS = Registry("parameter scheduler")
 VISUALIZERS = Registry("visualizer")
+# keypoint codecs (tasks/pose/codecs): keypoints <-> training targets; nested in heads and GenerateTarget configs
+KEYPOINT_CODECS = PackageRegistry("keypoint codec")
 TASKS = TaskRegistry("task")  # not in ALL_REGISTRIES: configs never build an adapter
 
 ALL_REGISTRIES: tuple[Registry, ...] = (
@@ -206,6 +218,7 @@ ALL_REGISTRIES: tuple[Registry, ...] = (
     OPTIM_WRAPPERS,
     PARAM_SCHEDULERS,
     VISUALIZERS,
+    KEYPOINT_CODECS,
 )
 
 

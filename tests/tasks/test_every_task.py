@@ -60,10 +60,9 @@ def test_task_end_to_end(task, tmp_path):
     evaluated = json.loads(evaluated_file.read_text())
     assert {key: evaluated[key] for key in tested} == tested
 
-    # infer writes JSON records and drawings
-    images = sorted(
-        str(p) for p in data_root.rglob("*") if p.suffix in (".png", ".jpg") and "val" in p.parts
-    )[:2]
+    # infer writes JSON records and drawings (of the task's input files: images unless it says otherwise)
+    suffixes = adapter.input_suffixes or (".png", ".jpg")
+    images = sorted(str(p) for p in data_root.rglob("*") if p.suffix in suffixes and "val" in p.parts)[:2]
     infer_dir = tmp_path / "infer"
     assert main(["infer", config, checkpoint, *images, "--out-dir", str(infer_dir), "--set", *overrides]) == 0
     records = json.loads((infer_dir / "predictions.json").read_text())

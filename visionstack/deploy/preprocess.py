@@ -85,6 +85,11 @@ class Preprocessor:
         self.min_size = None if min_size is None else _pair(min_size)
         self.pad_value = float(spec.get("pad_value", 0.0))
 
+    @staticmethod
+    def read(path: str | os.PathLike) -> np.ndarray:
+        """One input file: the (H, W, 3) uint8 BGR image (:func:`read_bgr_image`)."""
+        return read_bgr_image(path)
+
     def image(self, img: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
         """One (H, W, 3) BGR image -> ((C, h, w) float32 normalised, metainfo).
 

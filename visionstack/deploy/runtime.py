@@ -19,7 +19,7 @@ import numpy as np
 from ..registry import TASKS
 from ..tasks.adapter import PredictionContext, TaskAdapter, get_adapter
 from ..utils.numpy_ops import resize_bilinear, softmax
-from .preprocess import Preprocessor, read_bgr_image
+from .preprocess import Preprocessor
 
 __all__ = [
     "DEPLOY_FILE",
@@ -36,15 +36,16 @@ DEPLOY_FORMAT = "visionstack-deploy"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
-def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
-    """Files as given, folders expanded to their images (sorted, recursive)."""
+def expand_inputs(inputs: Iterable[str | os.PathLike], suffixes: Sequence[str] | None = None) -> list[Path]:
+    """Files as given, folders expanded to their files with ``suffixes`` (default: images; sorted, recursive)."""
+    suffixes = tuple(suffixes or IMAGE_SUFFIXES)
     paths: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in suffixes)
             if not found:
-                raise FileNotFoundError(f"{path}: folder holds no image ({', '.join(IMAGE_SUFFIXES)})")
+                raise FileNotFoundError(f"{path}: folder holds no input file ({', '.join(suffixes)})")
             paths.extend(found)
         elif path.is_file():
             paths.append(path)
@@ -111,7 +112,10 @@ class OnnxInferencer:
         self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         self.input_names = [node.name for node in self.session.get_inputs()]
         self.output_names = [node.name for node in self.session.get_outputs()]
-        self.preprocessor = Preprocessor(self.config["preprocess"])
+        # the task's own preprocessing when its inputs are not images (the adapter's runtime_preprocessor)
+        self.preprocessor = self.adapter.runtime_preprocessor(self.config["preprocess"]) or Preprocessor(
+            self.config["preprocess"]
+        )
         self.postprocess_cfg = dict(self.config["postprocess"])
         self.class_names = self.config.get("classes")
         self.palette = self.config.get("palette")
@@ -121,17 +125,18 @@ class OnnxInferencer:
 
     # ---- running -----------------------------------------------------------------------------
     def __call__(self, inputs: Iterable[str | os.PathLike | np.ndarray]) -> list[dict[str, Any]]:
-        """Predictions for image files, folders or (H, W, 3) BGR uint8 arrays, in input order."""
+        """Predictions for image files, folders or (H, W, 3) BGR uint8 arrays (or the task's input files), in
+        input order."""
         items: list[tuple[str | None, np.ndarray | None]] = []
         for item in inputs:
             if isinstance(item, np.ndarray):
                 items.append((None, item))
             else:
-                items.extend((str(path), None) for path in expand_inputs([item]))
+                items.extend((str(path), None) for path in expand_inputs([item], self.adapter.input_suffixes))
         results: list[dict[str, Any]] = []
         for start in range(0, len(items), self.batch_size):
             chunk = items[start : start + self.batch_size]
-            images = [read_bgr_image(path) if img is None else img for path, img in chunk]
+            images = [self.preprocessor.read(path) if img is None else img for path, img in chunk]
             predicted = self.predict_arrays(images)
             for (path, _), result in zip(chunk, predicted):
                 result["img_path"] = path

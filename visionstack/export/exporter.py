@@ -155,13 +155,22 @@ def export_model(
     meta = load_checkpoint(model, checkpoint, map_location="cpu") if checkpoint else {}
     task = model_task(model)
     adapter = adapter_for_model(model)
-    preprocess = preprocess_spec(cfg, model.data_preprocessor)
-    static_hw = _export_hw(cfg, preprocess, adapter, model, dynamic, input_shape)
-    if static_hw is not None and not dynamic and adapter.pads_to_static_size():
-        preprocess["pad_min_size"] = [static_hw[1], static_hw[0]]
-    sample_hw = static_hw or _dynamic_sample_hw(preprocess)
-    batch = 2 if dynamic else 1  # a sample batch of 1 would specialise the batch axis
-    args, input_names, dynamic_axes = _sample_args(adapter, batch, sample_hw, dynamic)
+    # a task whose inputs are not images (keypoint sequences ...) gives its sample inputs and preprocessing
+    custom = adapter.export_inputs(model, cfg, dynamic)
+    if custom is None:
+        preprocess = preprocess_spec(cfg, model.data_preprocessor)
+        static_hw = _export_hw(cfg, preprocess, adapter, model, dynamic, input_shape)
+        if static_hw is not None and not dynamic and adapter.pads_to_static_size():
+            preprocess["pad_min_size"] = [static_hw[1], static_hw[0]]
+        sample_hw = static_hw or _dynamic_sample_hw(preprocess)
+        batch = 2 if dynamic else 1  # a sample batch of 1 would specialise the batch axis
+        args, input_names, dynamic_axes = _sample_args(adapter, batch, sample_hw, dynamic)
+        graph_input_shape = ["batch", 3, "height", "width"] if dynamic else [1, 3, *static_hw]
+    else:
+        preprocess, args = dict(custom["preprocess"]), list(custom["args"])
+        input_names, dynamic_axes = list(custom["input_names"]), dict(custom["dynamic_axes"])
+        free = dynamic_axes.get(input_names[0], {})
+        graph_input_shape = [free.get(axis, int(size)) for axis, size in enumerate(args[0].shape)]
     out_dir = Path(out_dir)
     output_names = list(model.export_output_names)
     try:
@@ -187,7 +196,7 @@ def export_model(
             "outputs": output_names,
             "dynamic": bool(dynamic),
             "static_batch": None if dynamic else 1,
-            "input_shape": ["batch", 3, "height", "width"] if dynamic else [1, 3, *static_hw],
+            "input_shape": graph_input_shape,
         },
         "preprocess": preprocess,
         "postprocess": adapter.postprocess_spec(model),

@@ -45,11 +45,15 @@ def _img_path(item: Mapping[str, Any]) -> str:
     return str(path)
 
 
+def _first_item(inferencer: Inferencer, path: str) -> dict[str, Any]:
+    """The test pipeline's input for the image at ``path``, as ``infer`` makes it (the adapter's first item:
+    the image itself, or a top-down task's whole-image person)."""
+    return dict(inferencer.adapter.infer_items(Path(path), 0, {})[0])
+
+
 def _torch_inputs(inferencer: Inferencer, path: str) -> tuple[torch.Tensor, Any]:
     collate = FUNCTIONS.get("pseudo_collate")
-    data = inferencer.model.data_preprocessor(
-        collate([inferencer.pipeline({"img_path": path, "sample_idx": 0})])
-    )
+    data = inferencer.model.data_preprocessor(collate([inferencer.pipeline(_first_item(inferencer, path))]))
     return data["inputs"], data["data_samples"]
 
 
@@ -114,7 +118,7 @@ def _compare_image(
     returns the task adapter's comparison of the final predictions."""
     adapter = runtime.adapter
     inputs, samples = _torch_inputs(inferencer, path)
-    prepared, meta = runtime.preprocessor.image(runtime_image(path))
+    prepared, meta = runtime.preprocessor.image(runtime.preprocessor.read(path))
     batch = runtime.preprocessor.batch([prepared])
     if batch.shape == tuple(inputs.shape):
         report["max_input_diff"] = max(report["max_input_diff"], float(np.abs(batch - inputs.numpy()).max()))
@@ -128,9 +132,9 @@ def _compare_image(
             diff = float(np.abs(output - reference[0].numpy()).max())
             report["max_output_diff"] = max(report["max_output_diff"], diff)
     predicted = inferencer.model.test_step(
-        FUNCTIONS.get("pseudo_collate")([inferencer.pipeline({"img_path": path, "sample_idx": 0})])
+        FUNCTIONS.get("pseudo_collate")([inferencer.pipeline(_first_item(inferencer, path))])
     )[0]
-    return adapter.compare(predicted, runtime.predict_arrays([runtime_image(path)])[0])
+    return adapter.compare(predicted, runtime.predict_arrays([runtime.preprocessor.read(path)])[0])
 
 
 def _metric_differences(reference: Mapping[str, Any], exported: Mapping[str, Any]) -> dict[str, float]:
@@ -140,12 +144,6 @@ def _metric_differences(reference: Mapping[str, Any], exported: Mapping[str, Any
         for key, value in reference.items()
         if isinstance(value, (int, float)) and isinstance(exported.get(key), (int, float))
     }
-
-
-def runtime_image(path: str) -> np.ndarray:
-    from ..deploy.preprocess import read_bgr_image
-
-    return read_bgr_image(path)
 
 
 def _compare_metrics(
@@ -176,7 +174,7 @@ def _compare_metrics(
         seconds["pytorch"] += time.perf_counter() - started
         evaluators["pytorch"].process(data_batch=batch, data_samples=predicted)
         started = time.perf_counter()
-        result = runtime.predict_arrays([runtime_image(_img_path(item))])[0]
+        result = runtime.predict_arrays([runtime.preprocessor.read(_img_path(item))])[0]
         seconds["onnxruntime"] += time.perf_counter() - started
         sample = runtime.adapter.from_result(copy.deepcopy(batch["data_samples"][0]), result)
         evaluators["onnxruntime"].process(data_batch=batch, data_samples=[sample])

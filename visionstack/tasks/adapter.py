@@ -19,6 +19,7 @@ Methods that need PyTorch import it inside.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -99,6 +100,9 @@ class TaskAdapter(ABC):
     export_meta_inputs: ClassVar[tuple[str, ...]] = ()
     #: whether ``export --verify`` compares the raw graph outputs with the eager ``export_forward``.
     compare_raw_outputs: ClassVar[bool] = True
+    #: file suffixes of the task's inputs when they are not images (e.g. keypoint-sequence files): a folder
+    #: given to ``infer`` expands to these files; None: image files.
+    input_suffixes: ClassVar[tuple[str, ...] | None] = None
     #: the ``make demo`` job of this task, or None: ``config``, ``epochs`` (None: the config's), ``metric``
     #: (key of the val metrics), ``floor`` and ``infer_images`` (a glob under the val data root) keys.
     demo: ClassVar[Mapping[str, Any] | None] = None
@@ -107,6 +111,38 @@ class TaskAdapter(ABC):
     #: make the run tiny; ``{data_root}`` is replaced), ``gt`` (the val ground truth under the data root, for
     #: ``visionstack eval``).
     smoke: ClassVar[Mapping[str, Any] | None] = None
+    #: options this task adds to ``visionstack infer``: ``(flag, argparse keyword arguments)`` pairs (e.g. a
+    #: top-down pose model's ``--det-config``); their values reach :meth:`infer_items` by ``dest`` name.
+    infer_options: ClassVar[tuple[tuple[str, Mapping[str, Any]], ...]] = ()
+    #: analyses of a trained model, ``visionstack analyze NAME CONFIG CHECKPOINT [--out-dir D]``: name ->
+    #: ``"module:function"``, imported when run (:meth:`analysis`). The function takes ``(cfg, checkpoint,
+    #: out_dir, device=...)``, writes its files under ``out_dir`` and returns a summary dict (printed).
+    analyses: ClassVar[Mapping[str, str]] = {}
+
+    def analysis(self, name: str) -> Callable[..., dict[str, Any]]:
+        """The function of the analysis ``name`` (see :attr:`analyses`).
+
+        Raises:
+            ConfigError: when this task has no such analysis (the message lists the ones it has).
+        """
+        if name not in self.analyses:
+            have = ", ".join(sorted(self.analyses)) or "none"
+            raise ConfigError(f"the {self.name} task has no analysis {name!r} (its analyses: {have})")
+        module_name, _, function_name = self.analyses[name].partition(":")
+        return getattr(importlib.import_module(module_name), function_name)
+
+    # ---- inputs of ``infer`` -----------------------------------------------------------------------------
+    def infer_items(self, path: Path, index: int, options: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The test-pipeline inputs of one input file (default: the file itself, one sample); a top-down task
+        returns one per person found in it. ``index`` numbers the files; ``options``: :attr:`infer_options`."""
+        return [{"img_path": str(path), "sample_idx": index}]
+
+    def merge_predictions(self, path: Path, samples: Sequence[Any]) -> Any:
+        """One input file's predicted DataSamples (one per :meth:`infer_items` entry) as that file's one
+        sample (default: the only one)."""
+        if len(samples) != 1:
+            raise ValueError(f"{self.name}: expected one prediction for {path}, got {len(samples)}")
+        return samples[0]
 
     # ---- predictions as results (PyTorch side) --------------------------------------------------------
     def to_result(self, sample: Any) -> dict[str, Any]:
@@ -221,7 +257,20 @@ class TaskAdapter(ABC):
             args.append(torch.tensor(values, dtype=torch.float32))
         return args
 
+    def export_inputs(self, model: Any, cfg: Mapping[str, Any], dynamic: bool) -> dict[str, Any] | None:
+        """The sample graph inputs of a model whose inputs are not images: ``{"args": [tensors], "input_names":
+        [...], "dynamic_axes": {input name: {axis: label}}, "preprocess": deploy.json's preprocess}`` (what
+        :meth:`runtime_preprocessor` is built from); None (the default): an image batch, preprocessed as the
+        config's test pipeline and data preprocessor say."""
+        return None
+
     # ---- the ONNX Runtime side (NumPy only) -------------------------------------------------------------
+    def runtime_preprocessor(self, spec: Meta) -> Any | None:
+        """The runtime's preprocessing of non-image inputs, built from deploy.json's ``preprocess``: an object
+        with ``read(path) -> input``, ``image(input) -> (array, metainfo)`` and ``batch(arrays) -> array`` like
+        :class:`visionstack.deploy.preprocess.Preprocessor`; None (the default): images."""
+        return None
+
     def runtime_forward(self, run: RunGraph, batch: np.ndarray, metas: Sequence[Meta], spec: Meta) -> Arrays:
         """The graph's outputs for a preprocessed (B, C, H, W) batch; ``run(batch, metas)`` runs it once."""
         return run(batch, metas)

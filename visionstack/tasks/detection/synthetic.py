@@ -33,48 +33,19 @@ import cv2
 import numpy as np
 import pycocotools.mask as mask_utils
 
+from ...data.synthetic_shapes import SHAPE_CLASSES, UNIT_AREAS, UNIT_OUTLINES
+from ...data.synthetic_shapes import polygon_area as _area
+from ...data.synthetic_shapes import textured_background as _background
 from ...structures.masks import polygons_to_bitmap
 
 __all__ = ["SHAPE_CLASSES", "Shape", "render_scene", "write_synthetic_detection", "synth_detection"]
 
-SHAPE_CLASSES = ("circle", "square", "triangle", "star", "cross")
-CIRCLE_VERTICES = 48
 MIN_VISIBLE_FRACTION = 0.15
 MIN_VISIBLE_PIXELS = 10
 HARD_VISIBLE_FRACTION = 0.5  # less visible than this: annotated iscrowd=1 (ignored)
 # COCO's area buckets (pixels): small < 32², medium < 96², large above.
 AREA_BUCKETS = ((8.0**2, 32.0**2), (32.0**2, 96.0**2), (96.0**2, 200.0**2))
 BUCKET_PROBABILITIES = (0.4, 0.4, 0.2)
-
-
-def _unit_outline(name: str) -> np.ndarray:
-    """The shape's vertices at unit radius, (K, 2), counter-clockwise from angle 0."""
-    if name == "circle":
-        angles = np.linspace(0, 2 * math.pi, CIRCLE_VERTICES, endpoint=False)
-        return np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    if name in ("square", "triangle"):
-        count = 4 if name == "square" else 3
-        angles = np.arange(count) * 2 * math.pi / count + math.pi / 2
-        return np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    if name == "star":
-        angles = np.arange(10) * math.pi / 5 - math.pi / 2
-        radii = np.where(np.arange(10) % 2 == 0, 1.0, 0.45)
-        return np.stack([radii * np.cos(angles), radii * np.sin(angles)], axis=1)
-    arm = 0.33  # cross: half-width of each arm
-    return np.array(
-        [(arm, -1), (arm, -arm), (1, -arm), (1, arm), (arm, arm), (arm, 1),
-         (-arm, 1), (-arm, arm), (-1, arm), (-1, -arm), (-arm, -arm), (-arm, -1)],
-        dtype=np.float64,
-    )  # fmt: skip
-
-
-def _area(points: np.ndarray) -> float:
-    x, y = points[:, 0], points[:, 1]
-    return 0.5 * abs(float(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
-
-
-UNIT_OUTLINES = {name: _unit_outline(name) for name in SHAPE_CLASSES}
-UNIT_AREAS = {name: _area(outline) for name, outline in UNIT_OUTLINES.items()}
 
 
 @dataclass
@@ -100,26 +71,6 @@ class Shape:
             and self.outline[:, 0].max() <= width
             and self.outline[:, 1].max() <= height
         )
-
-
-def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """An (H, W, 3) uint8 texture: noise around a colour, a linear gradient, or stripes."""
-    kind = rng.integers(3)
-    first, second = rng.integers(0, 256, size=(2, 3)).astype(np.float32)
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    angle = rng.uniform(0, math.pi)
-    along = xs * math.cos(angle) + ys * math.sin(angle)
-    if kind == 0:
-        noise = rng.normal(0, rng.uniform(8, 30), size=(height, width, 3)).astype(np.float32)
-        img = first + cv2.GaussianBlur(noise, (0, 0), sigmaX=rng.uniform(0.5, 2.0))
-    elif kind == 1:
-        t = (along - along.min()) / max(float(np.ptp(along)), 1.0)
-        img = first + t[..., None] * (second - first)
-    else:
-        period = rng.uniform(6, 40)
-        t = 0.5 + 0.5 * np.sin(2 * math.pi * along / period)
-        img = first + t[..., None] * (second - first)
-    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
 
 def _draw_shape(rng: np.random.Generator, height: int, width: int) -> Shape:

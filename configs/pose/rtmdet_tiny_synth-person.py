@@ -1,0 +1,30 @@
+# The person detector of the top-down pose pipeline on the synthetic people (write them first:
+#   visionstack data synth pose --out data/synth_pose):
+# RTMDet-tiny (configs/detection/rtmdet_tiny_synth.py) with one class, trained on the person boxes of the
+# COCO-keypoints files. Its `visionstack test --out-format DIR` writes DIR/results.bbox.json, which a pose config
+# scores end to end with `--set val_dataloader.dataset.bbox_file=DIR/results.bbox.json` (or which
+# `visionstack infer POSE_CONFIG CKPT IMAGES --det-config this --det-checkpoint ...` runs on the fly).
+_base_ = ["../detection/rtmdet_tiny_synth.py"]
+
+data_root = "data/synth_pose/"
+model = dict(bbox_head=dict(num_classes=1))
+metainfo = dict(classes=("person",))
+train_dataloader = dict(
+    dataset=dict(
+        data_root=data_root,
+        metainfo=metainfo,
+        ann_file="annotations/person_keypoints_train.json",
+        data_prefix=dict(img="train/"),
+    )
+)
+val_dataloader = dict(
+    dataset=dict(
+        data_root=data_root,
+        metainfo=metainfo,
+        ann_file="annotations/person_keypoints_val.json",
+        data_prefix=dict(img="val/"),
+    )
+)
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file=data_root + "annotations/person_keypoints_val.json")
+test_evaluator = val_evaluator
