@@ -51,11 +51,11 @@ train_dataloader = dict(batch_size=32, dataset=dict(pipeline=train_pipeline))
 max_epochs = 8
 optim_wrapper = dict(
     type="AmpOptimWrapper",  # bfloat16 autocast on CPUs with AMX / AVX512-BF16, float32 elsewhere
-    optimizer=dict(type="Adam", lr=2e-3),
+    optimizer=dict(type="Adam", lr=5e-4),  # the published rate (untrained here yet)
 )
 param_scheduler = [
     dict(type="LinearLR", start_factor=1.0e-3, by_epoch=False, begin=0, end=200),
-    dict(type="CosineAnnealingLR", eta_min=2e-5, begin=0, end=max_epochs, by_epoch=True),
+    dict(type="CosineAnnealingLR", eta_min=5e-6, begin=0, end=max_epochs, by_epoch=True),
 ]
 train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=max_epochs, val_interval=4)
 val_cfg = dict()
