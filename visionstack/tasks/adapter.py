@@ -19,6 +19,7 @@ Methods that need PyTorch import it inside.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
 from abc import ABC, abstractmethod
@@ -43,6 +44,7 @@ __all__ = [
     "evaluation_options",
     "merge_comparisons",
     "metric_nodes",
+    "prefixed_metric_nodes",
     "typed_nodes",
 ]
 
@@ -359,6 +361,27 @@ def metric_nodes(evaluator_cfg: Any, metric_type: type) -> list[dict]:
             f"test_evaluator has no {metric_type.__name__} (it has: {', '.join(found) or 'nothing'})"
         )
     return nodes
+
+
+def prefixed_metric_nodes(
+    evaluator_cfg: Any, metric_type: type, out_dir: Path, name: str, advice: str
+) -> tuple[Any, list[tuple[dict, Path]]]:
+    """``(a copy of evaluator_cfg, [(node, prefix)])``: every ``metric_type`` node of the copy given its
+    ``outfile_prefix``: ``out_dir/name``, then ``out_dir/name_<i>`` for the second and later ones (what the
+    adapters' :meth:`TaskAdapter.add_result_writer` share). ``advice`` completes the error when there is none."""
+    if evaluator_cfg is None:
+        raise ConfigError("the config has no test_evaluator")
+    evaluator_cfg = copy.deepcopy(evaluator_cfg)  # test_evaluator may alias val_evaluator
+    try:
+        nodes = metric_nodes(evaluator_cfg, metric_type)
+    except ConfigError as error:
+        raise ConfigError(f"{error}; {advice}") from None
+    prefixed = []
+    for index, node in enumerate(nodes):
+        prefix = Path(out_dir) / (name if index == 0 else f"{name}_{index}")
+        node["outfile_prefix"] = str(prefix)
+        prefixed.append((node, prefix))
+    return evaluator_cfg, prefixed
 
 
 def evaluation_options(cfg: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -3,15 +3,14 @@ segmentation."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ...registry import TASKS, ConfigError
-from ..adapter import Arrays, Meta, PredictionContext, TaskAdapter, evaluation_options, metric_nodes
+from ...registry import TASKS
+from ..adapter import Arrays, Meta, PredictionContext, TaskAdapter, evaluation_options, prefixed_metric_nodes
 from .records import detection_records
 
 __all__ = ["DetectionAdapter"]
@@ -103,20 +102,18 @@ class DetectionAdapter(TaskAdapter):
         ``.segm.json``); with several CocoMetrics the second and later ones write ``name_<i>.*``."""
         from .metrics import CocoMetric
 
-        if evaluator_cfg is None:
-            raise ConfigError("the config has no test_evaluator")
-        evaluator_cfg = copy.deepcopy(evaluator_cfg)  # test_evaluator may alias val_evaluator
-        try:
-            nodes = metric_nodes(evaluator_cfg, CocoMetric)
-        except ConfigError as error:
-            raise ConfigError(
-                f"{error}; COCO result files come from CocoMetric(outfile_prefix=...)"
-            ) from None
-        files = []
-        for index, node in enumerate(nodes):
-            prefix = Path(out_dir) / (name if index == 0 else f"{name}_{index}")
-            node["outfile_prefix"] = str(prefix)
-            files += [(Path(f"{prefix}.{kind}.json"), f"COCO {kind} results") for kind in ("bbox", "segm")]
+        evaluator_cfg, prefixed = prefixed_metric_nodes(
+            evaluator_cfg,
+            CocoMetric,
+            out_dir,
+            name,
+            "COCO result files come from CocoMetric(outfile_prefix=...)",
+        )
+        files = [
+            (Path(f"{prefix}.{kind}.json"), f"COCO {kind} results")
+            for _, prefix in prefixed
+            for kind in ("bbox", "segm")
+        ]
         return evaluator_cfg, files
 
     def evaluate(self, gt: str, pred: str, cfg: Mapping[str, Any] | None = None) -> dict[str, Any]:

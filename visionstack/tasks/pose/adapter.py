@@ -12,7 +12,6 @@ keypoint visibility threshold of drawings and tables, then reads as that probabi
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ...registry import TASKS, ConfigError
-from ..adapter import Arrays, Meta, PredictionContext, TaskAdapter, evaluation_options, metric_nodes
+from ..adapter import Arrays, Meta, PredictionContext, TaskAdapter, evaluation_options, prefixed_metric_nodes
 from .lifting import adapter as _lifting_adapter  # noqa: F401  (registers "pose3d": 2D -> 3D lifting)
 
 __all__ = ["PoseAdapter"]
@@ -216,20 +215,14 @@ class PoseAdapter(TaskAdapter):
         """Every CocoKeypointMetric writes COCO keypoint results ``out_dir/name.keypoints.json``."""
         from .metrics import CocoKeypointMetric
 
-        if evaluator_cfg is None:
-            raise ConfigError("the config has no test_evaluator")
-        evaluator_cfg = copy.deepcopy(evaluator_cfg)
-        try:
-            nodes = metric_nodes(evaluator_cfg, CocoKeypointMetric)
-        except ConfigError as error:
-            raise ConfigError(
-                f"{error}; COCO keypoint result files come from CocoKeypointMetric(outfile_prefix=...)"
-            ) from None
-        files = []
-        for index, node in enumerate(nodes):
-            prefix = Path(out_dir) / (name if index == 0 else f"{name}_{index}")
-            node["outfile_prefix"] = str(prefix)
-            files.append((Path(f"{prefix}.keypoints.json"), "COCO keypoint results"))
+        evaluator_cfg, prefixed = prefixed_metric_nodes(
+            evaluator_cfg,
+            CocoKeypointMetric,
+            out_dir,
+            name,
+            "COCO keypoint result files come from CocoKeypointMetric(outfile_prefix=...)",
+        )
+        files = [(Path(f"{prefix}.keypoints.json"), "COCO keypoint results") for _, prefix in prefixed]
         return evaluator_cfg, files
 
     def evaluate(self, gt: str, pred: str, cfg: Mapping[str, Any] | None = None) -> dict[str, Any]:

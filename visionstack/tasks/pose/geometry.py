@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-__all__ = ["crop_person", "fix_aspect_ratio", "topdown_warp_matrix"]
+__all__ = ["crop_person", "fix_aspect_ratio", "topdown_warp_matrix", "warp_to_input"]
 
 
 def fix_aspect_ratio(scale: np.ndarray, aspect_ratio: float) -> np.ndarray:
@@ -47,6 +47,23 @@ def topdown_warp_matrix(
     return np.concatenate([linear, offset[:, None]], axis=1).astype(np.float32)
 
 
+def warp_to_input(
+    image: np.ndarray,
+    center: Sequence[float],
+    scale: Sequence[float],
+    rotation: float,
+    input_size: Sequence[int],
+    use_udp: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(crop, 2x3 matrix, scale)``: the box of ``center`` and ``scale`` widened to the input aspect ratio,
+    turned by ``rotation`` degrees and warped to ``input_size`` (w, h) (``TopdownAffine``'s step)."""
+    width, height = int(input_size[0]), int(input_size[1])
+    fixed = fix_aspect_ratio(np.asarray(scale, dtype=np.float32), width / height)
+    matrix = topdown_warp_matrix(center, fixed, rotation, (width, height), use_udp)
+    crop = cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR)
+    return crop, matrix, fixed
+
+
 def crop_person(
     image: np.ndarray,
     bbox: Sequence[float],
@@ -58,8 +75,5 @@ def crop_person(
     (``GetBBoxCenterScale(padding)`` then ``TopdownAffine(input_size, use_udp)``): ``(crop, centre, scale)``."""
     box = np.asarray(bbox, dtype=np.float32).reshape(4)
     center = (box[:2] + box[2:]) / 2
-    width, height = int(input_size[0]), int(input_size[1])
-    scale = fix_aspect_ratio((box[2:] - box[:2]) * padding, width / height)
-    matrix = topdown_warp_matrix(center, scale, 0.0, (width, height), use_udp)
-    crop = cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR)
+    crop, _, scale = warp_to_input(image, center, (box[2:] - box[:2]) * padding, 0.0, input_size, use_udp)
     return crop, center.astype(np.float32), scale.astype(np.float32)

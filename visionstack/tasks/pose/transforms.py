@@ -31,7 +31,7 @@ from ...data.transforms.base import BaseTransform
 from ...data.transforms.formatting import BasePackInputs
 from ...registry import TRANSFORMS
 from ...structures import DataSample, InstanceData, PixelData
-from .geometry import fix_aspect_ratio, topdown_warp_matrix
+from .geometry import fix_aspect_ratio, topdown_warp_matrix, warp_to_input
 
 __all__ = [
     "GenerateTarget",
@@ -244,17 +244,18 @@ class TopdownAffine(BaseTransform):
                 "one person per sample (CocoKeypointsDataset(data_mode='topdown'))"
             )
         w, h = self.input_size
-        scale = fix_aspect_ratio(np.asarray(results["bbox_scale"], dtype=np.float32).reshape(-1, 2), w / h)
         rotation = float(np.asarray(results.get("bbox_rotation", [0.0])).reshape(-1)[0])
-        matrix = topdown_warp_matrix(centers[0], scale[0], rotation, (w, h), self.use_udp)
-        results["img"] = cv2.warpAffine(results["img"], matrix, (w, h), flags=cv2.INTER_LINEAR)
+        scale = np.asarray(results["bbox_scale"], dtype=np.float32).reshape(-1, 2)
+        results["img"], matrix, fixed = warp_to_input(
+            results["img"], centers[0], scale[0], rotation, self.input_size, self.use_udp
+        )
         if results.get("keypoints") is not None:
             points = np.asarray(results["keypoints"], dtype=np.float32)
             results["transformed_keypoints"] = (points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
         results["img_shape"] = (h, w)
         results["input_size"] = (w, h)
         results["input_center"] = centers[0].astype(np.float32)
-        results["input_scale"] = scale[0].astype(np.float32)
+        results["input_scale"] = fixed.astype(np.float32)
         results["input_rotation"] = rotation
         return results
 
