@@ -40,7 +40,7 @@ train_pipeline = [
     dict(type="LoadImage"),
     dict(type="GetBBoxCenterScale", padding=1.25),
     dict(type="RandomHalfBody"),
-    dict(type="RandomBBoxTransform", scale_factor=(0.75, 1.25), rotate_factor=60.0),
+    dict(type="RandomBBoxTransform", scale_factor=(0.75, 1.25), rotate_factor=30.0),
     dict(type="TopdownAffine", input_size=input_size),
     dict(type="TopdownRandomFlip", prob=0.5),
     dict(type="GenerateTarget", encoder=codec),
@@ -48,18 +48,21 @@ train_pipeline = [
 ]
 train_dataloader = dict(batch_size=32, dataset=dict(pipeline=train_pipeline))
 
-max_epochs = 8
+# Trained from scratch (no downloaded weights), so at twice the published rate with Adam (5e-4 for a pretrained
+# ResNet), a 100-iteration warm-up and a cosine decay over five epochs: about 15 minutes on 2 cores.
+max_epochs = 5
+channels_last = True  # 0.81 against 0.86 s/it in training (AMD EPYC, 2 cores)
 optim_wrapper = dict(
     type="AmpOptimWrapper",  # bfloat16 autocast on CPUs with AMX / AVX512-BF16, float32 elsewhere
-    optimizer=dict(type="Adam", lr=5e-4),  # the published rate (untrained here yet)
+    optimizer=dict(type="Adam", lr=1e-3),
 )
 param_scheduler = [
-    dict(type="LinearLR", start_factor=1.0e-3, by_epoch=False, begin=0, end=200),
-    dict(type="CosineAnnealingLR", eta_min=5e-6, begin=0, end=max_epochs, by_epoch=True),
+    dict(type="LinearLR", start_factor=1.0e-2, by_epoch=False, begin=0, end=100),
+    dict(type="CosineAnnealingLR", eta_min=1e-5, begin=0, end=max_epochs, by_epoch=True),
 ]
-train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=max_epochs, val_interval=4)
+train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=max_epochs, val_interval=1)
 val_cfg = dict()
 test_cfg = dict()
 default_hooks = dict(
-    logger=dict(interval=20), checkpoint=dict(interval=4, save_best="coco/AP", rule="greater")
+    logger=dict(interval=20), checkpoint=dict(interval=1, save_best="coco/AP", rule="greater")
 )

@@ -12,7 +12,7 @@ train_pipeline = [
     dict(type="LoadImage"),
     dict(type="GetBBoxCenterScale", padding=1.25),
     dict(type="RandomHalfBody"),
-    dict(type="RandomBBoxTransform", scale_factor=(0.75, 1.25), rotate_factor=60.0),
+    dict(type="RandomBBoxTransform", scale_factor=(0.75, 1.25), rotate_factor=30.0),
     dict(type="TopdownAffine", input_size=input_size),
     dict(type="TopdownRandomFlip", prob=0.5),
     dict(type="GenerateTarget", encoder=codec),
@@ -24,10 +24,12 @@ test_pipeline = [
     dict(type="TopdownAffine", input_size=input_size),
     dict(type="PackPoseInputs"),
 ]
+# Loading runs in the training process: on 2 cores, worker processes take the cores from the model's threads
+# (RTMPose-t 128x96: 0.42 s/it in-process against 0.64 s/it with one or two workers, AMD EPYC).
 train_dataloader = dict(
     batch_size=32,
-    num_workers=2,
-    persistent_workers=True,
+    num_workers=0,
+    persistent_workers=False,
     sampler=dict(type="DefaultSampler", shuffle=True),
     collate_fn=dict(type="pseudo_collate"),
     dataset=dict(
@@ -40,8 +42,8 @@ train_dataloader = dict(
 )
 val_dataloader = dict(
     batch_size=32,
-    num_workers=2,
-    persistent_workers=True,
+    num_workers=0,
+    persistent_workers=False,
     sampler=dict(type="DefaultSampler", shuffle=False),
     collate_fn=dict(type="pseudo_collate"),
     dataset=dict(

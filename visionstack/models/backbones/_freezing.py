@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence, Sized
 from typing import Any
 
 import torch
@@ -47,13 +47,17 @@ def run_stages(
             norm); the next stage still gets the untransformed output.
 
     Returns:
-        The returned outputs in increasing stage order.
+        The returned outputs in increasing stage order. The stages after the last one returned are not
+        run (when ``out_indices`` has a length).
     """
     outs = []
+    wanted = len(set(out_indices)) if isinstance(out_indices, Sized) else None
     for index, stage in enumerate(stages):
         x = stage(x)
         if index in out_indices:
             outs.append(x if transform is None else transform(index, x))
+            if len(outs) == wanted:
+                break
     return tuple(outs)
 
 
