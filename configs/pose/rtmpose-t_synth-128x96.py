@@ -6,8 +6,8 @@
 # halve with it) and trained from scratch (no downloaded weights). Two departures, both measured:
 # - the head reads the stride-16 map (stage 3, 192 channels, 6x8), so its keypoint tokens keep the published
 #   head's 48 dimensions; at stride 32 (a 3x4 map, 12 dimensions) training from scratch stalled at the mean pose
-#   (loss 0.93, acc_pose 0.06 after 4 epochs, at 5e-4 and at 2e-3) and the stage-4 features stopped depending on
-#   the input;
+#   (loss 0.93, acc_pose 0.06 after 4 epochs, at 5e-4 and at 2e-3, and AP 0.000 after 4 epochs with the optimiser
+#   below, where stride 16 had 0.057) and the stage-4 features stopped depending on the input;
 # - AdamW at 1e-3 without weight decay (the published 4e-3 is for batches of 256 and a pretrained backbone) and
 #   gradients clipped at norm 1 (35 published; typical norms here are 0.2-0.5): at 2e-3 with the published clip a
 #   gradient spike in epoch 8 collapsed the model back to the mean pose for good (docs/results.md). 100 warm-up
