@@ -1,10 +1,9 @@
-"""Top-down pose models: SimpleBaseline's heatmap head, RTMPose's SimCC head and gated attention unit, the
-estimator's flip test and crop -> image mapping, tiny overfits and ONNX equivalence."""
+"""Top-down pose models: SimpleBaseline's heatmap head, RTMPose's SimCC head, the estimator's flip test and
+crop -> image mapping, tiny overfits and ONNX equivalence (the gated attention unit: test_pose_gau.py)."""
 
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 import pytest
@@ -21,14 +20,12 @@ from visionstack.tasks.pose.metainfo import COCO_KEYPOINTS
 from visionstack.tasks.pose.models import (
     HeatmapHead,
     PoseTestConfig,
-    RTMCCBlock,
     RTMCCHead,
     TopdownPoseEstimator,
     crop_to_image,
     flip_heatmaps,
     flip_simcc,
     heatmap_pck_accuracy,
-    rotary_embedding,
     simcc_pck_accuracy,
 )
 from visionstack.tasks.pose.transforms import topdown_warp_matrix
@@ -237,77 +234,6 @@ def test_heads_start_as_mmpose_initialises_them():
     for linear in (rtmcc.mlp[1], rtmcc.gau.uv, rtmcc.gau.o, rtmcc.cls_x):
         assert linear.weight.std().item() == pytest.approx(0.01, rel=0.05)
     assert rtmcc.final_layer.weight.std().item() == pytest.approx(0.001, rel=0.05)
-
-
-# ---- the gated attention unit against a float64 loop reference ---------------------------------------------
-def gau_reference(block: RTMCCBlock, x: torch.Tensor) -> torch.Tensor:
-    """The block's formulas written token by token (float64)."""
-    p = {name: value.detach().double() for name, value in block.named_parameters()}
-    act = torch.nn.functional.silu if isinstance(block.act_fn, nn.SiLU) else torch.relu
-    batch, tokens, dims = x.shape
-    out = []
-    for b in range(batch):
-        queries, keys, us, vs = [], [], [], []
-        for i in range(tokens):
-            token = x[b, i]
-            normed = token / max(token.norm().item() / math.sqrt(dims), block.ln.eps) * p["ln.g"]
-            uv = act(p["uv.weight"] @ normed)
-            u, v, z = uv[: block.e], uv[block.e : 2 * block.e], uv[2 * block.e :]
-            q, k = z * p["gamma"][0] + p["beta"][0], z * p["gamma"][1] + p["beta"][1]
-            if block.pos_enc:
-                half = block.s // 2
-                angle = torch.tensor([i * 10000.0 ** (m / half) for m in range(half)], dtype=torch.float64)
-                q = torch.cat(
-                    [
-                        q[:half] * angle.cos() - q[half:] * angle.sin(),
-                        q[half:] * angle.cos() + q[:half] * angle.sin(),
-                    ]
-                )
-                k = torch.cat(
-                    [
-                        k[:half] * angle.cos() - k[half:] * angle.sin(),
-                        k[half:] * angle.cos() + k[:half] * angle.sin(),
-                    ]
-                )
-            queries.append(q), keys.append(k), us.append(u), vs.append(v)
-        rows = []
-        for i in range(tokens):
-            mixed = torch.zeros(block.e, dtype=torch.float64)
-            for j in range(tokens):
-                score = queries[i] @ keys[j] + (p["w"][j - i + tokens - 1] if block.use_rel_bias else 0.0)
-                mixed += torch.relu(score / math.sqrt(block.s)) ** 2 * vs[j]
-            row = p["o.weight"] @ (us[i] * mixed)
-            rows.append(row + x[b, i] * p["res_scale.scale"] if block.shortcut else row)
-        out.append(torch.stack(rows))
-    return torch.stack(out)
-
-
-@pytest.mark.parametrize(
-    "use_rel_bias, pos_enc, act_fn, out_dims",
-    [(False, False, "SiLU", 12), (True, True, "ReLU", 12), (False, True, "SiLU", 7)],
-)
-def test_gau_equals_loop_reference(use_rel_bias, pos_enc, act_fn, out_dims):
-    torch.manual_seed(0)
-    block = RTMCCBlock(
-        5, 12, out_dims, expansion_factor=2, s=6, act_fn=act_fn, use_rel_bias=use_rel_bias, pos_enc=pos_enc
-    )
-    if block.shortcut:
-        nn.init.uniform_(block.res_scale.scale, 0.5, 1.5)
-    block = block.double().eval()
-    x = torch.randn(2, 5, 12, dtype=torch.float64)
-    torch.testing.assert_close(block(x), gau_reference(block, x), rtol=1e-10, atol=1e-12)
-
-
-def test_rotary_embedding_scores_depend_on_the_offset_only():
-    torch.manual_seed(0)
-    q, k = torch.randn(8), torch.randn(8)
-    rq = rotary_embedding(q.expand(1, 6, 8).contiguous())[0]
-    rk = rotary_embedding(k.expand(1, 6, 8).contiguous())[0]
-    scores = rq @ rk.T
-    for offset in range(-5, 6):
-        diagonal = torch.diagonal(scores, offset)
-        torch.testing.assert_close(diagonal, diagonal[:1].expand_as(diagonal), rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(rq.norm(dim=-1), q.norm().expand(6))
 
 
 # ---- losses and accuracy --------------------------------------------------------------------------------------

@@ -393,27 +393,8 @@ def calibration_analysis(
     Returns:
         A summary: the temperature and centre, ECE before/after, the number of keypoints, the files.
     """
-    from ...engine.checkpoint import (
-        load_checkpoint,
-        read_checkpoint,
-        save_checkpoint,
-        weights_only_safe,
-        weights_to_cpu,
-    )
-    from ...engine.data_loading import build_dataloader
-    from ...registry import MODELS, ConfigError, build
-
-    model = build(cfg["model"], MODELS)
-    if not callable(getattr(model, "set_score_calibration", None)):
-        raise ConfigError(f"analyze calibration: {type(model).__name__} holds no keypoint-score calibration")
-    meta = load_checkpoint(model, checkpoint)
-    model.to(device).eval()
-    if cfg.get("val_dataloader") is None:
-        raise ConfigError("analyze calibration: the config has no val_dataloader")
-    loader = build_dataloader(cfg["val_dataloader"], seed=0, shuffle=False, path="val_dataloader")
-    sigmas = (getattr(loader.dataset, "metainfo", None) or {}).get("sigmas")
-    if sigmas is None:
-        raise ConfigError("analyze calibration: the val dataset's metainfo has no OKS 'sigmas'")
+    model, stored = _load_calibratable_model(cfg, checkpoint, device)
+    loader, sigmas = _val_loader_and_sigmas(cfg)
     scores, correct, person = collect_keypoint_confidences(model, loader, sigmas).flat(oks_thr)
     if len(scores) == 0:
         raise ValueError("analyze calibration: the val split has no labelled keypoint")
@@ -440,20 +421,58 @@ def calibration_analysis(
     plot_reliability_diagram(
         {"raw scores (clipped to [0, 1])": before, "calibrated": after}, out_dir / "reliability.png", title
     )
-    model.set_score_calibration((calibration.slope, calibration.bias))
-    stored = read_checkpoint(checkpoint)
-    calibrated = {key: stored[key] for key in ("config",) if key in stored}
-    calibrated["meta"] = dict(meta, score_calibration=dict(calibration.to_dict(), oks_thr=oks_thr))
-    calibrated["state_dict"] = weights_to_cpu(model.state_dict())
-    save_checkpoint(weights_only_safe(calibrated), out_dir / "calibrated.pth")
+    _save_calibrated_checkpoint(model, stored, calibration, oks_thr, out_dir / "calibrated.pth")
     return {
         "temperature": calibration.temperature,
         "center": calibration.center,
-        "ece_before": report["ece_before"],
-        "ece_after": report["ece_after"],
-        "ece_after_cross_fitted": report["ece_after_cross_fitted"],
-        "keypoints": report["keypoints"],
+        **{key: report[key] for key in ("ece_before", "ece_after", "ece_after_cross_fitted", "keypoints")},
         "report": str(out_dir / "calibration.json"),
         "diagram": str(out_dir / "reliability.png"),
         "checkpoint": str(out_dir / "calibrated.pth"),
     }
+
+
+def _load_calibratable_model(
+    cfg: Mapping[str, Any], checkpoint: str | Path, device: str
+) -> tuple[Any, dict[str, Any]]:
+    """The config's model with the checkpoint's weights, in eval mode on ``device``, and the checkpoint as read
+    (once); a model without a score calibration is a config error."""
+    from ...engine.checkpoint import load_state_dict, read_checkpoint
+    from ...registry import MODELS, ConfigError, build
+    from ...utils.checkpoint_io import extract_state_dict
+
+    model = build(cfg["model"], MODELS)
+    if not callable(getattr(model, "set_score_calibration", None)):
+        raise ConfigError(f"analyze calibration: {type(model).__name__} holds no keypoint-score calibration")
+    stored = read_checkpoint(checkpoint)
+    load_state_dict(model, extract_state_dict(stored), strict=True, source=str(checkpoint))
+    return model.to(device).eval(), stored
+
+
+def _val_loader_and_sigmas(cfg: Mapping[str, Any]) -> tuple[Any, Any]:
+    """The val loader (unshuffled) and its dataset's OKS sigmas."""
+    from ...engine.data_loading import build_dataloader
+    from ...registry import ConfigError
+
+    if cfg.get("val_dataloader") is None:
+        raise ConfigError("analyze calibration: the config has no val_dataloader")
+    loader = build_dataloader(cfg["val_dataloader"], seed=0, shuffle=False, path="val_dataloader")
+    sigmas = (getattr(loader.dataset, "metainfo", None) or {}).get("sigmas")
+    if sigmas is None:
+        raise ConfigError("analyze calibration: the val dataset's metainfo has no OKS 'sigmas'")
+    return loader, sigmas
+
+
+def _save_calibrated_checkpoint(
+    model: Any, stored: Mapping[str, Any], calibration: Any, oks_thr: float, path: Path
+) -> None:
+    """The checkpoint's weights, meta and config (no training state) with ``calibration`` in the model and its
+    meta."""
+    from ...engine.checkpoint import save_checkpoint, weights_only_safe, weights_to_cpu
+
+    model.set_score_calibration((calibration.slope, calibration.bias))
+    meta = stored.get("meta", {}) if isinstance(stored.get("state_dict"), Mapping) else {}
+    calibrated = {key: stored[key] for key in ("config",) if key in stored}
+    calibrated["meta"] = dict(meta, score_calibration=dict(calibration.to_dict(), oks_thr=oks_thr))
+    calibrated["state_dict"] = weights_to_cpu(model.state_dict())
+    save_checkpoint(weights_only_safe(calibrated), path)
