@@ -17,6 +17,9 @@ $(STAMP): $(PY) pyproject.toml
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "torch==$(TORCH_VERSION)" numpy
 	$(PIP) install -q -c $(VENV)/constraints.txt -e ".[dev]"
+	# trackeval (the MOT metrics) without its dependencies: it asks for the GUI opencv-python, which would
+	# overwrite the headless cv2; what it really needs (numpy, scipy, tabulate...) is installed above
+	$(PIP) install -q --no-deps "trackeval==1.3.0"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -20,6 +20,7 @@ Multi-GPU / multi-node: ``torchrun --nproc-per-node N -m visionstack train CONFI
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Mapping, Sequence
@@ -343,7 +344,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .tasks.adapter import get_adapter
 
     cfg = _load_config(args) if args.config else None
-    metrics = get_adapter(args.task).evaluate(args.gt, args.pred, cfg)
+    adapter = get_adapter(args.task)
+    options = {}
+    for flag, _ in _task_eval_options().values():
+        dest = flag.lstrip("-").replace("-", "_")
+        if getattr(args, dest, None) is not None:
+            if flag not in dict(adapter.eval_options):
+                raise ConfigError(f"eval {args.task}: {flag} is an option of another task")
+            options[dest] = getattr(args, dest)
+    metrics = adapter.evaluate(args.gt, args.pred, cfg, **options)
     scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
     for key, value in scalars.items():
         print(f"{key}: {value:.4f}")
@@ -465,7 +474,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inspection_commands(commands)
     _add_data_and_demo_commands(commands)
     _add_analyze_command(commands)
+    _add_task_commands(commands)
     return parser
+
+
+def _add_task_commands(commands: Any) -> None:
+    """The commands tasks add (their adapters' ``commands``)."""
+    from .tasks.adapter import get_adapter
+
+    added: dict[str, str] = {}
+    for name in TASKS.keys():
+        for command, where in get_adapter(name).commands.items():
+            if command in added:
+                raise ConfigError(f"the {name} and {added[command]} tasks both add the command {command!r}")
+            added[command] = name
+            module_name, _, function_name = where.partition(":")
+            getattr(importlib.import_module(module_name), function_name)(commands, _with_overrides)
 
 
 def _add_model_commands(commands: Any) -> None:
@@ -484,7 +508,11 @@ def _add_model_commands(commands: Any) -> None:
 
     test = with_overrides(commands.add_parser("test", help="evaluate a checkpoint on the test set"))
     test.add_argument("config")
-    test.add_argument("checkpoint")
+    test.add_argument(
+        "checkpoint",
+        nargs="?",
+        help="the weights (none for a model without any)",
+    )
     test.add_argument("--work-dir")
     test.add_argument("--out", help="write the metrics as JSON")
     test.add_argument(
@@ -541,6 +569,17 @@ def _task_infer_options() -> dict[str, tuple[str, Mapping[str, Any]]]:
     options: dict[str, tuple[str, Mapping[str, Any]]] = {}
     for name in TASKS.keys():
         for flag, kwargs in get_adapter(name).infer_options:
+            options.setdefault(flag.lstrip("-").replace("-", "_"), (flag, kwargs))
+    return options
+
+
+def _task_eval_options() -> dict[str, tuple[str, Mapping[str, Any]]]:
+    """dest name -> (flag, argparse keyword arguments) of every task's ``eval`` options."""
+    from .tasks.adapter import get_adapter
+
+    options: dict[str, tuple[str, Mapping[str, Any]]] = {}
+    for name in TASKS.keys():
+        for flag, kwargs in get_adapter(name).eval_options:
             options.setdefault(flag.lstrip("-").replace("-", "_"), (flag, kwargs))
     return options
 
@@ -659,6 +698,9 @@ def _add_data_and_demo_commands(commands: Any) -> None:
     evaluate.add_argument("--pred", required=True, help="predictions in the task's standard format")
     evaluate.add_argument("--config", help="a config whose dataset and evaluator settings apply")
     evaluate.add_argument("--out", help="write the metrics as JSON")
+    group = evaluate.add_argument_group("task options (the tasks that use them say so)")
+    for flag, kwargs in _task_eval_options().values():
+        group.add_argument(flag, **kwargs)
     evaluate.set_defaults(func=cmd_eval)
 
     foundations = commands.add_parser("foundations", help="deep-learning basics in NumPy")

@@ -120,6 +120,12 @@ class TaskAdapter(ABC):
     #: ``"module:function"``, imported when run (:meth:`analysis`). The function takes ``(cfg, checkpoint,
     #: out_dir, device=...)``, writes its files under ``out_dir`` and returns a summary dict (printed).
     analyses: ClassVar[Mapping[str, str]] = {}
+    #: top-level commands this task adds (e.g. tracking's ``track``): name -> ``"module:function"``; the function
+    #: takes ``(subparsers, with_overrides)``, adds its parser and sets ``func`` (it must import lightly).
+    commands: ClassVar[Mapping[str, str]] = {}
+    #: options this task adds to ``visionstack eval``: ``(flag, argparse keyword arguments)`` pairs; the values
+    #: given reach :meth:`evaluate` as keyword arguments by ``dest`` name.
+    eval_options: ClassVar[tuple[tuple[str, Mapping[str, Any]], ...]] = ()
 
     def analysis(self, name: str) -> Callable[..., dict[str, Any]]:
         """The function of the analysis ``name`` (see :attr:`analyses`).
@@ -233,7 +239,8 @@ class TaskAdapter(ABC):
     @abstractmethod
     def evaluate(self, gt: str, pred: str, cfg: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Score saved predictions ``pred`` against ground truth ``gt`` in the dataset's own format, with
-        the numbers ``visionstack test`` computes; ``cfg`` (a config) supplies dataset options."""
+        the numbers ``visionstack test`` computes; ``cfg`` (a config) supplies dataset options. A task with
+        :attr:`eval_options` takes them as keyword arguments too."""
 
     # ---- export (PyTorch side) -------------------------------------------------------------------------
     def postprocess_spec(self, model: Any) -> dict[str, Any]:

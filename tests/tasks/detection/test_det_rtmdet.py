@@ -188,6 +188,20 @@ def test_predict_by_feat_decodes_the_scored_point_and_rescales():
     torch.testing.assert_close(unscaled.bboxes, torch.tensor([[30.0, 18.0, 52.0, 44.0]]))
 
 
+def test_boxes_past_the_border_are_clipped_unless_told_not_to():
+    cls_scores = [torch.full((1, 3, s, s), -10.0) for s in (8, 4, 2)]
+    bbox_preds = [torch.ones(1, 4, s, s) for s in (8, 4, 2)]
+    cls_scores[0][0, 0, 3, 0] = 5.0  # point (0, 24)
+    bbox_preds[0][0, :, 3, 0] = torch.tensor([10.0, 6.0, 12.0, 20.0])  # -> box (-10, 18, 12, 44)
+    sample = DataSample(metainfo=dict(img_shape=(64, 64), scale_factor=(1.0, 1.0)))
+    for clip, expected in ((True, [0.0, 18.0, 12.0, 44.0]), (False, [-10.0, 18.0, 12.0, 44.0])):
+        head = RTMDetSepBNHead(
+            num_classes=3, in_channels=8, feat_channels=8, test_cfg=dict(clip_to_image=clip)
+        )
+        (result,) = head.predict_by_feat(cls_scores, bbox_preds, [sample], rescale=True)
+        torch.testing.assert_close(result.bboxes, torch.tensor([expected]))
+
+
 def test_predict_caps_candidates_and_detections():
     head = RTMDetSepBNHead(
         num_classes=2,

@@ -86,6 +86,17 @@ def test_load_annotations_unusable_mask_is_ignored():
         LoadAnnotations()({"img_path": "x.png"})
 
 
+def test_resize_keeps_whole_extent_boxes_when_asked():
+    results = {
+        "img": np.zeros((20, 40, 3), np.uint8),
+        "gt_bboxes": np.array([[-4.0, 2.0, 10.0, 30.0]], np.float32),
+    }
+    clipped = build(dict(type="Resize", scale=(80, 40)), TRANSFORMS)(dict(results))
+    whole = build(dict(type="Resize", scale=(80, 40), clip_object_border=False), TRANSFORMS)(dict(results))
+    np.testing.assert_allclose(clipped["gt_bboxes"], [[0.0, 4.0, 20.0, 40.0]])
+    np.testing.assert_allclose(whole["gt_bboxes"], [[-8.0, 4.0, 20.0, 60.0]])
+
+
 def test_random_resize_fixed_ratio_by_hand():
     results = RandomResize(scale=(40, 20), ratio_range=(2.0, 2.0), keep_ratio=True)(loaded())
     assert results["img"].shape[:2] == (40, 80) and results["img_shape"] == (40, 80)

@@ -90,12 +90,14 @@ class ResizeOp(NamedTuple):
     """Resize to ``size = (w, h)``; ``scale = (new_w / old_w, new_h / old_h)``.
 
     ``interpolation`` is the image's (``nearest, bilinear, bicubic, area, lanczos``); maps and
-    masks always use nearest neighbour.
+    masks always use nearest neighbour. ``clip_boxes``: boxes are clipped to the new image (False keeps
+    whole-extent boxes of truncated objects, MMDetection's ``clip_object_border=False``).
     """
 
     size: tuple[int, int]
     scale: tuple[float, float]
     interpolation: str = "bilinear"
+    clip_boxes: bool = True
     method = "resize"
 
 

@@ -82,7 +82,7 @@ class BoxesKernel(AnnotationKernel):
     def resize(self, value: Any, op: ResizeOp, results: dict) -> np.ndarray:
         scale_w, scale_h = op.scale
         boxes = _as_boxes(value) * np.float32([scale_w, scale_h, scale_w, scale_h])
-        return clip_boxes(boxes, *op.size)
+        return clip_boxes(boxes, *op.size) if op.clip_boxes else boxes
 
     def crop(self, value: Any, op: CropOp, results: dict) -> np.ndarray:
         x1, y1 = op.window[:2]

@@ -55,15 +55,18 @@ def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
     return int(value[0]), int(value[1])
 
 
-def resize_results(results: dict, size: tuple[int, int], interpolation: str = "bilinear") -> dict:
+def resize_results(
+    results: dict, size: tuple[int, int], interpolation: str = "bilinear", clip_boxes: bool = True
+) -> dict:
     """Resize the sample to ``size = (w, h)``; ``img_shape`` follows and ``scale_factor`` accumulates.
 
-    ``interpolation`` is the image's; maps and bitmap masks use nearest neighbour.
+    ``interpolation`` is the image's; maps and bitmap masks use nearest neighbour. ``clip_boxes``: see
+    :class:`Resize`'s ``clip_object_border``.
     """
     width, height = image_size(results)
     new_width, new_height = int(size[0]), int(size[1])
     scale_w, scale_h = new_width / width, new_height / height
-    apply_geometry(results, ResizeOp((new_width, new_height), (scale_w, scale_h), interpolation))
+    apply_geometry(results, ResizeOp((new_width, new_height), (scale_w, scale_h), interpolation, clip_boxes))
     previous_w, previous_h = results.get("scale_factor", (1.0, 1.0))
     results["scale_factor"] = (previous_w * scale_w, previous_h * scale_h)
     results["img_shape"] = (new_height, new_width)
@@ -166,6 +169,8 @@ class Resize(BaseTransform):
         scale_factor: multiply width and height by this (a float or a (w, h) pair) instead.
         keep_ratio: keep the aspect ratio (see ``scale``).
         interpolation: ``nearest, bilinear, bicubic, area, lanczos``.
+        clip_object_border: clip boxes to the resized image (MMDetection's default). False keeps the whole
+            extent of objects cut by the border, as MOT17's boxes are annotated.
     """
 
     def __init__(
@@ -174,6 +179,7 @@ class Resize(BaseTransform):
         scale_factor: float | tuple[float, float] | None = None,
         keep_ratio: bool = False,
         interpolation: str = "bilinear",
+        clip_object_border: bool = True,
     ) -> None:
         if (scale is None) == (scale_factor is None):
             raise ValueError("Resize: give exactly one of `scale` and `scale_factor`")
@@ -185,6 +191,7 @@ class Resize(BaseTransform):
         self.scale_factor = scale_factor
         self.keep_ratio = keep_ratio
         self.interpolation = interpolation
+        self.clip_object_border = clip_object_border
 
     def target_size(self, width: int, height: int) -> tuple[int, int]:
         """The output ``(w, h)`` for an input of ``width`` x ``height``."""
@@ -197,7 +204,8 @@ class Resize(BaseTransform):
         return scaled_size(width, height, factor_w, factor_h)
 
     def transform(self, results: dict) -> dict:
-        return resize_results(results, self.target_size(*image_size(results)), self.interpolation)
+        size = self.target_size(*image_size(results))
+        return resize_results(results, size, self.interpolation, self.clip_object_border)
 
 
 @TRANSFORMS.register()

@@ -278,7 +278,7 @@ class DenseHeadInference:
             [torch.cat(parts, dim=1) for parts in zip(*rows)],
             torch.cat(scores, dim=1),
         )
-        bboxes, final_scores = self.decode_rows(top, img_shape)
+        bboxes, final_scores = self.decode_rows(top, img_shape if cfg.clip_to_image else None)
         return DenseCandidates(
             bboxes, final_scores, torch.cat(labels, dim=1), top.class_scores > cfg.score_thr
         )

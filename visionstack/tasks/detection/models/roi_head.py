@@ -299,7 +299,10 @@ class StandardRoIHead(nn.Module):
         self.assigner = assigner or MaxIoUAssigner(0.5, 0.5, min_pos_iou=0.5, match_low_quality=False)
         self.sampler = sampler or RandomSampler(512, 0.25, add_gt_as_proposals=True)
         self.test_cfg = DetTestConfig.from_value(
-            test_cfg, "StandardRoIHead", defaults=RCNN_TEST_DEFAULTS, unused=("nms_pre", "min_bbox_size")
+            test_cfg,
+            "StandardRoIHead",
+            defaults=RCNN_TEST_DEFAULTS,
+            unused=("nms_pre", "min_bbox_size", "clip_to_image"),
         )
 
     @property

@@ -38,7 +38,7 @@ __all__ = ["RPNHead", "sample_assignment"]
 
 RPN_DEFAULTS = dict(nms_pre=1000, max_per_img=1000, nms_iou_thr=0.7, min_bbox_size=0.0)
 """The proposal settings of MMDetection's ``faster-rcnn_r50_fpn`` (test time; training keeps 2000 per level)."""
-RPN_UNUSED = ("score_thr", "mask_thr_binary")
+RPN_UNUSED = ("score_thr", "mask_thr_binary", "clip_to_image")
 """Settings the RPN does not read: every anchor's objectness competes, whatever its value."""
 
 

@@ -55,6 +55,8 @@ class DetTestConfig:
             (they filter only from a positive size). Not read by the RoI head.
         mask_thr_binary: pasted mask probabilities at or above this are foreground (RoI head with a
             mask branch only).
+        clip_to_image: clip boxes to the image (MMDetection's behaviour). False lets a box run past the border,
+            for a detector trained on whole-extent boxes of truncated objects (MOT17's). Dense heads only.
     """
 
     nms_pre: int = 1000
@@ -63,6 +65,7 @@ class DetTestConfig:
     max_per_img: int = 100
     min_bbox_size: float = 0.0
     mask_thr_binary: float = 0.5
+    clip_to_image: bool = True
 
     @classmethod
     def from_value(
