@@ -346,8 +346,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     cfg = _load_config(args) if args.config else None
     adapter = get_adapter(args.task)
     options = {}
-    for flag, _ in _task_eval_options().values():
-        dest = flag.lstrip("-").replace("-", "_")
+    for dest, (flag, _) in _task_flags("eval_options").items():
         if getattr(args, dest, None) is not None:
             if flag not in dict(adapter.eval_options):
                 raise ConfigError(f"eval {args.task}: {flag} is an option of another task")
@@ -558,39 +557,28 @@ def _add_model_commands(commands: Any) -> None:
         help="predictions scored below this are not drawn or counted in the table (default 0.3)",
     )
     infer.add_argument("--device", default="cpu")
-    _add_task_infer_options(infer)
+    _add_task_flags(infer, "infer_options")
     infer.set_defaults(func=cmd_infer)
 
 
-def _task_infer_options() -> dict[str, tuple[str, Mapping[str, Any]]]:
-    """dest name -> (flag, argparse keyword arguments) of every task's ``infer`` options."""
+def _task_flags(attribute: str) -> dict[str, tuple[str, Mapping[str, Any]]]:
+    """dest name -> (flag, argparse keyword arguments) of every task's ``infer_options`` or ``eval_options``."""
     from .tasks.adapter import get_adapter
 
     options: dict[str, tuple[str, Mapping[str, Any]]] = {}
     for name in TASKS.keys():
-        for flag, kwargs in get_adapter(name).infer_options:
-            options.setdefault(flag.lstrip("-").replace("-", "_"), (flag, kwargs))
-    return options
-
-
-def _task_eval_options() -> dict[str, tuple[str, Mapping[str, Any]]]:
-    """dest name -> (flag, argparse keyword arguments) of every task's ``eval`` options."""
-    from .tasks.adapter import get_adapter
-
-    options: dict[str, tuple[str, Mapping[str, Any]]] = {}
-    for name in TASKS.keys():
-        for flag, kwargs in get_adapter(name).eval_options:
+        for flag, kwargs in getattr(get_adapter(name), attribute):
             options.setdefault(flag.lstrip("-").replace("-", "_"), (flag, kwargs))
     return options
 
 
 def _task_infer_option_names() -> list[str]:
-    return list(_task_infer_options())
+    return list(_task_flags("infer_options"))
 
 
-def _add_task_infer_options(parser: argparse.ArgumentParser) -> None:
+def _add_task_flags(parser: argparse.ArgumentParser, attribute: str) -> None:
     group = parser.add_argument_group("task options (the tasks that use them say so)")
-    for flag, kwargs in _task_infer_options().values():
+    for flag, kwargs in _task_flags(attribute).values():
         group.add_argument(flag, **kwargs)
 
 
@@ -698,9 +686,7 @@ def _add_data_and_demo_commands(commands: Any) -> None:
     evaluate.add_argument("--pred", required=True, help="predictions in the task's standard format")
     evaluate.add_argument("--config", help="a config whose dataset and evaluator settings apply")
     evaluate.add_argument("--out", help="write the metrics as JSON")
-    group = evaluate.add_argument_group("task options (the tasks that use them say so)")
-    for flag, kwargs in _task_eval_options().values():
-        group.add_argument(flag, **kwargs)
+    _add_task_flags(evaluate, "eval_options")
     evaluate.set_defaults(func=cmd_eval)
 
     foundations = commands.add_parser("foundations", help="deep-learning basics in NumPy")

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["interpolate_tracks", "interpolate_tracks_by_time"]
+__all__ = ["interpolate_results", "interpolate_tracks", "interpolate_tracks_by_time"]
 
 
 def interpolate_tracks(
@@ -135,3 +135,18 @@ def _interpolate(rows: np.ndarray, fill, min_track_length: int, interpolated_sco
             pieces.append(new)
     result = np.concatenate(pieces, axis=0)
     return result[np.lexsort((result[:, 1], result[:, 0]))]
+
+
+def interpolate_results(rows: np.ndarray, frames: np.ndarray | None = None, **options) -> np.ndarray:
+    """:func:`interpolate_tracks` per class of result rows ``[frame, id, x1, y1, x2, y2, score, class]`` (ids
+    may repeat across classes), keeping only rows of ``frames`` when given (a dropped frame gets none). Boxes may
+    be xyxy: linear interpolation commutes with the (linear) xyxy -> MOT box conversion.
+
+    Args:
+        rows: (N, 8) result rows, the class in column 7.
+        frames: the frame numbers that were processed, or None.
+        **options: :func:`interpolate_tracks`' keyword arguments.
+    """
+    parts = [interpolate_tracks(rows[rows[:, 7] == c], **options) for c in np.unique(rows[:, 7])]
+    rows = np.concatenate(parts) if parts else rows
+    return rows if frames is None else rows[np.isin(rows[:, 0], np.asarray(frames))]

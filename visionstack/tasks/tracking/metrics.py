@@ -23,6 +23,7 @@ from visionstack.evaluation import BaseMetric, sample_fields
 from visionstack.registry import METRICS
 
 from .evaluation import METRIC_NAMES, evaluate_mot, resolve_class_ids
+from .interpolation import interpolate_results
 from .mot_format import write_results
 
 __all__ = ["MOTMetric"]
@@ -151,7 +152,7 @@ class MOTMetric(BaseMetric):
                 )
             rows = np.concatenate([rows[:, :7], lookup[labels, None]], axis=1)
             if self.interpolate is not None:
-                rows = _interpolate(rows, self.interpolate, sequences[seq]["frames"])
+                rows = interpolate_results(rows, sequences[seq]["frames"], **self.interpolate)
             write_results(
                 out_dir / f"{seq}.txt", rows[:, 0], rows[:, 1], rows[:, 2:6], rows[:, 6], rows[:, 7]
             )
@@ -182,17 +183,6 @@ def _group_by_sequence(results: list[dict]) -> dict[str, dict]:
             "frames": np.array(sorted({int(r["frame_id"]) for r in records})),
         }
     return sequences
-
-
-def _interpolate(rows: np.ndarray, kwargs: dict, frames: np.ndarray) -> np.ndarray:
-    """Interpolate each class's tracks apart (ids may repeat across classes), keeping only rows of the
-    ``frames`` that were processed (a dropped frame gets no row). Boxes stay xyxy: linear interpolation
-    commutes with the (linear) xyxy -> MOT box conversion."""
-    from .interpolation import interpolate_tracks
-
-    parts = [interpolate_tracks(rows[rows[:, 7] == c], **kwargs) for c in np.unique(rows[:, 7])]
-    rows = np.concatenate(parts) if parts else rows
-    return rows[np.isin(rows[:, 0], frames)]
 
 
 def _ground_truth_split(sequences: dict[str, dict], out_dir: Path) -> tuple[Path, list[str]]:

@@ -131,20 +131,12 @@ def write_records(
 ) -> Path:
     """Write result records, with short gaps filled first when ``interpolate`` is given (rows only for the
     sequence's ``frames`` when given: a dropped frame gets none)."""
+    table = np.column_stack([records.frames, records.ids, records.bboxes, records.scores, records.classes])
     if interpolate is not None and len(records):
-        from .interpolation import interpolate_tracks
+        from .interpolation import interpolate_results
 
-        table = np.column_stack(
-            [records.frames, records.ids, records.bboxes[:, :2] + 1, records.bboxes[:, 2:] - records.bboxes[:, :2],
-             records.scores, records.classes]
-        )  # fmt: skip
-        table = interpolate_tracks(table, **interpolate)
-        if frames is not None:
-            table = table[np.isin(table[:, 0], np.asarray(frames))]
-        left_top = table[:, 2:4] - 1
-        boxes = np.column_stack([left_top, left_top + table[:, 4:6]])
-        return write_results(path, table[:, 0], table[:, 1], boxes, table[:, 6], table[:, 7])
-    return write_results(path, records.frames, records.ids, records.bboxes, records.scores, records.classes)
+        table = interpolate_results(table, frames, **interpolate)
+    return write_results(path, table[:, 0], table[:, 1], table[:, 2:6], table[:, 6], table[:, 7])
 
 
 def _records(rows: list[tuple[int, int, np.ndarray, float, int]]) -> MotRecords:

@@ -178,8 +178,7 @@ class BaseTracker(ABC):
 
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
         if self._previous_gray is not None and self._previous_gray.shape == gray.shape:
-            options = {key: value for key, value in self.camera_motion.items()}
-            warp = estimate_camera_motion(self._previous_gray, gray, **options)
+            warp = estimate_camera_motion(self._previous_gray, gray, **self.camera_motion)
             self.apply_camera_motion(warp)
         self._previous_gray = gray
 

@@ -26,7 +26,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ....registry import MODELS
 from ..box_formats import xyxy_to_xyah
-from ..costs import CHI2INV95, iou_matrix
+from ..costs import gate_cost_matrix, iou_matrix
 from .base import Detections, TrackOutput, class_gate
 from .xyah_track import TrackState, XYAHTrack, XYAHTracker, predict_tracks
 
@@ -135,17 +135,14 @@ class DeepSortTracker(XYAHTracker):
 
     def _appearance_cost(self, tracks: list[XYAHTrack], detections: Detections, candidates: np.ndarray):
         """Smallest cosine distance to each track's gallery, infinite outside the chi-square gate."""
-        features = detections.embeddings[candidates]
-        features = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+        features = _unit(detections.embeddings[candidates])
+        cost = np.stack(
+            [(1.0 - _unit(np.stack(track.features)) @ features.T).min(axis=0) for track in tracks]
+        )
+        means = np.stack([track.mean for track in tracks])
+        covariances = np.stack([track.covariance for track in tracks])
         measurements = xyxy_to_xyah(detections.bboxes[candidates])
-        cost = np.empty((len(tracks), len(candidates)))
-        for row, track in enumerate(tracks):
-            gallery = np.stack(track.features)
-            gallery = gallery / np.maximum(np.linalg.norm(gallery, axis=1, keepdims=True), 1e-12)
-            cost[row] = (1.0 - gallery @ features.T).min(axis=0)
-            gate = self.filter.gating_distance(track.mean, track.covariance, measurements)
-            cost[row, gate > CHI2INV95[4]] = np.inf
-        return cost
+        return gate_cost_matrix(self.filter, cost, means, covariances, measurements)
 
     def _confirm_and_drop(self, now: float) -> None:
         max_age = self.frames(self.max_age) if self.time_aware else max(1, round(self.frames(self.max_age)))
@@ -161,3 +158,8 @@ class DeepSortTracker(XYAHTracker):
                 continue
             kept.append(track)
         self.tracks = kept
+
+
+def _unit(features: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (a zero row, the embedding of a box outside the frame, stays zero)."""
+    return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)

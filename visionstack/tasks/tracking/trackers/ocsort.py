@@ -90,7 +90,7 @@ class OCSortTracker(SortTracker):
         # first association: IoU with the predicted boxes plus the momentum agreement
         iou = same_class_iou(self.tracks, boxes, labels)
         cost = iou + self.inertia * momentum_cost(self.tracks, boxes, detections.scores, self.delta_t)
-        matches, unmatched_tracks, unmatched_dets = _match_with_cost(iou, cost, self.iou_thr)
+        matches, unmatched_tracks, unmatched_dets = match_by_iou(iou, self.iou_thr, score=cost)
         for row, col in matches:
             self.tracks[row].observe(boxes[col], detections.scores[col], self.time, self.delta_t)
         # observation-centric recovery: the rest against the tracks' last observations
@@ -107,16 +107,3 @@ class OCSortTracker(SortTracker):
             track.track_id = self.new_id()
             self.tracks.append(track)
         return self._report(use_observation=True)
-
-
-def _match_with_cost(iou: np.ndarray, cost: np.ndarray, iou_thr: float):
-    """OC-SORT's first association: the unambiguous pairs over ``iou_thr`` directly, else the assignment of
-    maximum ``cost`` (IoU + momentum); pairs under ``iou_thr`` rejected."""
-    if iou.size and ((iou > iou_thr).sum(1).max() > 1 or (iou > iou_thr).sum(0).max() > 1):
-        from scipy.optimize import linear_sum_assignment
-
-        pairs = np.stack(linear_sum_assignment(-cost), axis=1)
-        pairs = pairs[iou[pairs[:, 0], pairs[:, 1]] >= iou_thr]
-        rows, cols = iou.shape
-        return pairs, np.setdiff1d(np.arange(rows), pairs[:, 0]), np.setdiff1d(np.arange(cols), pairs[:, 1])
-    return match_by_iou(iou, iou_thr)

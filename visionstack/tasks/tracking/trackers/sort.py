@@ -19,16 +19,19 @@ from scipy.optimize import linear_sum_assignment
 
 from ....registry import MODELS
 from ..costs import iou_matrix
-from .base import BaseTracker, Detections, TrackOutput
+from .base import BaseTracker, Detections, TrackOutput, class_gate
 from .xysr_track import XYSRTrack
 
 __all__ = ["SortTracker", "match_by_iou"]
 
 
-def match_by_iou(iou: np.ndarray, iou_thr: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def match_by_iou(
+    iou: np.ndarray, iou_thr: float, score: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """SORT's association: ``(matches (K, 2) [row, col], unmatched rows, unmatched cols)`` of the assignment of
-    maximum total IoU, without the pairs under ``iou_thr``. When every row and column has at most one pair
-    over the threshold, those pairs are taken directly (the shortcut SORT and OC-SORT take)."""
+    maximum total ``score`` (default: the IoU; OC-SORT adds its momentum term), without the pairs whose IoU is
+    under ``iou_thr``. When every row and column has at most one pair over the threshold, those pairs are taken
+    directly (the shortcut SORT and OC-SORT take)."""
     rows, cols = iou.shape
     if rows == 0 or cols == 0:
         return np.zeros((0, 2), np.int64), np.arange(rows), np.arange(cols)
@@ -36,7 +39,7 @@ def match_by_iou(iou: np.ndarray, iou_thr: float) -> tuple[np.ndarray, np.ndarra
     if above.sum(1).max() <= 1 and above.sum(0).max() <= 1:
         pairs = np.stack(np.nonzero(above), axis=1)
     else:
-        pairs = np.stack(linear_sum_assignment(-iou), axis=1)
+        pairs = np.stack(linear_sum_assignment(-(iou if score is None else score)), axis=1)
     pairs = pairs[iou[pairs[:, 0], pairs[:, 1]] >= iou_thr] if len(pairs) else pairs.reshape(0, 2)
     unmatched_rows = np.setdiff1d(np.arange(rows), pairs[:, 0])
     unmatched_cols = np.setdiff1d(np.arange(cols), pairs[:, 1])
@@ -49,9 +52,7 @@ def same_class_iou(tracks: list[XYSRTrack], boxes: np.ndarray, labels: np.ndarra
     if not tracks or not len(boxes):
         return np.zeros((len(tracks), len(boxes)))
     track_boxes = np.stack([t.last_observation if use_observation else t.box for t in tracks])
-    iou = iou_matrix(track_boxes, boxes)
-    iou[np.array([t.label for t in tracks])[:, None] != np.asarray(labels)[None, :]] = 0.0
-    return iou
+    return class_gate(iou_matrix(track_boxes, boxes), np.array([t.label for t in tracks]), labels, value=0.0)
 
 
 @MODELS.register()
