@@ -18,8 +18,9 @@ PRED_FIELD = re.compile(r"\bpred_[a-z]\w*")
 
 
 def task_neutral_violations(files, task_names):
-    """``file:line: word`` for every task name or ``pred_*`` field in ``files``."""
-    words = re.compile(r"\b(" + "|".join(map(re.escape, task_names)) + r")\w*", re.IGNORECASE)
+    """``file:line: word`` for every task name or ``pred_*`` field in ``files`` (a name used as a keyword
+    argument, such as argparse's ``action=``, is not a task)."""
+    words = re.compile(r"\b(" + "|".join(map(re.escape, task_names)) + r")\w*(?!\w*\s*=)", re.IGNORECASE)
     found = []
     for path in files:
         for number, line in enumerate(path.read_text().splitlines(), 1):
@@ -35,6 +36,8 @@ def test_shared_top_layer_names_no_task_and_no_prediction_field():
 
 def test_the_check_finds_a_task_name_and_a_field(tmp_path):
     probe = tmp_path / "probe.py"
-    probe.write_text('if "pred_instances" in sample:\n    task = "Segmentation"\n')
-    found = task_neutral_violations([probe], TASKS.keys())
+    probe.write_text(
+        'if "pred_instances" in sample:\n    task = "Segmentation"\nparser.add_argument(action="x")\n'
+    )
+    found = task_neutral_violations([probe], ["segmentation", "action"])
     assert found == ["probe.py:1: pred_instances", "probe.py:2: Segmentation"]

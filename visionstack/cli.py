@@ -444,6 +444,8 @@ def _draw_packed(inputs: Any, sample: Any, adapter: Any, context: Any) -> Any:
             for candidate in found
             if any(field in sample for field in candidate.ground_truth_fields)
         ]
+        if getattr(inputs, "ndim", 3) == 3:  # one image: a task whose inputs are images comes first
+            found.sort(key=lambda candidate: candidate.input_suffixes is not None)
         adapter = found[0] if found else None
     return image if adapter is None else adapter.draw_ground_truth(image, sample, context)
 
@@ -641,14 +643,14 @@ def _add_inspection_commands(commands: Any) -> None:
     """config show, logs plot."""
     with_overrides = _with_overrides
     config = commands.add_parser("config", help="inspect configs").add_subparsers(
-        dest="action", required=True
+        dest="subcommand", required=True
     )
     show = with_overrides(config.add_parser("show", help="print the resolved config"))
     show.add_argument("config")
     show.add_argument("--format", choices=("py", "json", "yaml"), default="py")
     show.set_defaults(func=cmd_config_show)
 
-    logs = commands.add_parser("logs", help="training logs").add_subparsers(dest="action", required=True)
+    logs = commands.add_parser("logs", help="training logs").add_subparsers(dest="subcommand", required=True)
     plot = logs.add_parser("plot", help="draw loss, learning rate and metrics as a PNG")
     plot.add_argument("work_dir")
     plot.add_argument("--out", help="PNG path (default WORK_DIR/curves.png)")
@@ -658,7 +660,7 @@ def _add_inspection_commands(commands: Any) -> None:
 def _add_data_and_demo_commands(commands: Any) -> None:
     """data synth, data browse, foundations demo, demo."""
     with_overrides = _with_overrides
-    data = commands.add_parser("data", help="datasets").add_subparsers(dest="action", required=True)
+    data = commands.add_parser("data", help="datasets").add_subparsers(dest="subcommand", required=True)
     synth = data.add_parser("synth", help="write a deterministic synthetic dataset in the task's format")
     synth.add_argument("task", choices=TASKS.keys())
     synth.add_argument("--out", required=True)
@@ -690,7 +692,7 @@ def _add_data_and_demo_commands(commands: Any) -> None:
     evaluate.set_defaults(func=cmd_eval)
 
     foundations = commands.add_parser("foundations", help="deep-learning basics in NumPy")
-    demo_parser = foundations.add_subparsers(dest="action", required=True).add_parser("demo")
+    demo_parser = foundations.add_subparsers(dest="subcommand", required=True).add_parser("demo")
     demo_parser.add_argument("name", choices=("perceptron", "xor", "moons", "digits"))
     demo_parser.add_argument("--out-dir", default="work_dirs/foundations")
     demo_parser.set_defaults(func=cmd_foundations_demo)

@@ -130,7 +130,9 @@ def test_keep_instances_selects_registered_per_instance_kinds(points_kernel):
 
 
 def test_a_clip_of_frames_moves_like_one_image():
-    register_annotation_kernel("imgs", SequenceKernel(ImageKernel()))
+    # the action task registers this kernel when it is imported; put its kernel back afterwards
+    previous = annotation_kernels().get("imgs")
+    register_annotation_kernel("imgs", SequenceKernel(ImageKernel()), force=True)
     try:
         frames = [np.random.default_rng(i).integers(0, 256, (30, 40, 3), dtype=np.uint8) for i in range(3)]
         for name in sorted(TRANSFORMS):
@@ -144,6 +146,8 @@ def test_a_clip_of_frames_moves_like_one_image():
             assert tuple(clip["img_shape"]) == single["img"].shape[:2]
     finally:
         unregister_annotation_kernel("imgs")
+        if previous is not None:
+            register_annotation_kernel("imgs", previous)
 
 
 def test_registry_errors():

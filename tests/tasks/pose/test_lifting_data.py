@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from visionstack.data.human_motion.skeleton import H36M_JOINT_NAMES, H36M_PARENTS
 from visionstack.registry import FUNCTIONS, MODELS, TRANSFORMS, build
 from visionstack.tasks.pose.lifting.camera import (
     PinholeCamera,
@@ -23,9 +24,8 @@ from visionstack.tasks.pose.lifting.sequences import (
     sequence_from_pose_records,
     write_keypoint_sequence,
 )
-from visionstack.tasks.pose.lifting.skeleton import H36M_PARENTS
 from visionstack.tasks.pose.lifting.synthetic import write_pose3d_synthetic
-from visionstack.tasks.pose.metainfo import coco_to_h36m
+from visionstack.tasks.pose.metainfo import H36M_KEYPOINTS, coco_to_h36m
 
 OPTIONS = {"num_train": 2, "num_val": 1, "num_frames": 30, "actions": ("walking", "squatting")}
 
@@ -60,6 +60,13 @@ def test_val_cameras_and_subjects_are_held_out(data_root):
     assert all(cameras[name]["split"] == split for split, names in used.items() for name in names)
     centers = {name: np.asarray(camera["center"]) for name, camera in cameras.items()}
     assert min(np.linalg.norm(centers[v] - centers[t]) for v in used["val"] for t in used["train"]) > 1000
+
+
+def test_the_motion_skeleton_is_the_h36m_metainfo():
+    """The data layer's kinematic tree (visionstack/data/human_motion) and the pose task's H36M layout agree."""
+    assert H36M_JOINT_NAMES == tuple(H36M_KEYPOINTS["keypoint_names"])
+    tree = {(parent, child) for child, parent in enumerate(H36M_PARENTS) if parent >= 0}
+    assert tree == {tuple(pair) for pair in H36M_KEYPOINTS["skeleton"]}
 
 
 def test_the_geometry_and_units_of_a_sequence(data_root):

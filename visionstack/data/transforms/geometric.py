@@ -165,7 +165,9 @@ class Resize(BaseTransform):
     Args:
         scale: target ``(w, h)`` (an int means square). With ``keep_ratio`` the image is scaled by
             one factor so that it fits inside the scale: long edge <= max(scale) and short edge
-            <= min(scale) (MMCV's ``rescale``), size rounded half up.
+            <= min(scale) (MMCV's ``rescale``), size rounded half up. A -1 side (MMAction2's
+            ``scale=(-1, 256)``) leaves that side unbounded: the short edge becomes the other value
+            and the aspect ratio is kept, whatever ``keep_ratio`` says.
         scale_factor: multiply width and height by this (a float or a (w, h) pair) instead.
         keep_ratio: keep the aspect ratio (see ``scale``).
         interpolation: ``nearest, bilinear, bicubic, area, lanczos``.
@@ -196,6 +198,8 @@ class Resize(BaseTransform):
     def target_size(self, width: int, height: int) -> tuple[int, int]:
         """The output ``(w, h)`` for an input of ``width`` x ``height``."""
         if self.scale is not None:
+            if -1 in self.scale:  # MMAction2: the -1 side is unbounded, so the short edge decides
+                return keep_ratio_size(width, height, (math.inf, max(self.scale)))
             return keep_ratio_size(width, height, self.scale) if self.keep_ratio else self.scale
         if isinstance(self.scale_factor, (int, float)):
             factor_w = factor_h = float(self.scale_factor)

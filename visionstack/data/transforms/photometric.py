@@ -62,6 +62,9 @@ class ColorJitter(BaseTransform):
         contrast: as brightness.
         saturation: as brightness.
         hue: h in [0, 0.5] gives shifts in [-h, h] turns; or a (min, max) pair in [-0.5, 0.5].
+
+    A clip (results with ``imgs``, a list of (H, W, 3) uint8 frames, and no ``img``) is changed with
+    one draw of the order and the factors for all its frames.
     """
 
     def __init__(
@@ -90,15 +93,26 @@ class ColorJitter(BaseTransform):
     )
 
     def transform(self, results: dict) -> dict:
-        _require_uint8(results["img"], "ColorJitter")
+        # a clip (``imgs``, a list of frames, and no ``img``) gets one draw for all its frames, so
+        # the colour does not flicker from frame to frame
+        clip = "img" not in results and "imgs" in results
+        images = list(results["imgs"]) if clip else [results["img"]]
+        for img in images:
+            _require_uint8(img, "ColorJitter")
         order = np.random.permutation(4)
         factors = [None if bounds is None else float(np.random.uniform(*bounds)) for bounds in self._ranges]
-        img = results["img"]
+        adjusted = [self._adjust(img, order, factors) for img in images]
+        if clip:
+            results["imgs"] = adjusted
+        else:
+            results["img"] = adjusted[0]
+        return results
+
+    def _adjust(self, img: np.ndarray, order: np.ndarray, factors: list[float | None]) -> np.ndarray:
         for index in order:
             if factors[index] is not None:
                 img = self._ADJUSTMENTS[index](img, factors[index])
-        results["img"] = img
-        return results
+        return img
 
 
 def _translate(direction: str) -> Callable:

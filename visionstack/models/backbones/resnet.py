@@ -183,6 +183,8 @@ class ResNet(FreezingTrainMixin, nn.Module):
         contract_dilation: the first block of a stage with dilation ``d > 1`` uses ``d // 2`` (it
             still sees the previous stage's resolution); MMSegmentation's dilated ResNet configs
             set this (``contract_dilation=True``).
+        base_channels: width of the stem and the first stage; the stages are ``base_channels * (1, 2, 4, 8)``
+            wide (64: the standard ResNet; smaller values give the narrow CPU variants).
 
     Attributes:
         out_channels: channels of each returned output, aligned with ``out_indices``.
@@ -206,12 +208,17 @@ class ResNet(FreezingTrainMixin, nn.Module):
         strides: Sequence[int] = (1, 2, 2, 2),
         dilations: Sequence[int] = (1, 1, 1, 1),
         contract_dilation: bool = True,
+        base_channels: int = 64,
     ) -> None:
         super().__init__()
         if depth not in RESNET_ARCHS:
             raise ValueError(f"ResNet: depth must be one of {sorted(RESNET_ARCHS)}, got {depth}")
         if stem not in ("imagenet", "cifar", "deep"):
             raise ValueError(f"ResNet: stem must be 'imagenet', 'cifar' or 'deep', got {stem!r}")
+        if base_channels < 1 or (stem == "deep" and base_channels != 64):
+            raise ValueError(
+                f"ResNet: base_channels must be >= 1 (64 with the deep stem), got {base_channels}"
+            )
         block, stage_blocks = RESNET_ARCHS[depth]
         self.strides = _check_per_stage(strides, "strides", len(stage_blocks))
         self.dilations = _check_per_stage(dilations, "dilations", len(stage_blocks))
@@ -221,11 +228,12 @@ class ResNet(FreezingTrainMixin, nn.Module):
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         # channels of each returned output, aligned with ``out_indices``
-        self.out_channels = tuple(STAGE_CHANNELS[i] * block.expansion for i in self.out_indices)
+        widths = [base_channels * width // STAGE_CHANNELS[0] for width in STAGE_CHANNELS]
+        self.out_channels = tuple(widths[i] * block.expansion for i in self.out_indices)
 
-        self._build_stem(in_channels, stem, norm_layer)
-        channels = 64
-        for index, (num_blocks, stage_width) in enumerate(zip(stage_blocks, STAGE_CHANNELS)):
+        self._build_stem(in_channels, stem, norm_layer, base_channels)
+        channels = base_channels
+        for index, (num_blocks, stage_width) in enumerate(zip(stage_blocks, widths)):
             dilation = self.dilations[index]
             first_dilation = dilation // 2 if contract_dilation and dilation > 1 else dilation
             stride = self.strides[index]
@@ -244,7 +252,7 @@ class ResNet(FreezingTrainMixin, nn.Module):
                 logger.info("ResNet: loaded %s without %s", os.fspath(pretrained), sorted(skipped))
         self._freeze_stages()
 
-    def _build_stem(self, in_channels: int, stem: str, norm_layer: NormLayer) -> None:
+    def _build_stem(self, in_channels: int, stem: str, norm_layer: NormLayer, width: int = 64) -> None:
         if stem == "deep":
             # conv-norm-ReLU triples as one Sequential: the indices 0..8 are MMSeg's key names.
             layers: list[nn.Module] = []
@@ -256,12 +264,12 @@ class ResNet(FreezingTrainMixin, nn.Module):
             self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
             return
         if stem == "imagenet":
-            self.conv1 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
+            self.conv1 = nn.Conv2d(in_channels, width, 7, stride=2, padding=3, bias=False)
             self.maxpool: nn.Module = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         else:
-            self.conv1 = nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False)
+            self.conv1 = nn.Conv2d(in_channels, width, 3, stride=1, padding=1, bias=False)
             self.maxpool = nn.Identity()
-        self.bn1 = norm_layer(64)
+        self.bn1 = norm_layer(width)
         self.relu = nn.ReLU(inplace=True)
 
     def _init_weights(self, zero_init_residual: bool) -> None:

@@ -9,8 +9,6 @@ __getattr__, __dir__ = lazy_attributes(
     (
         "camera",
         "sequences",
-        "skeleton",
-        "motions",
         "synthetic",
         "datasets",
         "transforms",

@@ -1,8 +1,9 @@
 """The synthetic 2D -> 3D lifting dataset (``visionstack data synth pose3d``), NumPy only, deterministic.
 
-Subjects with Human3.6M-like bone lengths (each its own, :func:`~.skeleton.sample_bone_lengths`) perform
-every action of :data:`~.motions.ACTIONS` (walking, waving, squatting, turning, jumping, boxing, bending,
-stretching; smooth joint-angle trajectories at ``fps``), filmed by calibrated pinhole cameras around the
+Subjects with Human3.6M-like bone lengths (each its own,
+:func:`~visionstack.data.human_motion.skeleton.sample_bone_lengths`) perform every action of
+:data:`~visionstack.data.human_motion.motions.ACTIONS` (walking, waving, squatting, turning, jumping, boxing,
+bending, stretching; smooth joint-angle trajectories at ``fps``), filmed by calibrated pinhole cameras around the
 capture area (:func:`synthetic_cameras`). The 2D inputs are the projections spoiled like a 2D detector's
 output (:func:`detector_noise`): per-frame jitter proportional to the person's size in the image, a slowly
 drifting bias, occasional outliers, short bursts of lost joints (wrong place, low score) and swapped
@@ -22,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from ....data.human_motion.motions import ACTIONS, perform
+from ....data.human_motion.skeleton import sample_bone_lengths
 from ..metainfo import H36M_KEYPOINTS
 from .camera import PinholeCamera
-from .motions import ACTIONS, perform
 from .sequences import __doc__ as FORMAT_DOC
 from .sequences import write_keypoint_sequence
-from .skeleton import sample_bone_lengths
 
 __all__ = ["detector_noise", "synthetic_cameras", "write_pose3d_synthetic"]
 
@@ -134,7 +135,7 @@ def write_pose3d_synthetic(
         num_val: val subjects (S9, S11, then S200...), seen by the 2 val cameras.
         num_frames: frames per take.
         image_size: width = height of the camera images, pixels (the focal lengths scale with it).
-        actions: a subset of :data:`~.motions.ACTIONS` (default: all eight).
+        actions: a subset of :data:`~visionstack.data.human_motion.motions.ACTIONS` (default: all eight).
         fps: frames per second of the takes.
 
     Returns:

@@ -22,7 +22,7 @@ import numpy as np
 
 from .skeleton import axis_rotation, forward_kinematics, rest_offsets
 
-__all__ = ["ACTIONS", "FOOT_HEIGHT", "Motion", "perform", "smooth_noise"]
+__all__ = ["ACTIONS", "EXTRA_ACTIONS", "FOOT_HEIGHT", "Motion", "perform", "smooth_noise"]
 
 FOOT_HEIGHT = 80.0  # mm: the H36M "foot" joint is the ankle
 SIDES = ("left", "right")
@@ -211,6 +211,49 @@ ACTIONS: dict[str, Callable[[np.ndarray, np.random.Generator], Motion]] = {
     "stretching": stretching,
 }
 
+
+def walking_straight(t: np.ndarray, rng: np.random.Generator) -> Motion:
+    """Walking along a straight line at a constant heading (drawn uniformly; 0 faces the world's +y), the gait
+    of :func:`walking`; the pelvis passes the origin halfway through the take."""
+    cadence = rng.uniform(0.8, 1.0)
+    phase = 2 * np.pi * cadence * t + rng.uniform(0, 2 * np.pi)
+    speed, heading = rng.uniform(1000, 1400), rng.uniform(0, 360)
+    forward = np.array([-np.sin(np.radians(heading)), np.cos(np.radians(heading))])
+    path = (speed * (t - t.mean()))[:, None] * forward + rng.normal(0, 30, size=2)
+    stride = rng.uniform(20, 30)
+    angles = {}
+    for side, offset in (("right", 0.0), ("left", np.pi)):
+        angles[f"{side}_hip_flex"] = 5 + stride * np.sin(phase + offset)
+        angles[f"{side}_knee"] = 5 + 55 * _bump(phase + offset + 2.2) ** 2
+        angles[f"{side}_shoulder_flex"] = -0.7 * stride * np.sin(phase + offset)
+        angles[f"{side}_shoulder_abd"] = np.full_like(t, 8.0)
+        angles[f"{side}_elbow"] = 15 + 10 * _bump(phase + offset)
+    angles["spine_twist"] = 6 * np.sin(phase)
+    angles["root_pitch"] = np.full_like(t, 4.0)
+    return Motion(angles, path, np.full_like(t, heading) + smooth_noise(rng, t, 2.0, 0.2))
+
+
+def standing(t: np.ndarray, rng: np.random.Generator) -> Motion:
+    """Standing still: arms hanging, small weight shifts and head turns."""
+    angles = {
+        "spine_lateral": smooth_noise(rng, t, 3.0, 0.2),
+        "neck_twist": smooth_noise(rng, t, 10.0, 0.2),
+    }
+    for side in SIDES:
+        angles[f"{side}_shoulder_abd"] = np.full_like(t, rng.uniform(5, 15))
+        angles[f"{side}_elbow"] = np.full_like(t, rng.uniform(5, 30))
+        angles[f"{side}_knee"] = np.full_like(t, 5.0)
+    yaw = rng.uniform(0, 360) + smooth_noise(rng, t, 5.0, 0.1)
+    return Motion(angles, _standing_path(t, rng), yaw)
+
+
+# motions that the 3D lifting dataset does not film (it films every entry of ACTIONS, so they live apart and
+# leave its output unchanged); :func:`perform` knows both tables
+EXTRA_ACTIONS: dict[str, Callable[[np.ndarray, np.random.Generator], Motion]] = {
+    "walking_straight": walking_straight,
+    "standing": standing,
+}
+
 # joint index -> ((degree of freedom, axis, sign), ...), applied left to right (x, then y, then z)
 _JOINT_DOFS: dict[int, tuple[tuple[str, str, float], ...]] = {
     7: (("spine_flex", "x", -1.0), ("spine_lateral", "y", 1.0), ("spine_twist", "z", 1.0)),
@@ -239,11 +282,13 @@ DEGREES_OF_FREEDOM = tuple(name for dofs in _JOINT_DOFS.values() for name, _, _ 
 def perform(
     action: str, bone_lengths: Mapping[str, float], num_frames: int, fps: float, rng: np.random.Generator
 ) -> np.ndarray:
-    """The world-frame joints (T, 17, 3) mm of one take of ``action`` by a subject with ``bone_lengths``."""
-    if action not in ACTIONS:
-        raise KeyError(f"unknown action {action!r}; known: {', '.join(ACTIONS)}")
+    """The world-frame joints (T, 17, 3) mm of one take of ``action`` (a key of :data:`ACTIONS` or
+    :data:`EXTRA_ACTIONS`) by a subject with ``bone_lengths``."""
+    known = {**ACTIONS, **EXTRA_ACTIONS}
+    if action not in known:
+        raise KeyError(f"unknown action {action!r}; known: {', '.join(known)}")
     t = np.arange(num_frames) / fps
-    motion = ACTIONS[action](t, rng)
+    motion = known[action](t, rng)
     angles = {
         name: np.asarray(motion.angles.get(name, 0.0)) + smooth_noise(rng, t, 3.0, 0.5)
         for name in DEGREES_OF_FREEDOM

@@ -1,6 +1,8 @@
 """A kinematic Human3.6M-17 skeleton: bone lengths, joint rotations, forward kinematics (NumPy only).
 
-The synthetic motion data (:mod:`.synthetic`) drives this skeleton with joint-angle trajectories. The body
+The synthetic motions (:mod:`.motions`) drive this skeleton with joint-angle trajectories; the 3D lifting
+writer (``visionstack/tasks/pose/lifting/synthetic.py``) and the skeleton action writer
+(``visionstack/tasks/action/synthetic_skeleton.py``) film them. The body
 frame is x = the subject's right, y = forward, z = up (mm); in the rest pose the subject stands upright with
 the arms hanging beside the body. Every joint that has children carries a local rotation; a child's position
 is its parent's plus the parent's global rotation applied to the child's rest offset:
@@ -16,9 +18,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..metainfo import H36M_KEYPOINTS
-
 __all__ = [
+    "H36M_JOINT_NAMES",
     "H36M_PARENTS",
     "MEAN_BONE_LENGTHS",
     "axis_rotation",
@@ -27,6 +28,27 @@ __all__ = [
     "sample_bone_lengths",
 ]
 
+# the Human3.6M-17 joint order (the pose task's ``H36M_KEYPOINTS`` metainfo lists the same names; a test of the
+# pose lifting data checks that its skeleton is this parent tree)
+H36M_JOINT_NAMES = (
+    "root",
+    "right_hip",
+    "right_knee",
+    "right_foot",
+    "left_hip",
+    "left_knee",
+    "left_foot",
+    "spine",
+    "thorax",
+    "neck_base",
+    "head",
+    "left_shoulder",
+    "left_elbow",
+    "left_wrist",
+    "right_shoulder",
+    "right_elbow",
+    "right_wrist",
+)
 H36M_PARENTS = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
 
 # mean Human3.6M bone lengths (mm) of the 17-joint skeleton; pairs share a length
@@ -120,13 +142,3 @@ def forward_kinematics(
         positions[:, joint] = positions[:, parent] + global_rotations[:, parent] @ offsets[joint]
         global_rotations[:, joint] = global_rotations[:, parent] @ local_rotations[:, joint]
     return positions
-
-
-def _check_parents() -> None:
-    skeleton = {tuple(pair) for pair in H36M_KEYPOINTS["skeleton"]}
-    tree = {(parent, child) for child, parent in enumerate(H36M_PARENTS) if parent >= 0}
-    if skeleton != tree:  # pragma: no cover - a guard against editing one table and not the other
-        raise RuntimeError("H36M_PARENTS disagrees with H36M_KEYPOINTS['skeleton']")
-
-
-_check_parents()
