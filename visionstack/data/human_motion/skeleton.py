@@ -28,8 +28,8 @@ __all__ = [
     "sample_bone_lengths",
 ]
 
-# the Human3.6M-17 joint order (the pose task's ``H36M_KEYPOINTS`` metainfo lists the same names; a test of the
-# pose lifting data checks that its skeleton is this parent tree)
+# the Human3.6M-17 joint order (the pose task's ``H36M_KEYPOINTS`` metainfo takes its names from here; a test
+# of the pose lifting data checks that its skeleton is this parent tree)
 H36M_JOINT_NAMES = (
     "root",
     "right_hip",

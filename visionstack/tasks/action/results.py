@@ -15,8 +15,6 @@ float64 value, so the scores read back are bit-identical and the numbers equal `
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from visionstack.evaluation import BaseMetric
+from visionstack.evaluation import JsonResultWriter
 from visionstack.registry import METRICS, build
 
 from ..result_files import metric_entries, read_json_list
@@ -34,12 +32,11 @@ from .records import ranked_classes
 
 __all__ = ["ActionResultWriter", "evaluate_files", "read_ground_truth_list", "read_result_records"]
 
-logger = logging.getLogger(__name__)
 PathKey = tuple[str, ...]
 
 
 @METRICS.register()
-class ActionResultWriter(BaseMetric):
+class ActionResultWriter(JsonResultWriter):
     """Writes the predictions as the per-video JSON of the module docstring.
 
     Not a metric: :meth:`compute_metrics` writes the file (rank 0, records in dataset order) and
@@ -54,6 +51,7 @@ class ActionResultWriter(BaseMetric):
         prefix: unused (no keys), kept for the metric interface.
     """
 
+    json_indent = 1
     default_prefix = "action_results"
 
     def __init__(
@@ -63,10 +61,9 @@ class ActionResultWriter(BaseMetric):
         collect_device: str = "cpu",
         prefix: str | None = None,
     ) -> None:
-        super().__init__(collect_device=collect_device, prefix=prefix)
+        super().__init__(out_file, collect_device=collect_device, prefix=prefix)
         if topk < 1:
             raise ValueError(f"ActionResultWriter: topk must be >= 1, got {topk}")
-        self.out_file = Path(out_file)
         self.topk = int(topk)
 
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
@@ -92,12 +89,6 @@ class ActionResultWriter(BaseMetric):
                     "topk": ranked_classes(scores, class_names, self.topk),
                 }
             )
-
-    def compute_metrics(self, results: list[dict]) -> dict[str, float]:
-        self.out_file.parent.mkdir(parents=True, exist_ok=True)
-        self.out_file.write_text(json.dumps(results, indent=1), encoding="utf-8")
-        logger.info("ActionResultWriter: %d predictions written to %s", len(results), self.out_file)
-        return {}
 
 
 # ---- reading ------------------------------------------------------------------------------------------

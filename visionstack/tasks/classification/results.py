@@ -15,8 +15,6 @@ and values are the ones ``test`` reports.
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from visionstack.evaluation import BaseMetric, Evaluator
+from visionstack.evaluation import Evaluator, JsonResultWriter
 from visionstack.registry import METRICS, build
 
 from ..result_files import metric_entries, read_json_list
@@ -35,8 +33,6 @@ from .records import classification_record
 
 __all__ = ["ClsResultWriter", "evaluate_files", "read_result_records"]
 
-logger = logging.getLogger(__name__)
-
 
 def _numpy(value: Any) -> np.ndarray:
     if isinstance(value, torch.Tensor):
@@ -45,7 +41,7 @@ def _numpy(value: Any) -> np.ndarray:
 
 
 @METRICS.register()
-class ClsResultWriter(BaseMetric):
+class ClsResultWriter(JsonResultWriter):
     """Writes the predictions as the top-k JSON of ``visionstack infer`` (see the module docstring).
 
     Not a metric: :meth:`compute_metrics` writes the file (rank 0, records in dataset order) and
@@ -62,6 +58,7 @@ class ClsResultWriter(BaseMetric):
         prefix: unused (no keys), kept for the metric interface.
     """
 
+    json_indent = 2
     default_prefix = "cls_results"
 
     def __init__(
@@ -71,10 +68,9 @@ class ClsResultWriter(BaseMetric):
         collect_device: str = "cpu",
         prefix: str | None = None,
     ) -> None:
-        super().__init__(collect_device=collect_device, prefix=prefix)
+        super().__init__(out_file, collect_device=collect_device, prefix=prefix)
         if topk < 1:
             raise ValueError(f"ClsResultWriter: topk must be >= 1, got {topk}")
-        self.out_file = Path(out_file)
         self.topk = int(topk)
 
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
@@ -92,12 +88,6 @@ class ClsResultWriter(BaseMetric):
             record = {"img_path": str(img_path)}
             record.update(classification_record(_numpy(score), class_names, self.topk))
             self.results.append(record)
-
-    def compute_metrics(self, results: list[dict]) -> dict[str, float]:
-        self.out_file.parent.mkdir(parents=True, exist_ok=True)
-        self.out_file.write_text(json.dumps(results, indent=2), encoding="utf-8")
-        logger.info("ClsResultWriter: %d predictions written to %s", len(results), self.out_file)
-        return {}
 
 
 # ---- reading ------------------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...data.human_motion.skeleton import H36M_JOINT_NAMES
+
 __all__ = ["COCO_KEYPOINTS", "H36M_KEYPOINTS", "coco_to_h36m", "flip_indices_from_names"]
 
 _COCO_NAMES = (
@@ -104,25 +106,7 @@ COCO_KEYPOINTS: dict = {
     "skeleton_colors": tuple(_limb_colour(pair, _COCO_NAMES) for pair in _COCO_SKELETON),
 }
 
-_H36M_NAMES = (
-    "root",
-    "right_hip",
-    "right_knee",
-    "right_foot",
-    "left_hip",
-    "left_knee",
-    "left_foot",
-    "spine",
-    "thorax",
-    "neck_base",
-    "head",
-    "left_shoulder",
-    "left_elbow",
-    "left_wrist",
-    "right_shoulder",
-    "right_elbow",
-    "right_wrist",
-)
+_H36M_NAMES = H36M_JOINT_NAMES  # the synthetic motion's skeleton order (data/human_motion)
 _H36M_SKELETON = (
     (0, 1), (1, 2), (2, 3), (0, 4), (4, 5), (5, 6), (0, 7), (7, 8), (8, 9), (9, 10),
     (8, 11), (11, 12), (12, 13), (8, 14), (14, 15), (15, 16),

@@ -14,8 +14,6 @@ gives ``test``'s numbers. ``predictions.json`` of ``visionstack infer`` has the 
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ....evaluation import BaseMetric, Evaluator
+from ....evaluation import BaseMetric, Evaluator, JsonResultWriter
 from ....registry import METRICS, build
 from ....structures import DataSample, InstanceData
 from ...result_files import metric_entries, read_json_list
@@ -34,12 +32,11 @@ from .sequences import read_keypoint_sequence, read_sequence_index
 
 __all__ = ["Pose3dResultWriter", "evaluate_files", "read_result_records"]
 
-logger = logging.getLogger(__name__)
 META = ("subject", "action", "camera", "frame_offset")
 
 
 @METRICS.register()
-class Pose3dResultWriter(BaseMetric):
+class Pose3dResultWriter(JsonResultWriter):
     """Writes the predictions as the result JSON of the module docstring (not a metric: no keys).
 
     ``process`` reads each sample's ``pred_instances.keypoints`` (F, 17, 3) mm and its metainfo ``img_path``
@@ -50,13 +47,8 @@ class Pose3dResultWriter(BaseMetric):
         collect_device, prefix: see :class:`~visionstack.evaluation.BaseMetric`.
     """
 
+    json_indent = None
     default_prefix = "pose3d_results"
-
-    def __init__(
-        self, out_file: str | os.PathLike, collect_device: str = "cpu", prefix: str | None = None
-    ) -> None:
-        super().__init__(collect_device=collect_device, prefix=prefix)
-        self.out_file = Path(out_file)
 
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
         for index, sample in enumerate(data_samples):
@@ -76,12 +68,6 @@ class Pose3dResultWriter(BaseMetric):
             record["frame_offset"] = int(record["frame_offset"] or 0)
             record.update(lifting_record(keypoints))
             self.results.append(record)
-
-    def compute_metrics(self, results: list[dict]) -> dict[str, float]:
-        self.out_file.parent.mkdir(parents=True, exist_ok=True)
-        self.out_file.write_text(json.dumps(results), encoding="utf-8")
-        logger.info("Pose3dResultWriter: %d predictions written to %s", len(results), self.out_file)
-        return {}
 
 
 def read_result_records(path: str | os.PathLike) -> list[dict]:
