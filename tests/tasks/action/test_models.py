@@ -23,6 +23,8 @@ from visionstack.tasks.action.models import (
     factorized_mid_channels,
 )
 
+from .conftest import onnx_and_eager_scores
+
 # ---- data preprocessor --------------------------------------------------------------------------
 
 
@@ -213,31 +215,13 @@ def test_r2plus1d_learns_the_direction_of_motion():
 # ---- ONNX ---------------------------------------------------------------------------------------
 
 
-def export_and_compare(model: nn.Module, inputs: torch.Tensor, tmp_path, other_batch: torch.Tensor) -> None:
-    ort = pytest.importorskip("onnxruntime")
-    from visionstack.export.onnx_export import ExportForward, export_onnx
-
-    model = model.eval()
-    path = export_onnx(
-        ExportForward(model),
-        (inputs,),
-        tmp_path / "model.onnx",
-        ["inputs"],
-        ["scores"],
-        {"inputs": {0: "batch"}},
-    )
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    for batch in (inputs, other_batch):
-        with torch.no_grad():
-            eager = model.export_forward(batch).numpy()
-        (onnx_scores,) = session.run(None, {"inputs": batch.numpy()})
-        np.testing.assert_allclose(onnx_scores, eager, atol=1e-4)
-        np.testing.assert_allclose(onnx_scores.sum(axis=1), 1.0, atol=1e-5)
-
-
 def test_onnx_r2plus1d_recognizer(tmp_path):
     torch.manual_seed(0)
     model = Recognizer3D(
         ResNet2Plus1d(depth=18, base_channels=8), I3DHead(3, 64), test_cfg=dict(average_clips="score")
     )
-    export_and_compare(model, torch.randn(1, 2, 3, 8, 32, 32), tmp_path, torch.randn(2, 2, 3, 8, 32, 32))
+    for onnx_scores, eager in onnx_and_eager_scores(
+        model, [torch.randn(1, 2, 3, 8, 32, 32), torch.randn(2, 2, 3, 8, 32, 32)], tmp_path
+    ):
+        np.testing.assert_allclose(onnx_scores, eager, atol=1e-4)
+        np.testing.assert_allclose(onnx_scores.sum(axis=1), 1.0, atol=1e-5)

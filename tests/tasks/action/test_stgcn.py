@@ -12,6 +12,8 @@ from visionstack.structures import DataSample, LabelData
 from visionstack.tasks.action.models import STGCN, GCNHead, Graph, RecognizerGCN
 from visionstack.tasks.action.models.graph import LAYOUTS
 
+from .conftest import onnx_and_eager_scores
+
 # a hand-made skeleton: 0 - 1 - 2 - 3 and 1 - 4 - 5, centre 1
 SMALL = {"num_node": 6, "inward": [(0, 1), (2, 1), (3, 2), (4, 1), (5, 4)], "center": 1}
 
@@ -161,30 +163,10 @@ def test_stgcn_recognizer_predicts_probabilities():
     assert samples[0].pred_label.label.shape == (1,)
 
 
-def export_and_compare(model, inputs: torch.Tensor, tmp_path, other_batch: torch.Tensor) -> None:
-    """Export ``export_forward`` with the package's exporter (batch axis free) and compare
-    onnxruntime with eager on two batch sizes."""
-    ort = pytest.importorskip("onnxruntime")
-    from visionstack.export.onnx_export import ExportForward, export_onnx
-
-    model = model.eval()
-    path = export_onnx(
-        ExportForward(model),
-        (inputs,),
-        tmp_path / "model.onnx",
-        ["inputs"],
-        ["scores"],
-        {"inputs": {0: "batch"}},
-    )
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    for batch in (inputs, other_batch):
-        with torch.no_grad():
-            eager = model.export_forward(batch).numpy()
-        (onnx_scores,) = session.run(None, {"inputs": batch.numpy()})
-        np.testing.assert_allclose(onnx_scores, eager, atol=1e-4)
-
-
 def test_onnx_stgcn_recognizer(tmp_path):
     torch.manual_seed(0)
     model = RecognizerGCN(STGCN(base_channels=8), GCNHead(3, 32))
-    export_and_compare(model, torch.randn(1, 2, 2, 16, 17, 3), tmp_path, torch.randn(2, 2, 2, 16, 17, 3))
+    for onnx_scores, eager in onnx_and_eager_scores(
+        model, [torch.randn(1, 2, 2, 16, 17, 3), torch.randn(2, 2, 2, 16, 17, 3)], tmp_path
+    ):
+        np.testing.assert_allclose(onnx_scores, eager, atol=1e-4)

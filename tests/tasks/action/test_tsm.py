@@ -12,6 +12,8 @@ from visionstack.registry import ConfigError
 from visionstack.structures import DataSample, LabelData
 from visionstack.tasks.action.models import Recognizer2D, ResNetTSM, TSMHead, TSNHead, temporal_shift
 
+from .conftest import onnx_and_eager_scores
+
 
 def slow_shift(x: torch.Tensor, num_segments: int, shift_div: int) -> torch.Tensor:
     """Loop over clips, frames and channels: channels [0, fold) take the next frame, [fold, 2 fold)
@@ -177,30 +179,10 @@ def test_tsm_learns_the_direction_of_motion():
     assert (predicted == labels).float().mean() == 1.0, losses
 
 
-def export_and_compare(model, inputs: torch.Tensor, tmp_path, other_batch: torch.Tensor) -> None:
-    """Export ``export_forward`` with the package's exporter (batch axis free) and compare
-    onnxruntime with eager on two batch sizes."""
-    ort = pytest.importorskip("onnxruntime")
-    from visionstack.export.onnx_export import ExportForward, export_onnx
-
-    model = model.eval()
-    path = export_onnx(
-        ExportForward(model),
-        (inputs,),
-        tmp_path / "model.onnx",
-        ["inputs"],
-        ["scores"],
-        {"inputs": {0: "batch"}},
-    )
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    for batch in (inputs, other_batch):
-        with torch.no_grad():
-            eager = model.export_forward(batch).numpy()
-        (onnx_scores,) = session.run(None, {"inputs": batch.numpy()})
-        np.testing.assert_allclose(onnx_scores, eager, atol=1e-4)
-
-
 def test_onnx_tsm_recognizer(tmp_path):
     torch.manual_seed(0)
     model = Recognizer2D(ResNetTSM(depth=18, base_channels=8, num_segments=4), TSMHead(3, 64, num_segments=4))
-    export_and_compare(model, torch.randn(1, 8, 3, 32, 32), tmp_path, torch.randn(3, 8, 3, 32, 32))
+    for onnx_scores, eager in onnx_and_eager_scores(
+        model, [torch.randn(1, 8, 3, 32, 32), torch.randn(3, 8, 3, 32, 32)], tmp_path
+    ):
+        np.testing.assert_allclose(onnx_scores, eager, atol=1e-4)

@@ -19,6 +19,7 @@ Inputs (after :class:`~.data_preprocessor.ActionDataPreprocessor`):
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -66,7 +67,7 @@ def _hard_labels(data_samples: Sequence[DataSample]) -> torch.Tensor:
     return torch.cat(labels).long()
 
 
-class BaseRecognizer(BaseModel):
+class BaseRecognizer(BaseModel, metaclass=ABCMeta):
     """The shared frame: ``loss``, ``predict`` and ``export_forward`` over the per-view logits of
     :meth:`view_logits`, which the subclasses define.
 
@@ -116,11 +117,11 @@ class BaseRecognizer(BaseModel):
         feats = self.backbone(inputs)
         return feats[-1] if isinstance(feats, (tuple, list)) else feats
 
+    @abstractmethod
     def view_logits(
         self, inputs: torch.Tensor, data_samples: Sequence[DataSample] | None = None, stage: str = "test"
     ) -> torch.Tensor:
         """(B * views, num_classes) logits, the views of each sample consecutive."""
-        raise NotImplementedError
 
     def forward_tensor(self, inputs: torch.Tensor, data_samples: Sequence[DataSample] | None = None) -> Any:
         return self.view_logits(inputs, data_samples)
