@@ -46,6 +46,7 @@ __all__ = [
     "metric_nodes",
     "prefixed_metric_nodes",
     "typed_nodes",
+    "with_result_writer",
 ]
 
 Arrays = Mapping[str, np.ndarray]  # named arrays: graph outputs, one image's outputs, a prediction field
@@ -389,6 +390,18 @@ def prefixed_metric_nodes(
         node["outfile_prefix"] = str(prefix)
         prefixed.append((node, prefix))
     return evaluator_cfg, prefixed
+
+
+def with_result_writer(evaluator_cfg: Any, writer: Mapping[str, Any]) -> list:
+    """A copy of the test evaluator config (one entry or a list) with the result ``writer`` entry appended.
+
+    Raises:
+        ConfigError: the config has no test evaluator.
+    """
+    if evaluator_cfg is None:
+        raise ConfigError("the config has no test_evaluator")
+    entries = list(evaluator_cfg) if isinstance(evaluator_cfg, (list, tuple)) else [evaluator_cfg]
+    return [*copy.deepcopy(entries), dict(writer)]
 
 
 def evaluation_options(cfg: Mapping[str, Any] | None) -> dict[str, Any]:

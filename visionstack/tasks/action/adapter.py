@@ -13,15 +13,14 @@ model's data preprocessor makes them, and returns averaged probabilities; the ru
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ...registry import TASKS, ConfigError
-from ..adapter import Arrays, Meta, PredictionContext, TaskAdapter, evaluation_options
+from ...registry import TASKS
+from ..adapter import Arrays, Meta, PredictionContext, TaskAdapter, evaluation_options, with_result_writer
 from .records import action_record, timeline_record
 from .windows import DEFAULT_STRIDE, DEFAULT_WINDOW
 
@@ -194,12 +193,9 @@ class ActionAdapter(TaskAdapter):
         self, evaluator_cfg: Any, out_dir: Path, name: str = "results"
     ) -> tuple[Any, list[tuple[Path, str]]]:
         """Adds an :class:`~.results.ActionResultWriter`: ``out_dir/name.json``, every test video's scores."""
-        if evaluator_cfg is None:
-            raise ConfigError("the config has no test_evaluator")
         out_file = Path(out_dir) / f"{name}.json"
-        entries = list(evaluator_cfg) if isinstance(evaluator_cfg, (list, tuple)) else [evaluator_cfg]
         writer = {"type": "ActionResultWriter", "out_file": str(out_file)}
-        return [*copy.deepcopy(entries), writer], [(out_file, "per-video class scores")]
+        return with_result_writer(evaluator_cfg, writer), [(out_file, "per-video class scores")]
 
     def evaluate(self, gt: str, pred: str, cfg: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """``gt``: the list file (``path label`` or ``frame_dir total_frames label``); ``pred``: the result

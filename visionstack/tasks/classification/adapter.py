@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
@@ -12,7 +11,7 @@ import numpy as np
 
 from ...registry import TASKS
 from ...utils.numpy_ops import softmax
-from ..adapter import Arrays, Meta, PredictionContext, TaskAdapter, evaluation_options
+from ..adapter import Arrays, Meta, PredictionContext, TaskAdapter, evaluation_options, with_result_writer
 from .records import classification_record
 
 __all__ = ["ClassificationAdapter"]
@@ -78,8 +77,7 @@ class ClassificationAdapter(TaskAdapter):
         the top-k records of ``visionstack infer`` for every test image."""
         out_file = Path(out_dir) / f"{name}.json"
         writer = {"type": "ClsResultWriter", "out_file": str(out_file)}
-        entries = list(evaluator_cfg) if isinstance(evaluator_cfg, (list, tuple)) else [evaluator_cfg]
-        return [*copy.deepcopy(entries), writer], [(out_file, "top-k predictions")]
+        return with_result_writer(evaluator_cfg, writer), [(out_file, "top-k predictions")]
 
     def evaluate(self, gt: str, pred: str, cfg: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """``gt``: a class-folder tree or a ``path label`` list file; ``pred``: the top-k JSON."""

@@ -13,7 +13,6 @@ keypoints are mapped to the H36M joints with :func:`~visionstack.tasks.pose.meta
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ....registry import TASKS, ConfigError
-from ...adapter import Arrays, Meta, PredictionContext, TaskAdapter, dataset_setting
+from ...adapter import Arrays, Meta, PredictionContext, TaskAdapter, dataset_setting, with_result_writer
 from .records import lifting_record
 
 __all__ = ["LiftingAdapter"]
@@ -104,12 +103,9 @@ class LiftingAdapter(TaskAdapter):
         self, evaluator_cfg: Any, out_dir: Path, name: str = "results"
     ) -> tuple[Any, list[tuple[Path, str]]]:
         """Adds a :class:`~.results.Pose3dResultWriter`: ``out_dir/name.json``, the 3D joints of every sample."""
-        if evaluator_cfg is None:
-            raise ConfigError("the config has no test_evaluator")
         out_file = Path(out_dir) / f"{name}.json"
-        entries = list(evaluator_cfg) if isinstance(evaluator_cfg, (list, tuple)) else [evaluator_cfg]
         writer = {"type": "Pose3dResultWriter", "out_file": str(out_file)}
-        return [*copy.deepcopy(entries), writer], [(out_file, "3D pose predictions")]
+        return with_result_writer(evaluator_cfg, writer), [(out_file, "3D pose predictions")]
 
     def evaluate(self, gt: str, pred: str, cfg: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """``gt``: a split index (``val.json``); ``pred``: the result JSON (or ``infer``'s predictions.json)."""
