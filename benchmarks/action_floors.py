@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from floors import report, visionstack
+
 CONFIGS = {
     "tsm": "configs/action/tsm_r18-w16_1x1x8_synth-action.py",
     "r2plus1d": "configs/action/r2plus1d_r18-w16_8x4x1_synth-action.py",
@@ -30,13 +28,6 @@ CONFIGS = {
 VIDEO_MODELS = ("tsm", "r2plus1d", "tsn")
 DIRECTION_CLASSES = ("move_left", "move_right", "rotate_clockwise", "rotate_anticlockwise")
 TRAIN_LIMIT_S = 15 * 60
-
-
-def visionstack(*args: str) -> float:
-    """Run ``python -m visionstack ARGS``; the wall time in seconds (an error stops the benchmark)."""
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "visionstack", *args], cwd=REPO, check=True)
-    return time.perf_counter() - started
 
 
 def direction_accuracy(report: dict, mode: str) -> float:
@@ -114,12 +105,7 @@ def main() -> int:
         cells = [f"{metrics.get(key, float('nan')):.3f}" for key in ("acc/top1", "acc/top5", "acc/mean1")]
         dirs = [f"{directions[m]:.3f}" if m in directions else "-" for m in ("none", "reverse")]
         print(f"{name:>9} {minutes:>9} {cells[0]:>6} {cells[1]:>6} {cells[2]:>6} {dirs[0]:>6} {dirs[1]:>7}")
-    checks = floors(results)
-    for text, ok in checks:
-        print(f"{'PASS' if ok else 'FAIL'}  {text}")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "floors.json").write_text(json.dumps({"results": results, "floors": checks}, indent=2))
-    return 0 if all(ok for _, ok in checks) else 1
+    return report(results, floors(results), out)
 
 
 if __name__ == "__main__":

@@ -153,7 +153,13 @@ def _infer_onnxruntime(args: argparse.Namespace) -> int:
     inputs = [args.checkpoint, *args.inputs] if args.checkpoint else list(args.inputs)
     if not inputs:
         raise SystemExit("visionstack infer --backend onnxruntime: give MODEL_DIR INPUT...")
-    inferencer = OnnxInferencer(args.config, model_file=args.model_file, num_threads=args.threads)
+    # the task options given (e.g. a recogniser's --lexicon) reach the adapter's runtime post-processing
+    given = {
+        dest: getattr(args, dest)
+        for dest, (_, kwargs) in _task_flags("infer_options").items()
+        if getattr(args, dest) is not None and getattr(args, dest) != kwargs.get("default")
+    }
+    inferencer = OnnxInferencer(args.config, model_file=args.model_file, num_threads=args.threads, **given)
     results = inferencer(inputs)
     records = inferencer.to_records(results, topk=args.topk)
     return _report_predictions(args, inferencer, results, records)

@@ -21,8 +21,14 @@ from .registry import FUNCTIONS, MODELS, TRANSFORMS, build
 from .structures import DataSample
 from .tasks.adapter import PredictionContext, TaskAdapter, adapter_for_model, dataset_meta_value
 
-# Transforms of a test pipeline that read annotations, which a bare image file does not have.
+# Transforms of a test pipeline that read annotations, which a bare image file does not have: ``LoadAnnotations``
+# and every task's ``Load*Annotations`` (e.g. OCR's ``LoadOCRAnnotations``).
 ANNOTATION_LOADERS = ("LoadAnnotations",)
+
+
+def is_annotation_loader(name: str) -> bool:
+    """Whether the transform ``name`` reads annotations (``LoadAnnotations``, ``Load*Annotations``)."""
+    return name in ANNOTATION_LOADERS or (name.startswith("Load") and name.endswith("Annotations"))
 
 
 def transform_name(transform_cfg: Any) -> str:
@@ -38,7 +44,7 @@ def inference_pipeline_cfg(cfg: Mapping) -> list:
         loader = cfg.get(key)
         if loader and "pipeline" in loader.get("dataset", {}):
             pipeline = loader["dataset"]["pipeline"]
-            return [t for t in pipeline if transform_name(t) not in ANNOTATION_LOADERS]
+            return [t for t in pipeline if not is_annotation_loader(transform_name(t))]
     raise KeyError(
         "the config has no test_dataloader.dataset.pipeline (or infer_pipeline) to preprocess inputs"
     )

@@ -61,8 +61,11 @@ def test_task_end_to_end(task, tmp_path):
     assert {key: evaluated[key] for key in tested} == tested
 
     # infer writes JSON records and drawings (of the task's input files: images unless it says otherwise)
-    suffixes = adapter.input_suffixes or (".png", ".jpg")
-    images = sorted(str(p) for p in data_root.rglob("*") if p.suffix in suffixes and _in_val(p))[:2]
+    if "inputs" in spec:  # a glob under the data root, where the val inputs are not under val/
+        images = sorted(str(p) for p in data_root.glob(spec["inputs"]))[:2]
+    else:
+        suffixes = adapter.input_suffixes or (".png", ".jpg")
+        images = sorted(str(p) for p in data_root.rglob("*") if p.suffix in suffixes and _in_val(p))[:2]
     infer_dir = tmp_path / "infer"
     assert main(["infer", config, checkpoint, *images, "--out-dir", str(infer_dir), "--set", *overrides]) == 0
     records = json.loads((infer_dir / "predictions.json").read_text())

@@ -26,7 +26,7 @@ from ..registry import MODELS, build
 from ..tasks.adapter import TaskAdapter, adapter_for_model, dataset_meta_value
 from .onnx_export import ExportForward, export_onnx
 
-__all__ = ["ExportError", "ExportResult", "export_model", "model_task"]
+__all__ = ["ExportError", "ExportResult", "export_model", "model_task", "preprocess_spec", "static_input_hw"]
 
 ONNX_FILE = "model.onnx"
 DEPLOY_VERSION = 1
@@ -99,7 +99,7 @@ def preprocess_spec(cfg: Mapping[str, Any], pre: nn.Module) -> dict[str, Any]:
     }
 
 
-def _static_hw(cfg: Mapping[str, Any], preprocess: Mapping[str, Any]) -> tuple[int, int]:
+def static_input_hw(cfg: Mapping[str, Any], preprocess: Mapping[str, Any]) -> tuple[int, int]:
     """The (h, w) of a static export: what the pipeline can produce at most, padded as the model pads."""
     height = width = None
     for step in preprocess["pipeline"]:
@@ -222,7 +222,7 @@ def _export_hw(
         return task_hw
     if input_shape is not None:
         return int(input_shape[0]), int(input_shape[1])
-    return None if dynamic else _static_hw(cfg, preprocess)
+    return None if dynamic else static_input_hw(cfg, preprocess)
 
 
 def _sample_args(

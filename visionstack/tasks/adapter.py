@@ -112,7 +112,8 @@ class TaskAdapter(ABC):
     #: the tiny end-to-end run of the test suite over every task (tests/tasks/test_every_task.py):
     #: ``config`` (a shipped config), ``synth`` (options of the synthetic writer), ``set`` (overrides that
     #: make the run tiny; ``{data_root}`` is replaced), ``gt`` (the val ground truth under the data root, for
-    #: ``visionstack eval``).
+    #: ``visionstack eval``) and, optionally, ``inputs`` (a glob under the data root of the files ``infer``
+    #: runs on; default: the task's input files under a ``val/`` or ``*_val/`` folder).
     smoke: ClassVar[Mapping[str, Any] | None] = None
     #: options this task adds to ``visionstack infer``: ``(flag, argparse keyword arguments)`` pairs (e.g. a
     #: top-down pose model's ``--det-config``); their values reach :meth:`infer_items` by ``dest`` name.
