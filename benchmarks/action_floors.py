@@ -13,11 +13,10 @@ ST-GCN >= 0.90, each training <= 15 minutes; writes everything as JSON.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-from floors import report, visionstack
+from floors import parse_args, report, training_time_checks, visionstack
 
 CONFIGS = {
     "tsm": "configs/action/tsm_r18-w16_1x1x8_synth-action.py",
@@ -77,23 +76,18 @@ def floors(results: dict) -> list[tuple[str, bool]]:
         checks.append(
             (f"tsm on reversed direction-pair clips {value:.3f} <= 0.5 (chance or below)", value <= 0.5)
         )
-    for name, entry in results.items():
-        if "train_s" in entry:
-            checks.append(
-                (f"{name} trains in {entry['train_s'] / 60:.1f} min <= 15", entry["train_s"] <= TRAIN_LIMIT_S)
-            )
+    checks += training_time_checks(results, TRAIN_LIMIT_S)
     return checks
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    args = parse_args(
+        __doc__,
+        "data/synth_action",
+        "work_dirs/action_floors",
+        list(CONFIGS),
+        "test and analyse the existing checkpoints",
     )
-    parser.add_argument("--data", default="data/synth_action")
-    parser.add_argument("--out", default="work_dirs/action_floors")
-    parser.add_argument("--models", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
-    parser.add_argument("--skip-train", action="store_true", help="test and analyse the existing checkpoints")
-    args = parser.parse_args()
     data, out = Path(args.data).resolve(), Path(args.out).resolve()
     if not (data / "train_list_videos.txt").is_file():
         visionstack("data", "synth", "action", "--out", str(data))

@@ -18,12 +18,11 @@ everything as JSON.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
 
-from floors import report, visionstack
+from floors import parse_args, report, training_time_checks, visionstack
 
 CONFIGS = {
     "dbnet": "configs/ocr/dbnet_r18-w32_fpnc_synth-ocr.py",
@@ -108,22 +107,14 @@ def floors(results: dict) -> list[tuple[str, bool]]:
         plain = results["lexicon"]["greedy"]["recog/word_acc_ignore_case"]
         constrained = results["lexicon"]["beam+lexicon"]["recog/word_acc_ignore_case"]
         checks.append((f"lexicon on the noisy crops {plain:.3f} -> {constrained:.3f}", constrained > plain))
-    for name, entry in results.items():
-        if "train_s" in entry:
-            minutes = entry["train_s"] / 60
-            checks.append((f"{name} trains in {minutes:.1f} min <= 20", entry["train_s"] <= TRAIN_LIMIT_S))
+    checks += training_time_checks(results, TRAIN_LIMIT_S)
     return checks
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    args = parse_args(
+        __doc__, "data/synth_ocr", "work_dirs/ocr_floors", list(CONFIGS), "test the existing checkpoints"
     )
-    parser.add_argument("--data", default="data/synth_ocr")
-    parser.add_argument("--out", default="work_dirs/ocr_floors")
-    parser.add_argument("--models", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
-    parser.add_argument("--skip-train", action="store_true", help="test the existing checkpoints")
-    args = parser.parse_args()
     data, out = Path(args.data).resolve(), Path(args.out).resolve()
     if not (data / "textrecog" / "train_list.txt").is_file():
         visionstack("data", "synth", "ocr", "--out", str(data))

@@ -17,6 +17,14 @@ def one_thread():
 
 
 @pytest.fixture
+def dumbbell():
+    """Two 20 x 20 squares joined by a 4-pixel bar, (12, 2) float32: shrinking it by 3 or more cuts the bar,
+    leaving two pieces."""
+    points = [[0, 0], [20, 0], [20, 8], [40, 8], [40, 0], [60, 0], [60, 20], [40, 20], [40, 12], [20, 12]]
+    return np.array([*points, [20, 20], [0, 20]], dtype=np.float32)
+
+
+@pytest.fixture
 def overfit_words():
     """``overfit(model, inputs, samples, words, make_samples, iterations)``: Adam 3e-3 on one batch of rendered
     words, predicting every 25 iterations; the last predictions and their word accuracy."""

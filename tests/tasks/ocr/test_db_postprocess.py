@@ -86,24 +86,8 @@ def test_box_score_is_the_mean_inside_the_polygon():
     assert region_score(prob, points) == pytest.approx(prob[5:10, 5:15].mean())
 
 
-def test_offset_polygon_reports_split_results_as_empty():
+def test_offset_polygon_reports_split_results_as_empty(dumbbell):
     # a dumbbell: shrinking by 3 cuts the 4-px bar and leaves two separate squares
-    dumbbell = np.array(
-        [
-            [0, 0],
-            [20, 0],
-            [20, 8],
-            [40, 8],
-            [40, 0],
-            [60, 0],
-            [60, 20],
-            [40, 20],
-            [40, 12],
-            [20, 12],
-            [20, 20],
-            [0, 20],
-        ]
-    )
     assert offset_polygon(dumbbell, -3).shape == (0, 2)
     assert offset_polygon(dumbbell, -1).shape[1] == 2 and len(offset_polygon(dumbbell, -1)) >= 4
 

@@ -124,25 +124,8 @@ def test_ignored_and_too_small_polygons_are_masked_out():
     )
 
 
-def test_polygons_that_split_when_shrunk_are_ignored():
+def test_polygons_that_split_when_shrunk_are_ignored(dumbbell):
     # two 20 x 20 squares joined by a 4 px bar: D = 880 * 0.84 / 192 -> 4 px cuts the bar in two
-    dumbbell = np.array(
-        [
-            [0, 0],
-            [20, 0],
-            [20, 8],
-            [40, 8],
-            [40, 0],
-            [60, 0],
-            [60, 20],
-            [40, 20],
-            [40, 12],
-            [20, 12],
-            [20, 20],
-            [0, 20],
-        ],
-        dtype=np.float32,
-    )
     assert not is_polygon_too_small(dumbbell)
     kernel, ignored = draw_kernels((24, 64), [dumbbell], np.array([False]))
     assert ignored.tolist() == [True] and kernel.sum() == 0
