@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import sys
 from collections.abc import Mapping, Sequence
@@ -496,7 +497,23 @@ def _add_task_commands(commands: Any) -> None:
                 raise ConfigError(f"the {name} and {added[command]} tasks both add the command {command!r}")
             added[command] = name
             module_name, _, function_name = where.partition(":")
-            getattr(importlib.import_module(module_name), function_name)(commands, _with_overrides)
+            function = getattr(importlib.import_module(module_name), function_name)
+            # what a task command may ask for from this layer (task modules do not import it)
+            services = {"load_predictor": _load_predictor, "expand_inputs": _expand_inputs}
+            wanted = inspect.signature(function).parameters
+            function(commands, _with_overrides, **{k: v for k, v in services.items() if k in wanted})
+
+
+def _load_predictor(*args: Any, **kwargs: Any) -> Any:
+    from .inference import load_predictor
+
+    return load_predictor(*args, **kwargs)
+
+
+def _expand_inputs(*args: Any, **kwargs: Any) -> Any:
+    from .deploy.runtime import expand_inputs
+
+    return expand_inputs(*args, **kwargs)
 
 
 def _add_model_commands(commands: Any) -> None:

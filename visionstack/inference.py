@@ -22,7 +22,7 @@ from .structures import DataSample
 from .tasks.adapter import PredictionContext, TaskAdapter, adapter_for_model, dataset_meta_value
 
 # Transforms of a test pipeline that read annotations, which a bare image file does not have: ``LoadAnnotations``
-# and every task's ``Load*Annotations`` (e.g. OCR's ``LoadOCRAnnotations``).
+# and every task's ``Load*Annotations``.
 ANNOTATION_LOADERS = ("LoadAnnotations",)
 
 
@@ -48,6 +48,29 @@ def inference_pipeline_cfg(cfg: Mapping) -> list:
     raise KeyError(
         "the config has no test_dataloader.dataset.pipeline (or infer_pipeline) to preprocess inputs"
     )
+
+
+def load_predictor(
+    source: str | Path,
+    checkpoint: str | Path | None = None,
+    device: str = "cpu",
+    threads: int | None = None,
+    **postprocess_options: Any,
+) -> Any:
+    """A model to predict with: an :class:`Inferencer` of a config file (with its ``checkpoint``) or an
+    :class:`~visionstack.deploy.OnnxInferencer` of an export folder (``postprocess_options`` reach its adapter's
+    post-processing). What a task's command receives from the command line to load
+    the models it chains, since task modules do not import this layer."""
+    source = Path(source)
+    if source.is_dir():
+        from .deploy import OnnxInferencer
+
+        return OnnxInferencer(source, num_threads=threads, **postprocess_options)
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: neither a config file nor an export folder (deploy.json)")
+    from .config import Config
+
+    return Inferencer(Config.fromfile(str(source)), checkpoint, device=device)
 
 
 def _make_inferencer(config: str | Path, checkpoint: str | Path | None, **kwargs: Any) -> Inferencer:

@@ -23,6 +23,7 @@ model = dict(
         max_candidates=3000,
     ),
     data_preprocessor=dict(
+        type="DataPreprocessor",
         mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True, pad_size_divisor=32
     ),
 )

@@ -108,7 +108,11 @@ def test_preprocessing_equals_pytorch_pipeline_and_preprocessor(config, tmp_path
         spec = adapter.export_inputs(build(cfg["model"], MODELS), cfg, dynamic=False)["preprocess"]
         runtime = adapter.runtime_preprocessor(spec)
     else:
-        runtime = Preprocessor(preprocess_spec(cfg, pre))
+        try:
+            runtime = Preprocessor(preprocess_spec(cfg, pre))
+        except ValueError as error:  # a published pipeline the runtime cannot replay: export says which step
+            assert "deploy-runtime equivalent" in str(error) or "colour images" in str(error), error
+            pytest.skip(f"not exportable as configured: {error}")
     rng = np.random.default_rng(0)
     collate = FUNCTIONS.get("pseudo_collate")
     for height, width in [(37, 53), (61, 29)]:

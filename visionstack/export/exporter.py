@@ -26,7 +26,7 @@ from ..registry import MODELS, build
 from ..tasks.adapter import TaskAdapter, adapter_for_model, dataset_meta_value
 from .onnx_export import ExportForward, export_onnx
 
-__all__ = ["ExportError", "ExportResult", "export_model", "model_task", "preprocess_spec", "static_input_hw"]
+__all__ = ["ExportError", "ExportResult", "export_model", "model_task"]
 
 ONNX_FILE = "model.onnx"
 DEPLOY_VERSION = 1
@@ -99,7 +99,7 @@ def preprocess_spec(cfg: Mapping[str, Any], pre: nn.Module) -> dict[str, Any]:
     }
 
 
-def static_input_hw(cfg: Mapping[str, Any], preprocess: Mapping[str, Any]) -> tuple[int, int]:
+def _static_hw(cfg: Mapping[str, Any], preprocess: Mapping[str, Any]) -> tuple[int, int]:
     """The (h, w) of a static export: what the pipeline can produce at most, padded as the model pads."""
     height = width = None
     for step in preprocess["pipeline"]:
@@ -159,13 +159,18 @@ def export_model(
     custom = adapter.export_inputs(model, cfg, dynamic)
     if custom is None:
         preprocess = preprocess_spec(cfg, model.data_preprocessor)
-        static_hw = _export_hw(cfg, preprocess, adapter, model, dynamic, input_shape)
+        free_size = dynamic and not adapter.fixed_input_size
+        static_hw = _export_hw(cfg, preprocess, adapter, model, free_size, input_shape)
         if static_hw is not None and not dynamic and adapter.pads_to_static_size():
             preprocess["pad_min_size"] = [static_hw[1], static_hw[0]]
         sample_hw = static_hw or _dynamic_sample_hw(preprocess)
         batch = 2 if dynamic else 1  # a sample batch of 1 would specialise the batch axis
         args, input_names, dynamic_axes = _sample_args(adapter, batch, sample_hw, dynamic)
-        graph_input_shape = ["batch", 3, "height", "width"] if dynamic else [1, 3, *static_hw]
+        if dynamic and not free_size:
+            dynamic_axes["input"] = {0: "batch"}
+        graph_input_shape = (
+            ["batch", 3, "height", "width"] if free_size else ["batch" if dynamic else 1, 3, *static_hw]
+        )
     else:
         preprocess, args = dict(custom["preprocess"]), list(custom["args"])
         input_names, dynamic_axes = list(custom["input_names"]), dict(custom["dynamic_axes"])
@@ -222,7 +227,7 @@ def _export_hw(
         return task_hw
     if input_shape is not None:
         return int(input_shape[0]), int(input_shape[1])
-    return None if dynamic else static_input_hw(cfg, preprocess)
+    return None if dynamic else _static_hw(cfg, preprocess)
 
 
 def _sample_args(

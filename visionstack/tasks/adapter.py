@@ -101,6 +101,9 @@ class TaskAdapter(ABC):
     heavy_fields: ClassVar[tuple[str, ...]] = ()
     #: graph inputs after the image batch, each a per-image metainfo entry of two floats.
     export_meta_inputs: ClassVar[tuple[str, ...]] = ()
+    #: whether the network takes one input size only (e.g. a recogniser's 32-pixel-high crops): a dynamic export
+    #: then frees the batch axis alone, at the size the test pipeline makes.
+    fixed_input_size: ClassVar[bool] = False
     #: whether ``export --verify`` compares the raw graph outputs with the eager ``export_forward``.
     compare_raw_outputs: ClassVar[bool] = True
     #: file suffixes of the task's inputs when they are not images (e.g. keypoint-sequence files): a folder

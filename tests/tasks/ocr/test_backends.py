@@ -15,6 +15,7 @@ import torch
 
 from visionstack.cli import main
 from visionstack.config import Config
+from visionstack.inference import load_predictor
 from visionstack.registry import MODELS, build
 from visionstack.tasks.ocr.crops import crop_polygon
 from visionstack.tasks.ocr.end_to_end import ModelBackend
@@ -53,8 +54,8 @@ def models(tmp_path_factory):
 
 def test_detector_backends_agree(models):
     _, paths, images = models
-    torch_results = ModelBackend(DET, paths["det"][0]).predict_paths(images)
-    onnx_results = ModelBackend(paths["det"][1]).predict_paths(images)
+    torch_results = ModelBackend(load_predictor(DET, paths["det"][0])).predict_paths(images)
+    onnx_results = ModelBackend(load_predictor(paths["det"][1])).predict_paths(images)
     for eager, runtime in zip(torch_results, onnx_results):
         eager, runtime = eager["pred_instances"], runtime["pred_instances"]
         assert len(eager["polygons"]) == len(runtime["polygons"]) > 0
@@ -67,12 +68,14 @@ def test_recognizer_backends_agree_with_and_without_a_pattern(models):
     from visionstack.deploy.preprocess import read_bgr_image
 
     _, paths, images = models
-    detected = ModelBackend(DET, paths["det"][0]).predict_paths(images[:1])[0]["pred_instances"]["polygons"]
+    detected = ModelBackend(load_predictor(DET, paths["det"][0])).predict_paths(images[:1])[0][
+        "pred_instances"
+    ]["polygons"]
     image = read_bgr_image(images[0])
     crops = [crop_polygon(image, polygon) for polygon in detected[:6]]
     for options in ({}, {"pattern": PATTERN}):
-        eager = ModelBackend(REC, paths["rec"][0], options=options).predict_arrays(crops)
-        runtime = ModelBackend(paths["rec"][1], options=options).predict_arrays(crops)
+        eager = ModelBackend(load_predictor(REC, paths["rec"][0]), options).predict_arrays(crops)
+        runtime = ModelBackend(load_predictor(paths["rec"][1], **options), options).predict_arrays(crops)
         eager_texts = [result["pred_text"]["item"] for result in eager]
         assert eager_texts == [result["pred_text"]["item"] for result in runtime]
         for a, b in zip(eager, runtime):

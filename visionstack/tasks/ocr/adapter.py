@@ -204,6 +204,7 @@ class TextRecogAdapter(TaskAdapter):
 
     name = "textrecog"
     prediction_fields = {"pred_text": "label"}
+    fixed_input_size = True  # the crops' height is fixed by the network (its features end one row high)
     ground_truth_fields = ("gt_text",)
     compare_raw_outputs = True
     demo = None
@@ -302,20 +303,6 @@ class TextRecogAdapter(TaskAdapter):
         return evaluate_textrecog_files(gt, pred)
 
     # ---- export --------------------------------------------------------------------------------------------
-    def export_inputs(self, model: Any, cfg: Mapping[str, Any], dynamic: bool) -> dict[str, Any]:
-        """A batch of crops at the test pipeline's size (32 x 100 for the shipped configs): the height is fixed
-        by the network (its features must end one row high), so only the batch axis is free."""
-        import torch
-
-        from ...export.exporter import preprocess_spec, static_input_hw
-
-        preprocess = preprocess_spec(cfg, model.data_preprocessor)
-        height, width = static_input_hw(cfg, preprocess)
-        channels = len(preprocess["mean"] or [0, 0, 0])
-        args = [torch.randn(2 if dynamic else 1, channels, height, width)]
-        axes = {"input": {0: "batch"}} if dynamic else {}
-        return {"args": args, "input_names": ["input"], "dynamic_axes": axes, "preprocess": preprocess}
-
     def postprocess_spec(self, model: Any) -> dict[str, Any]:
         """The dictionary and the decoding of the model (what the runtime decodes ``probs`` with)."""
         return dict(model.decoding_spec())

@@ -10,6 +10,7 @@ outlined beside a white canvas with each text written at its region).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -18,8 +19,15 @@ from typing import Any
 __all__ = ["add_ocr_command", "run_ocr"]
 
 
-def add_ocr_command(commands: Any, with_overrides: Callable[[argparse.ArgumentParser], Any]) -> None:
-    """Add ``ocr`` to the command line's sub-commands (the ocr adapter's ``commands``)."""
+def add_ocr_command(
+    commands: Any,
+    with_overrides: Callable[[argparse.ArgumentParser], Any],
+    load_predictor: Callable[..., Any],
+    expand_inputs: Callable[..., list],
+) -> None:
+    """Add ``ocr`` to the command line's sub-commands (the ocr adapter's ``commands``); ``load_predictor`` and
+    ``expand_inputs`` are the command line's (:func:`visionstack.inference.load_predictor`,
+    :func:`visionstack.deploy.runtime.expand_inputs`)."""
     parser = commands.add_parser(
         "ocr",
         help="end-to-end OCR: detect text regions, then read each (a textdet and a textrecog model)",
@@ -36,15 +44,20 @@ def add_ocr_command(commands: Any, with_overrides: Callable[[argparse.ArgumentPa
     parser.add_argument("--out-dir", help="write predictions.json and the drawings here")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
-    parser.set_defaults(func=run_ocr_command)
+    parser.set_defaults(
+        func=functools.partial(run_ocr_command, load_predictor=load_predictor, expand_inputs=expand_inputs)
+    )
 
 
-def run_ocr_command(args: argparse.Namespace) -> int:
+def run_ocr_command(
+    args: argparse.Namespace, load_predictor: Callable[..., Any], expand_inputs: Callable[..., list]
+) -> int:
     from rich.console import Console
     from rich.table import Table
 
     records = run_ocr(
-        args.inputs,
+        load_predictor,
+        expand_inputs(args.inputs),
         args.det_config,
         args.rec_config,
         det_checkpoint=args.det_checkpoint,
@@ -69,6 +82,7 @@ def run_ocr_command(args: argparse.Namespace) -> int:
 
 
 def run_ocr(
+    load_predictor: Callable[..., Any],
     inputs: list[str],
     det_config: str,
     rec_config: str,
@@ -81,22 +95,27 @@ def run_ocr(
     device: str = "cpu",
     threads: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Run the pipeline on ``inputs`` and return the JSON records (written with the drawings to ``out_dir``)."""
+    """Run the pipeline on the image files ``inputs`` with the models ``load_predictor`` loads (see
+    :func:`visionstack.inference.load_predictor`) and return the JSON records (written with the drawings to
+    ``out_dir``)."""
     import cv2
 
-    from ...deploy.preprocess import read_bgr_image
-    from ...deploy.runtime import expand_inputs
+    from ...utils.image_io import read_image
     from .drawing import draw_ocr_side_by_side
     from .end_to_end import ModelBackend, OCRPipeline
     from .records import ocr_record
 
     if lexicon is not None and not Path(lexicon).is_file():
         raise FileNotFoundError(f"--lexicon {lexicon}: no such file")
-    detector = ModelBackend(det_config, det_checkpoint, device=device, threads=threads)
-    options = {"lexicon": lexicon, "pattern": pattern}
-    recognizer = ModelBackend(rec_config, rec_checkpoint, device=device, threads=threads, options=options)
+    options = {
+        key: value for key, value in {"lexicon": lexicon, "pattern": pattern}.items() if value is not None
+    }
+    detector = ModelBackend(load_predictor(det_config, det_checkpoint, device=device, threads=threads))
+    recognizer = ModelBackend(
+        load_predictor(rec_config, rec_checkpoint, device=device, threads=threads, **options), options
+    )
     pipeline = OCRPipeline(detector, recognizer, det_score_thr=det_score_thr)
-    paths = [str(path) for path in expand_inputs(inputs)]
+    paths = [str(path) for path in inputs]
     results = pipeline(paths)
     records = [{"img_path": result["img_path"], **ocr_record(result)} for result in results]
     if out_dir is not None:
@@ -106,7 +125,7 @@ def run_ocr(
         for result in results:
             instances = result["pred_instances"]
             picture = draw_ocr_side_by_side(
-                read_bgr_image(result["img_path"]), instances["polygons"], instances["texts"]
+                read_image(result["img_path"], "color"), instances["polygons"], instances["texts"]
             )
             cv2.imwrite(str(out / f"{Path(result['img_path']).stem}_ocr.png"), picture)
     return records

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ...registry import ConfigError
+from ...utils.image_io import read_image
 from .crops import crop_polygon
 
 __all__ = ["OCRPipeline", "ModelBackend"]
@@ -31,39 +32,17 @@ class ModelBackend:
     task adapter's ``pred_*`` fields as NumPy arrays, see :mod:`visionstack.tasks.adapter`).
 
     Args:
-        source: a config file (PyTorch; ``checkpoint`` holds the weights) or an export folder (ONNX Runtime:
-            a folder with ``deploy.json``).
-        checkpoint: the weights of a config (ignored for an export folder).
-        device: PyTorch device.
-        options: the recogniser's decoding options (``lexicon``, ``pattern``); None values are left out.
-        threads: ONNX Runtime threads (None: its default).
+        predictor: what :func:`visionstack.inference.load_predictor` loads: an ``Inferencer`` (PyTorch: it has
+            a ``model``) or an ``OnnxInferencer`` (ONNX Runtime; recognition options are given when loading it).
+        options: the recogniser's decoding options (``lexicon``, ``pattern``) for the PyTorch model; None
+            values are left out.
     """
 
-    def __init__(
-        self,
-        source: str | Path,
-        checkpoint: str | Path | None = None,
-        device: str = "cpu",
-        options: Mapping[str, Any] | None = None,
-        threads: int | None = None,
-        overrides: Sequence[str] = (),
-    ) -> None:
+    def __init__(self, predictor: Any, options: Mapping[str, Any] | None = None) -> None:
+        self.inferencer = predictor
+        self.onnx = not hasattr(predictor, "model")
         self.options = {key: value for key, value in (options or {}).items() if value is not None}
-        source = Path(source)
-        self.onnx = source.is_dir()
-        if self.onnx:
-            from ...deploy import OnnxInferencer
-
-            self.inferencer: Any = OnnxInferencer(source, num_threads=threads, **self.options)
-        else:
-            from ...config import Config
-            from ...inference import Inferencer
-
-            if not source.is_file():
-                raise FileNotFoundError(f"{source}: neither a config file nor an export folder (deploy.json)")
-            cfg = Config.fromfile(str(source), list(overrides))
-            self.inferencer = Inferencer(cfg, checkpoint, device=device)
-        self.task = self.inferencer.adapter.name
+        self.task = predictor.adapter.name
 
     def predict_paths(self, paths: Sequence[str | Path]) -> list[dict[str, Any]]:
         if self.onnx:
@@ -116,13 +95,11 @@ class OCRPipeline:
         self.det_score_thr = float(det_score_thr)
 
     def __call__(self, paths: Iterable[str | Path]) -> list[dict[str, Any]]:
-        from ...deploy.preprocess import read_bgr_image
-
         paths = [str(path) for path in paths]
         detections = self.detector.predict_paths(paths)
         results = []
         for path, detected in zip(paths, detections):
-            image = read_bgr_image(path)
+            image = read_image(path, "color")  # the decoder of LoadImage and of the runtime
             results.append(self.read_regions(image, detected, path))
         return results
 

@@ -57,6 +57,7 @@ class PackTextRecogInputs(BasePackInputs):
             "img_path",
             "ori_shape",
             "img_shape",
+            "scale_factor",
             "valid_ratio",
             "lexicon",
             "pattern",
