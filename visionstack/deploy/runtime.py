@@ -18,6 +18,7 @@ import numpy as np
 
 from ..registry import TASKS
 from ..tasks.adapter import PredictionContext, TaskAdapter, get_adapter
+from ..utils.image_io import IMAGE_SUFFIXES
 from ..utils.numpy_ops import resize_bilinear, softmax
 from .preprocess import Preprocessor
 
@@ -33,7 +34,6 @@ __all__ = [
 
 DEPLOY_FILE = "deploy.json"
 DEPLOY_FORMAT = "visionstack-deploy"
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def expand_inputs(inputs: Iterable[str | os.PathLike], suffixes: Sequence[str] | None = None) -> list[Path]:

@@ -156,35 +156,13 @@ def export_model(
     task = model_task(model)
     adapter = adapter_for_model(model)
     # a task whose inputs are not images (keypoint sequences ...) gives its sample inputs and preprocessing
-    custom = adapter.export_inputs(model, cfg, dynamic)
-    if custom is None:
-        preprocess = preprocess_spec(cfg, model.data_preprocessor)
-        free_size = dynamic and not adapter.fixed_input_size
-        static_hw = _export_hw(cfg, preprocess, adapter, model, free_size, input_shape)
-        if static_hw is not None and not dynamic and adapter.pads_to_static_size():
-            preprocess["pad_min_size"] = [static_hw[1], static_hw[0]]
-        sample_hw = static_hw or _dynamic_sample_hw(preprocess)
-        batch = 2 if dynamic else 1  # a sample batch of 1 would specialise the batch axis
-        args, input_names, dynamic_axes = _sample_args(adapter, batch, sample_hw, dynamic)
-        if dynamic and not free_size:
-            dynamic_axes["input"] = {0: "batch"}
-        graph_input_shape = (
-            ["batch", 3, "height", "width"] if free_size else ["batch" if dynamic else 1, 3, *static_hw]
-        )
-    else:
-        preprocess, args = dict(custom["preprocess"]), list(custom["args"])
-        input_names, dynamic_axes = list(custom["input_names"]), dict(custom["dynamic_axes"])
-        free = dynamic_axes.get(input_names[0], {})
-        graph_input_shape = [free.get(axis, int(size)) for axis, size in enumerate(args[0].shape)]
+    graph = _custom_graph_inputs(adapter.export_inputs(model, cfg, dynamic)) or _image_graph_inputs(
+        cfg, model, adapter, dynamic, input_shape
+    )
+    args, input_names, dynamic_axes = graph["args"], graph["input_names"], graph["dynamic_axes"]
     out_dir = Path(out_dir)
     output_names = list(model.export_output_names)
-    try:
-        onnx_path = export_onnx(
-            ExportForward(model), args, out_dir / ONNX_FILE, input_names, output_names, dynamic_axes
-        )
-    except Exception as error:  # the exporter's own errors are long; keep their first line and the model
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ExportError(f"exporting {type(model).__name__} to ONNX failed: {first_line}") from error
+    onnx_path = _export_graph(model, args, out_dir / ONNX_FILE, input_names, output_names, dynamic_axes)
     deploy = {
         "format": DEPLOY_FORMAT,
         "version": DEPLOY_VERSION,
@@ -201,15 +179,61 @@ def export_model(
             "outputs": output_names,
             "dynamic": bool(dynamic),
             "static_batch": None if dynamic else 1,
-            "input_shape": graph_input_shape,
+            "input_shape": graph["input_shape"],
         },
-        "preprocess": preprocess,
+        "preprocess": graph["preprocess"],
         "postprocess": adapter.postprocess_spec(model),
         "classes": dataset_meta_value(cfg, meta or {}, "classes"),
         "palette": dataset_meta_value(cfg, meta or {}, "palette"),
     }
     (out_dir / DEPLOY_FILE).write_text(json.dumps(_plain(deploy), indent=2))
     return ExportResult(out_dir, onnx_path, deploy, time.perf_counter() - started, model)
+
+
+def _image_graph_inputs(
+    cfg: Mapping[str, Any],
+    model: nn.Module,
+    adapter: TaskAdapter,
+    dynamic: bool,
+    input_shape: Sequence[int] | None,
+) -> dict[str, Any]:
+    """The graph inputs of an image model: a sample batch at the export size (free height and width in a dynamic
+    export unless the adapter says the network takes one size), its metainfo inputs, and the preprocessing."""
+    preprocess = preprocess_spec(cfg, model.data_preprocessor)
+    free_size = dynamic and not adapter.fixed_input_size
+    static_hw = _export_hw(cfg, preprocess, adapter, model, free_size, input_shape)
+    if static_hw is not None and not dynamic and adapter.pads_to_static_size():
+        preprocess["pad_min_size"] = [static_hw[1], static_hw[0]]
+    sample_hw = static_hw or _dynamic_sample_hw(preprocess)
+    batch = 2 if dynamic else 1  # a sample batch of 1 would specialise the batch axis
+    args, input_names, dynamic_axes = _sample_args(adapter, batch, sample_hw, dynamic, free_size)
+    shape = ["batch", 3, "height", "width"] if free_size else ["batch" if dynamic else 1, 3, *static_hw]
+    return {"args": args, "input_names": input_names, "dynamic_axes": dynamic_axes, "preprocess": preprocess,
+            "input_shape": shape}  # fmt: skip
+
+
+def _custom_graph_inputs(custom: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The graph inputs a task gave (:meth:`TaskAdapter.export_inputs`), with the graph's input shape."""
+    if custom is None:
+        return None
+    args, input_names = list(custom["args"]), list(custom["input_names"])
+    dynamic_axes = dict(custom["dynamic_axes"])
+    free = dynamic_axes.get(input_names[0], {})
+    shape = [free.get(axis, int(size)) for axis, size in enumerate(args[0].shape)]
+    return {"args": args, "input_names": input_names, "dynamic_axes": dynamic_axes,
+            "preprocess": dict(custom["preprocess"]), "input_shape": shape}  # fmt: skip
+
+
+def _export_graph(
+    model: nn.Module, args: list, path: Path, input_names: list, output_names: list, dynamic_axes: dict
+) -> Path:
+    """``export_onnx`` of the model's ``export_forward``; a failure is an :class:`ExportError` with the first
+    line of the exporter's (long) message and the model's name."""
+    try:
+        return export_onnx(ExportForward(model), args, path, input_names, output_names, dynamic_axes)
+    except Exception as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ExportError(f"exporting {type(model).__name__} to ONNX failed: {first_line}") from error
 
 
 def _export_hw(
@@ -231,14 +255,13 @@ def _export_hw(
 
 
 def _sample_args(
-    adapter: TaskAdapter, batch: int, sample_hw: Sequence[int], dynamic: bool
+    adapter: TaskAdapter, batch: int, sample_hw: Sequence[int], dynamic: bool, free_size: bool
 ) -> tuple[list[torch.Tensor], list[str], dict[str, dict[int, str]]]:
     """Sample graph inputs: a random image batch, then the task's per-image metainfo inputs."""
     args = [torch.randn(batch, 3, *sample_hw)]
     input_names = ["input"]
-    dynamic_axes: dict[str, dict[int, str]] = (
-        {"input": {0: "batch", 2: "height", 3: "width"}} if dynamic else {}
-    )
+    image_axes = {0: "batch", 2: "height", 3: "width"} if free_size else {0: "batch"}
+    dynamic_axes: dict[str, dict[int, str]] = {"input": image_axes} if dynamic else {}
     for name in adapter.export_meta_inputs:
         value = [list(sample_hw)] * batch if name == "img_shape" else [[1.0, 1.0]] * batch
         args.append(torch.tensor(value, dtype=torch.float32))

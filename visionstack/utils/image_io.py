@@ -11,7 +11,10 @@ import os
 import cv2
 import numpy as np
 
-__all__ = ["COLOR_TYPES", "read_image"]
+__all__ = ["COLOR_TYPES", "IMAGE_SUFFIXES", "read_image"]
+
+# the file suffixes taken as images (a folder given to `infer` expands to these; datasets list these)
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 # color_type -> OpenCV imdecode flag
 COLOR_TYPES = {

@@ -26,6 +26,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ...data.base_dataset import BaseDataset, DatasetError
 from ...registry import DATASETS
+from ...utils.image_io import IMAGE_SUFFIXES
 from .formats import (
     AnnotationFormatError,
     iter_recog_list,
@@ -39,7 +40,6 @@ __all__ = ["OCRDataset", "TextDetDataset", "TextRecogDataset", "image_header_siz
 
 logger = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 OCR_METAINFO: dict = {"classes": ("text",)}
 
 # EXIF orientations that swap width and height (OpenCV's decoder applies them, so the header must too).
