@@ -48,3 +48,15 @@ def seeded() -> None:
     """Seed the global generators that the transforms draw from."""
     random.seed(0)
     np.random.seed(0)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_model_cache(tmp_path_factory):
+    """What the package caches (the KID digits classifier) goes to a temporary folder, never the user's home."""
+    previous = os.environ.get("VISIONSTACK_CACHE")
+    os.environ["VISIONSTACK_CACHE"] = str(tmp_path_factory.mktemp("visionstack_cache"))
+    yield
+    if previous is None:
+        os.environ.pop("VISIONSTACK_CACHE", None)
+    else:
+        os.environ["VISIONSTACK_CACHE"] = previous

@@ -48,7 +48,9 @@ def _prepare_train_config(args: argparse.Namespace) -> Config:
     if args.resume is not None:
         cfg["resume"] = True if args.resume == "auto" else args.resume
     if args.amp:
-        cfg["optim_wrapper"]["type"] = "AmpOptimWrapper"
+        from .engine import enable_amp
+
+        enable_amp(cfg)
     if args.seed is not None:
         cfg.setdefault("randomness", {})["seed"] = args.seed
     if args.deterministic:

@@ -148,7 +148,9 @@ class OnnxInferencer:
         prepared = [self.preprocessor.image(img) for img in images]
         metas = [meta for _, meta in prepared]
         batch = self.preprocessor.batch([tensor for tensor, _ in prepared])
-        outputs = self.adapter.runtime_forward(self.run, batch, metas, self.postprocess_cfg)
+        outputs = self.adapter.runtime_forward(
+            self.run, batch, metas, self.postprocess_cfg, **self.postprocess_options
+        )
         return [self._postprocess(outputs, index, meta) for index, meta in enumerate(metas)]
 
     def run(self, batch: np.ndarray, metas: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:

@@ -49,7 +49,7 @@ from .lr_schedulers import (
     StepLR,
 )
 from .model_wrapper import DistributedModel, FSDPModel, wrap_model
-from .optim_wrapper import AmpOptimWrapper, NonFiniteLossError, OptimWrapper
+from .optim_wrapper import AmpOptimWrapper, NonFiniteLossError, OptimWrapper, OptimWrapperDict
 from .optimizer_builder import build_optim_wrapper, enable_amp, paramwise_groups
 from .param_scheduler import INF, ParamScheduler, build_param_schedulers
 from .randomness import get_rng_state, preserved_rng_state, set_random_seed, set_rng_state
@@ -84,6 +84,7 @@ __all__ = [
     "MultiStepLR",
     "OneCycleLR",
     "OptimWrapper",
+    "OptimWrapperDict",
     "ParamScheduler",
     "ParamSchedulerHook",
     "PolyLR",

@@ -71,6 +71,12 @@ class _WrapperSteps:
     module: nn.Module
 
     def train_step(self, data: Any, optim_wrapper: Any) -> dict[str, float]:
+        if hasattr(optim_wrapper, "_wrappers"):  # an OptimWrapperDict: the model steps its networks itself
+            raise ConfigError(
+                f"{type(self.module).__name__} trains its sub-networks with their own optimizers "
+                f"({', '.join(optim_wrapper)}), which distributed training does not support yet (DDP would "
+                "have to wrap each sub-network): train it in one process"
+            )
         with optim_wrapper.optim_context(self):
             data = self.module.data_preprocessor(data, training=True)
             losses = self(**data, mode="loss")

@@ -32,6 +32,7 @@ from .dist import get_world_size
 
 __all__ = [
     "OptimWrapper",
+    "OptimWrapperDict",
     "AmpOptimWrapper",
     "NonFiniteLossError",
     "NONFINITE_POLICIES",
@@ -407,3 +408,111 @@ class AmpOptimWrapper(OptimWrapper):
         if scaler_state is not None and self.loss_scaler is not None:
             self.loss_scaler.load_state_dict(scaler_state)
         super().load_state_dict(state_dict)
+
+
+class OptimWrapperDict(Mapping):
+    """One optimizer wrapper per sub-network (a GAN's generator and discriminator), as MMEngine's.
+
+    The runner builds it from an ``optim_wrapper`` config with one wrapper config per child module of the
+    model (see :func:`visionstack.engine.optimizer_builder.build_optim_wrapper`). A model with several
+    optimizers steps them itself in its ``train_step``: ``optim_wrapper["generator"].update_params(loss)``.
+    The runner sees the whole: the checkpoint's ``optimizer`` holds every wrapper's state under its name, the
+    log gets ``<name>/lr`` and ``<name>/grad_norm``, and a non-finite loss in any wrapper stops (or skips) the
+    run as that wrapper's ``nonfinite`` says.
+
+    Args:
+        wrappers: name (the child module it optimizes) -> wrapper.
+    """
+
+    def __init__(self, **wrappers: OptimWrapper) -> None:
+        if not wrappers:
+            raise ConfigError("OptimWrapperDict needs at least one wrapper")
+        for name, wrapper in wrappers.items():
+            if not isinstance(wrapper, OptimWrapper):
+                raise TypeError(
+                    f"OptimWrapperDict[{name!r}] must be an OptimWrapper, got {type(wrapper).__name__}"
+                )
+        self._wrappers = dict(wrappers)
+
+    # ---- the mapping ----------------------------------------------------------------------------------
+    def __getitem__(self, name: str) -> OptimWrapper:
+        if name not in self._wrappers:
+            raise KeyError(f"no optimizer wrapper {name!r} (the config gives {', '.join(self._wrappers)})")
+        return self._wrappers[name]
+
+    def __iter__(self):
+        return iter(self._wrappers)
+
+    def __len__(self) -> int:
+        return len(self._wrappers)
+
+    # ---- what a single-optimizer train_step would call: refused with the way out ---------------------
+    def _single_use(self, what: str) -> None:
+        raise TypeError(
+            f"optim_wrapper.{what}: the config gives one optimizer per sub-module ({', '.join(self)}), so the "
+            "model's train_step must step them itself (optim_wrapper[name].update_params(loss)); this model "
+            "uses the single-optimizer train_step: give one optim_wrapper with an `optimizer` instead"
+        )
+
+    def optim_context(self, model: nn.Module) -> contextlib.AbstractContextManager:
+        self._single_use("optim_context")
+        return contextlib.nullcontext()  # not reached
+
+    def update_params(self, loss: torch.Tensor) -> None:
+        self._single_use("update_params")
+
+    # ---- what the runner, the loop and the hooks call -------------------------------------------------
+    def initialize_count_status(self, model: nn.Module, init_counts: int, max_counts: int) -> None:
+        for name, wrapper in self.items():
+            wrapper.initialize_count_status(getattr(model, name, model), init_counts, max_counts)
+
+    def pop_nonfinite(self) -> bool:
+        flags = [wrapper.pop_nonfinite() for wrapper in self.values()]  # every wrapper's flag is consumed
+        return any(flags)
+
+    @property
+    def nonfinite(self) -> str:
+        """``"raise"`` when any wrapper raises on a non-finite loss, else ``"skip"``."""
+        return "raise" if any(w.nonfinite == "raise" for w in self.values()) else "skip"
+
+    @property
+    def skipped_steps(self) -> int:
+        return sum(wrapper.skipped_steps for wrapper in self.values())
+
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:
+        return [group for wrapper in self.values() for group in wrapper.param_groups]
+
+    def get_lr(self) -> dict[str, float]:
+        return {f"{name}/{key}": value for name, w in self.items() for key, value in w.get_lr().items()}
+
+    def get_momentum(self) -> dict[str, float]:
+        return {f"{name}/{key}": value for name, w in self.items() for key, value in w.get_momentum().items()}
+
+    def pop_grad_norm(self) -> dict[str, float] | None:
+        """``{"<name>/grad_norm": mean norm}`` of the wrappers that clip, or None when none does."""
+        norms = {f"{name}/grad_norm": wrapper.pop_grad_norm() for name, wrapper in self.items()}
+        norms = {key: value for key, value in norms.items() if value is not None}
+        return norms or None
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for wrapper in self.values():
+            wrapper.zero_grad(set_to_none)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {name: wrapper.state_dict() for name, wrapper in self.items()}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        missing = [name for name in self if name not in state_dict]
+        if missing:
+            have = ", ".join(map(str, state_dict)) or "nothing"
+            raise KeyError(
+                f"the checkpoint's optimizer state has no {', '.join(missing)} (it holds {have}): it was "
+                "saved by a run with other optimizers"
+            )
+        for name, wrapper in self.items():
+            wrapper.load_state_dict(state_dict[name])
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={wrapper!r}" for name, wrapper in self.items())
+        return f"OptimWrapperDict({inner})"

@@ -30,10 +30,11 @@ from torch import nn
 
 from ..registry import OPTIM_WRAPPERS, OPTIMIZERS, ConfigError, build, validate
 from ..utils.suggest import did_you_mean
-from .optim_wrapper import OptimWrapper
+from .optim_wrapper import OptimWrapper, OptimWrapperDict
 
 __all__ = [
     "build_optim_wrapper",
+    "is_multi_optim_cfg",
     "paramwise_groups",
     "enable_amp",
     "validate_optim_wrapper_cfg",
@@ -87,9 +88,45 @@ def _check_paramwise_cfg(paramwise_cfg: Mapping[str, Any], path: str) -> None:
                         )
 
 
+MULTI_CONSTRUCTOR = "MultiOptimWrapperConstructor"
+
+
+def is_multi_optim_cfg(cfg: Any) -> bool:
+    """Whether an ``optim_wrapper`` config gives one wrapper per sub-module (MMEngine's
+    ``constructor="MultiOptimWrapperConstructor"``, or no ``optimizer`` and only wrapper dicts)."""
+    if not isinstance(cfg, Mapping):
+        return False
+    if cfg.get("constructor") == MULTI_CONSTRUCTOR:
+        return True
+    entries = [value for key, value in cfg.items() if key != "constructor"]
+    return (
+        "optimizer" not in cfg
+        and bool(entries)
+        and all(isinstance(value, Mapping) and "optimizer" in value for value in entries)
+    )
+
+
+def _sub_wrapper_cfgs(cfg: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return {key: value for key, value in cfg.items() if key != "constructor"}
+
+
 def validate_optim_wrapper_cfg(cfg: Mapping[str, Any], path: str = "optim_wrapper") -> None:
     """Check an ``optim_wrapper`` config without building it (types, keywords, paramwise options)."""
+    if is_multi_optim_cfg(cfg):
+        for name, sub_cfg in _sub_wrapper_cfgs(cfg).items():
+            if not isinstance(sub_cfg, Mapping):
+                raise ConfigError(
+                    f"{path}.{name}: one wrapper per sub-module, each a dict with an `optimizer`"
+                )
+            validate_optim_wrapper_cfg(sub_cfg, f"{path}.{name}")
+        return
     cfg = dict(cfg)
+    if cfg.get("constructor") not in (None, "DefaultOptimWrapperConstructor"):
+        raise ConfigError(
+            f"{path}.constructor: {cfg['constructor']!r} is not supported (DefaultOptimWrapperConstructor, "
+            f"the default, or {MULTI_CONSTRUCTOR} with one wrapper per sub-module)"
+        )
+    cfg.pop("constructor", None)
     if "optimizer" not in cfg:
         raise ConfigError(f"{path}: needs an `optimizer` dict, e.g. optimizer=dict(type='SGD', lr=0.01)")
     validate(cfg.pop("optimizer"), OPTIMIZERS, path=f"{path}.optimizer")
@@ -186,8 +223,14 @@ def paramwise_groups(
     return list(groups.values())
 
 
-def build_optim_wrapper(model: nn.Module, cfg: Mapping[str, Any] | OptimWrapper) -> OptimWrapper:
+def build_optim_wrapper(
+    model: nn.Module, cfg: Mapping[str, Any] | OptimWrapper | OptimWrapperDict
+) -> OptimWrapper | OptimWrapperDict:
     """Build the optimizer for ``model``'s parameters and wrap it.
+
+    A config with one wrapper config per child module (``optim_wrapper = dict(generator=dict(optimizer=...),
+    discriminator=dict(optimizer=...))``, MMEngine's ``constructor="MultiOptimWrapperConstructor"`` accepted)
+    builds an :class:`OptimWrapperDict`: each wrapper optimizes its module's parameters only.
 
     Args:
         model: the (unwrapped) model whose parameters are optimized.
@@ -196,7 +239,10 @@ def build_optim_wrapper(model: nn.Module, cfg: Mapping[str, Any] | OptimWrapper)
     if not isinstance(cfg, Mapping):
         return cfg
     validate_optim_wrapper_cfg(cfg)
+    if is_multi_optim_cfg(cfg):
+        return _build_wrapper_dict(model, cfg)
     cfg = dict(cfg)
+    cfg.pop("constructor", None)
     optimizer_cfg = dict(cfg.pop("optimizer"))
     paramwise_cfg = cfg.pop("paramwise_cfg", None)
     clip_grad = cfg.pop("clip_grad", None)
@@ -213,6 +259,20 @@ def build_optim_wrapper(model: nn.Module, cfg: Mapping[str, Any] | OptimWrapper)
     return build(cfg, OPTIM_WRAPPERS, optimizer=optimizer, clip_grad=clip_grad)
 
 
+def _build_wrapper_dict(model: nn.Module, cfg: Mapping[str, Any]) -> OptimWrapperDict:
+    """One wrapper per child module named in the config (MMEngine's ``MultiOptimWrapperConstructor``)."""
+    children = dict(model.named_children())
+    wrappers = {}
+    for name, sub_cfg in _sub_wrapper_cfgs(cfg).items():
+        if name not in children:
+            raise ConfigError(
+                f"optim_wrapper.{name}: the model ({type(model).__name__}) has no sub-module {name!r}; one "
+                f"wrapper per sub-module, named after it (its sub-modules: {', '.join(children) or 'none'})"
+            )
+        wrappers[name] = build_optim_wrapper(children[name], sub_cfg)
+    return OptimWrapperDict(**wrappers)
+
+
 def enable_amp(cfg: MutableMapping[str, Any], dtype: str | None = None) -> MutableMapping[str, Any]:
     """Switch a runner config to mixed precision (what ``visionstack train --amp`` does).
 
@@ -221,6 +281,12 @@ def enable_amp(cfg: MutableMapping[str, Any], dtype: str | None = None) -> Mutab
     """
     if "optim_wrapper" not in cfg or cfg["optim_wrapper"] is None:
         raise ConfigError("--amp needs an `optim_wrapper` in the config (it is a training option)")
+    if is_multi_optim_cfg(cfg["optim_wrapper"]):
+        optim_cfg = copy.copy(cfg["optim_wrapper"])
+        for name, sub_cfg in _sub_wrapper_cfgs(optim_cfg).items():
+            optim_cfg[name] = enable_amp({"optim_wrapper": sub_cfg}, dtype)["optim_wrapper"]
+        cfg["optim_wrapper"] = optim_cfg
+        return cfg
     optim_cfg = copy.copy(cfg["optim_wrapper"])
     current = optim_cfg.get("type", "OptimWrapper")
     if current not in ("OptimWrapper", OptimWrapper, "AmpOptimWrapper") and not (

@@ -14,6 +14,7 @@ counted from ``begin``.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -128,8 +129,28 @@ def _as_list(cfgs: Any) -> list[Any]:
     return list(cfgs)
 
 
+def _per_wrapper(cfgs: Any) -> bool:
+    """Whether ``cfgs`` gives schedulers by optimizer-wrapper name (each value a scheduler dict or a list)."""
+    if not isinstance(cfgs, Mapping) or "type" in cfgs or not cfgs:
+        return False
+    return all(
+        isinstance(value, Mapping)
+        or (
+            isinstance(value, Sequence)
+            and not isinstance(value, str)
+            and all(isinstance(v, Mapping) for v in value)
+        )
+        for value in cfgs.values()
+    )
+
+
 def validate_param_scheduler_cfg(cfgs: Any, path: str = "param_scheduler") -> None:
-    """Check types and keywords of a ``param_scheduler`` config (a dict or a list of dicts)."""
+    """Check types and keywords of a ``param_scheduler`` config (a dict or a list of dicts; or, for an
+    ``OptimWrapperDict``, a dict of those by wrapper name)."""
+    if _per_wrapper(cfgs):
+        for name, value in cfgs.items():
+            validate_param_scheduler_cfg(value, f"{path}.{name}")
+        return
     for index, cfg in enumerate(_as_list(cfgs)):
         if not isinstance(cfg, Mapping):
             continue  # an already built scheduler
@@ -177,6 +198,11 @@ def build_param_schedulers(
         max_iters: iterations of the run.
         epoch_length: iterations per epoch (None when unknown).
     """
+    wrappers = getattr(optim_wrapper, "_wrappers", None)  # an OptimWrapperDict: schedules per wrapper
+    if wrappers is not None:
+        return _per_wrapper_schedulers(
+            cfgs, wrappers, max_epochs=max_epochs, max_iters=max_iters, epoch_length=epoch_length
+        )
     schedulers = []
     many = isinstance(cfgs, Sequence) and not isinstance(cfgs, Mapping)
     for index, cfg in enumerate(_as_list(cfgs)):
@@ -206,4 +232,25 @@ def build_param_schedulers(
             if cfg["end"] == INF:
                 cfg["end"] = max_iters
         schedulers.append(build(cfg, PARAM_SCHEDULERS, optimizer=optim_wrapper))
+    return schedulers
+
+
+def _per_wrapper_schedulers(cfgs: Any, wrappers: Mapping[str, Any], **loop: Any) -> list[ParamScheduler]:
+    """Schedulers of an ``OptimWrapperDict``: ``param_scheduler = dict(generator=[...], discriminator=[...])``
+    gives each wrapper its own (a wrapper left out keeps its learning rate); a list or one scheduler applies to
+    every wrapper. The list comes in wrapper order (what checkpoints hold)."""
+    per_name = _per_wrapper(cfgs)
+    if per_name:
+        unknown = [name for name in cfgs if name not in wrappers]
+        if unknown:
+            raise ConfigError(
+                f"param_scheduler.{unknown[0]}: no optimizer wrapper of that name (the optim_wrapper gives "
+                f"{', '.join(wrappers)})"
+            )
+    schedulers: list[ParamScheduler] = []
+    for name, wrapper in wrappers.items():
+        wrapper_cfgs = cfgs.get(name) if per_name else cfgs
+        if wrapper_cfgs:
+            built = build_param_schedulers(copy.deepcopy(wrapper_cfgs), wrapper, **loop)
+            schedulers.extend(built)
     return schedulers

@@ -285,8 +285,11 @@ class TaskAdapter(ABC):
         :class:`visionstack.deploy.preprocess.Preprocessor`; None (the default): images."""
         return None
 
-    def runtime_forward(self, run: RunGraph, batch: np.ndarray, metas: Sequence[Meta], spec: Meta) -> Arrays:
-        """The graph's outputs for a preprocessed (B, C, H, W) batch; ``run(batch, metas)`` runs it once."""
+    def runtime_forward(
+        self, run: RunGraph, batch: np.ndarray, metas: Sequence[Meta], spec: Meta, **options: Any
+    ) -> Arrays:
+        """The graph's outputs for a preprocessed (B, C, H, W) batch; ``run(batch, metas)`` runs it once.
+        ``options``: the task options given to ``infer`` (:attr:`infer_options`), as in :meth:`runtime_postprocess`."""
         return run(batch, metas)
 
     @abstractmethod

@@ -165,7 +165,9 @@ class LoggerHook(Hook):
         }
         record.update(runner.optim_wrapper.get_lr())
         grad_norm = runner.optim_wrapper.pop_grad_norm()
-        if grad_norm is not None:
+        if isinstance(grad_norm, dict):  # one per wrapper of an OptimWrapperDict
+            record.update(grad_norm)
+        elif grad_norm is not None:
             record["grad_norm"] = grad_norm
         if getattr(runner.optim_wrapper, "skipped_steps", 0):
             record["skipped_steps"] = runner.optim_wrapper.skipped_steps

@@ -223,7 +223,9 @@ class ActionAdapter(TaskAdapter):
 
         return ActionRuntimePreprocessor(spec)
 
-    def runtime_forward(self, run: Any, batch: np.ndarray, metas: Sequence[Meta], spec: Meta) -> Arrays:
+    def runtime_forward(
+        self, run: Any, batch: np.ndarray, metas: Sequence[Meta], spec: Meta, **options: Any
+    ) -> Arrays:
         """Every window of every video through the graph; ``scores`` (videos, C) the windows' mean,
         ``window_scores`` (videos, windows, C)."""
         from .runtime import forward_windows

@@ -146,7 +146,9 @@ class SegmentationAdapter(TaskAdapter):
     def pads_to_static_size(self) -> bool:
         return False  # whole images keep their size; slide windows are cut by the runtime
 
-    def runtime_forward(self, run: RunGraph, batch: np.ndarray, metas: Sequence[Meta], spec: Meta) -> Arrays:
+    def runtime_forward(
+        self, run: RunGraph, batch: np.ndarray, metas: Sequence[Meta], spec: Meta, **options: Any
+    ) -> Arrays:
         if spec.get("mode") == "slide":
             return {"seg_logits": _slide(run, batch, spec)}
         return run(batch, metas)
