@@ -32,4 +32,4 @@ def test_config_validates_and_builds(path, tmp_path):
         model = model.reid or model.detector
         if not any(True for _ in model.parameters()):
             return
-    assert sum(p.numel() for p in model.parameters()) > 1e5  # the CPU-sized action models have 0.7M
+    assert sum(p.numel() for p in model.parameters()) > 1e4  # the smallest, SRCNN's published net, has 20k

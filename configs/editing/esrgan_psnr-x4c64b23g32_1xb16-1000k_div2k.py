@@ -9,6 +9,7 @@ model = dict(
     generator=dict(type="RRDBNet", in_channels=3, out_channels=3, mid_channels=64, num_blocks=23,
                    growth_channels=32, upscale_factor=scale),
     pixel_loss=dict(type="PixelL1Loss", loss_weight=1.0, reduction="mean"),
+    test_cfg=dict(tile=256),  # 23 blocks on a whole 2K image do not fit most memories: tiled, equal to whole
     data_preprocessor=dict(type="EditDataPreprocessor", mean=[0.0, 0.0, 0.0], std=[255.0, 255.0, 255.0]),
 )  # fmt: skip
 train_dataloader = dict(
@@ -31,5 +32,5 @@ param_scheduler = [
 ]
 train_cfg = dict(type="IterBasedTrainLoop", max_iters=1000000, val_interval=5000)
 val_cfg = dict()
-test_cfg = dict(tile=256)  # 23 blocks on a whole 2K image do not fit most memories: tiled, equal to whole
+test_cfg = dict()
 default_hooks = dict(checkpoint=dict(interval=5000, by_epoch=False, save_best="PSNR", rule="greater"))

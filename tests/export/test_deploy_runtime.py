@@ -105,7 +105,7 @@ def test_preprocessing_equals_pytorch_pipeline_and_preprocessor(config, tmp_path
     pre = build(model_cfg.get("data_preprocessor") or model_cfg["detector"]["data_preprocessor"], MODELS)
     pipeline = [build(t, TRANSFORMS) for t in inference_pipeline_cfg(cfg)]
     if type(adapter).runtime_preprocessor is not TaskAdapter.runtime_preprocessor:  # the task preprocesses
-        spec = adapter.export_inputs(build(cfg["model"], MODELS), cfg, dynamic=False)["preprocess"]
+        spec = adapter.export_inputs(build(cfg["model"], MODELS), cfg, dynamic=True)["preprocess"]
         runtime = adapter.runtime_preprocessor(spec)
     else:
         try:
@@ -119,6 +119,11 @@ def test_preprocessing_equals_pytorch_pipeline_and_preprocessor(config, tmp_path
         img = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
         path = tmp_path / f"{height}x{width}.png"
         cv2.imwrite(str(path), img)
+        # an inpainting model's mask, where infer finds it (other tasks ignore the file)
+        cv2.imwrite(
+            str(tmp_path / f"{height}x{width}_mask.png"),
+            (rng.random((height, width)) > 0.7).astype(np.uint8) * 255,
+        )
         results = dict(adapter.infer_items(path, 0, {})[0])
         for transform in pipeline:
             results = transform(results)

@@ -52,6 +52,14 @@ class ActionAdapter(TaskAdapter):
             "train_dataloader.batch_size=4",
             "train_cfg.max_epochs=1",
             "param_scheduler=[]",
+            # decode in the test process: a DataLoader worker forked from a process where FFmpeg threads of earlier
+            # tests hold a lock can hang in its first decode (seen once under pytest-xdist)
+            "train_dataloader.num_workers=0",
+            "train_dataloader.persistent_workers=False",
+            "val_dataloader.num_workers=0",
+            "val_dataloader.persistent_workers=False",
+            "test_dataloader.num_workers=0",
+            "test_dataloader.persistent_workers=False",
         ],
         "gt": "val_list_videos.txt",
     }

@@ -309,7 +309,7 @@ class InpaintingAdapter(_ImageOutputAdapter):
     measure_field_at_export = False  # the dilated gated convolutions reach ~150 pixels: minutes of probing
     smoke = {
         "config": "configs/editing/gated-conv_small_synth-inpainting.py",
-        "synth": {"num_train": 4, "num_val": 2, "image_size": 64},
+        "synth": {"num_train": 4, "num_val": 2, "image_size": 96},
         "set": ["train_dataloader.batch_size=2", "train_cfg.max_iters=2", "train_cfg.val_interval=2", "param_scheduler=[]"],
         "gt": "val/images",
         "inputs": "val/images/*.png",
