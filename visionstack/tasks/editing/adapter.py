@@ -42,6 +42,24 @@ def _hwc(chw: np.ndarray) -> np.ndarray:
     return np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image
 
 
+def _image_result(sample: Any, meta_keys: Sequence[str]) -> dict[str, Any]:
+    """A DataSample's ``pred_img`` as a result (uint8 data), with the metainfo ``meta_keys``."""
+    result: dict[str, Any] = {key: sample.metainfo.get(key) for key in meta_keys}
+    if "pred_img" in sample:
+        result["pred_img"] = {"data": _numpy(sample.pred_img.data).astype(np.uint8)}
+    return result
+
+
+def _pixel_diff(reference: Any, result: Mapping[str, Any]) -> tuple[np.ndarray | None, float]:
+    """``(|eager - runtime|, its maximum)`` of the 8-bit outputs; ``(None, 255)`` when their sizes differ."""
+    expected = _numpy(reference.pred_img.data).astype(np.int16)
+    got = np.asarray(result["pred_img"]["data"]).astype(np.int16)
+    if expected.shape != got.shape:
+        return None, 255.0
+    diff = np.abs(expected - got)
+    return diff, float(diff.max(initial=0))
+
+
 def _write_png(path: Path, image: np.ndarray) -> None:
     import cv2
 
@@ -68,15 +86,11 @@ def _size(hw: Any) -> str:
     return "x".join(str(int(v)) for v in list(hw)[:2]) if hw is not None else "?"
 
 
-def _metric_cfgs(cfg: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """The config's test metrics that score image folders (PSNR, SSIM, MAE, MSE), as given."""
-    if cfg is None:
-        return []
-    evaluator = cfg.get("test_evaluator") or cfg.get("val_evaluator") or []
+def _metric_entries(cfg: Mapping[str, Any] | None, types: Sequence[str]) -> list[dict[str, Any]]:
+    """The config's test (else val) evaluator entries of the metric ``types``, as given."""
+    evaluator = ((cfg or {}).get("test_evaluator") or (cfg or {}).get("val_evaluator")) or []
     entries = evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
-    return [
-        dict(entry) for entry in entries if isinstance(entry, Mapping) and entry.get("type") in FOLDER_METRICS
-    ]
+    return [dict(entry) for entry in entries if isinstance(entry, Mapping) and entry.get("type") in types]
 
 
 def _to_uint8_image(output: np.ndarray, spec: Meta) -> np.ndarray:
@@ -154,12 +168,7 @@ class _ImageOutputAdapter(TaskAdapter):
 
     # ---- predictions as results ----------------------------------------------------------------------
     def to_result(self, sample: Any) -> dict[str, Any]:
-        result: dict[str, Any] = {
-            key: sample.metainfo.get(key) for key in ("img_path", "ori_shape", "img_shape")
-        }
-        if "pred_img" in sample:
-            result["pred_img"] = {"data": _numpy(sample.pred_img.data).astype(np.uint8)}
-        return result
+        return _image_result(sample, ("img_path", "ori_shape", "img_shape"))
 
     # ---- JSON, console, pictures -----------------------------------------------------------------------
     def to_record(self, result: Mapping[str, Any], context: PredictionContext) -> dict[str, Any]:
@@ -211,7 +220,7 @@ class _ImageOutputAdapter(TaskAdapter):
         PSNR/SSIM/MAE/MSE settings (border crop, Y channel, mask) apply."""
         from .results import evaluate_image_folders
 
-        metrics = _metric_cfgs(cfg) or [{"type": "PSNR"}, {"type": "SSIM"}]
+        metrics = _metric_entries(cfg, FOLDER_METRICS) or [{"type": "PSNR"}, {"type": "SSIM"}]
         return evaluate_image_folders(gt, pred, metrics=metrics, mask_dir=self._mask_dir(cfg))
 
     def _mask_dir(self, cfg: Mapping[str, Any] | None) -> str | None:
@@ -269,15 +278,10 @@ class _ImageOutputAdapter(TaskAdapter):
 
     def compare(self, reference: Any, result: Mapping[str, Any]) -> dict[str, float]:
         """The largest pixel difference (rounding may flip a value by one level) and the pixels off by more."""
-        expected = _numpy(reference.pred_img.data).astype(np.int16)
-        got = np.asarray(result["pred_img"]["data"]).astype(np.int16)
-        if expected.shape != got.shape:
-            return {"size_mismatch": 1, "max_pixel_diff": 255.0}
-        diff = np.abs(expected - got)
-        return {
-            "max_pixel_diff": float(diff.max(initial=0)),
-            "pixels_off_by_more_than_1": int((diff > 1).sum()),
-        }
+        diff, largest = _pixel_diff(reference, result)
+        if diff is None:
+            return {"size_mismatch": 1, "max_pixel_diff": largest}
+        return {"max_pixel_diff": largest, "pixels_off_by_more_than_1": int((diff > 1).sum())}
 
 
 @TASKS.register(name="restoration")
@@ -466,10 +470,7 @@ class GenerationAdapter(TaskAdapter):
     }  # fmt: skip
 
     def to_result(self, sample: Any) -> dict[str, Any]:
-        result: dict[str, Any] = {key: sample.metainfo.get(key) for key in ("img_path",)}
-        if "pred_img" in sample:
-            result["pred_img"] = {"data": _numpy(sample.pred_img.data).astype(np.uint8)}
-        return result
+        return _image_result(sample, ("img_path",))
 
     def to_record(self, result: Mapping[str, Any], context: PredictionContext) -> dict[str, Any]:
         output = np.asarray(result["pred_img"]["data"])
@@ -523,9 +524,8 @@ class GenerationAdapter(TaskAdapter):
         from .kid import evaluate_generated_folder
 
         options = {}
-        for entry in _metric_entries(cfg):
-            if entry.get("type") == "KID":
-                options = {key: value for key, value in entry.items() if key not in ("type", "prefix")}
+        for entry in _metric_entries(cfg, ("KID",)):
+            options = {key: value for key, value in entry.items() if key not in ("type", "prefix")}
         dataset = ((cfg or {}).get("test_dataloader") or {}).get("dataset") or {}
         return evaluate_generated_folder(gt, pred, indices=dataset.get("indices"), **options)
 
@@ -549,17 +549,4 @@ class GenerationAdapter(TaskAdapter):
         return {"pred_img": {"data": _to_uint8_image(outputs["output"], spec)}}
 
     def compare(self, reference: Any, result: Mapping[str, Any]) -> dict[str, float]:
-        expected = _numpy(reference.pred_img.data).astype(np.int16)
-        got = np.asarray(result["pred_img"]["data"]).astype(np.int16)
-        return {"max_pixel_diff": float(np.abs(expected - got).max(initial=0))}
-
-
-def _metric_entries(cfg: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
-    if cfg is None:
-        return []
-    evaluator = cfg.get("test_evaluator") or cfg.get("val_evaluator") or []
-    return [
-        entry
-        for entry in (evaluator if isinstance(evaluator, (list, tuple)) else [evaluator])
-        if isinstance(entry, Mapping)
-    ]
+        return {"max_pixel_diff": _pixel_diff(reference, result)[1]}

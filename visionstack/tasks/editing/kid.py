@@ -384,7 +384,7 @@ def evaluate_generated_folder(
     """
     from ...utils.image_io import read_image
     from .datasets import BasicImageDataset
-    from .results import image_files_by_stem
+    from .results import chw, image_files_by_stem
 
     reals = [
         record["img_path"]
@@ -402,8 +402,5 @@ def evaluate_generated_folder(
     for path in reals:
         real = read_image(path, "unchanged")
         fake = read_image(generated[Path(path).stem], "unchanged")
-        record = {}
-        for name, image in (("real", real), ("fake", fake)):
-            record[name] = image[None] if image.ndim == 2 else np.ascontiguousarray(image.transpose(2, 0, 1))
-        metric.results.append(record)
+        metric.results.append({"real": chw(real), "fake": chw(fake)})
     return metric.compute_metrics(metric.results)

@@ -150,7 +150,7 @@ def _read_prediction(path: Path) -> np.ndarray:
     return image
 
 
-def _chw(image: np.ndarray) -> np.ndarray:
+def chw(image: np.ndarray) -> np.ndarray:
     return image[None] if image.ndim == 2 else np.ascontiguousarray(image.transpose(2, 0, 1))
 
 
@@ -160,8 +160,8 @@ def _sample(gt_path: Path, pred_path: Path, mask_path: Path | None, index: int) 
     gt = read_image(gt_path, "color" if pred.ndim == 3 else "grayscale")
     metainfo = {"gt_path": str(gt_path), "img_path": str(pred_path), "sample_idx": index}
     sample = DataSample(metainfo=metainfo)
-    sample.gt_img = PixelData(data=_chw(gt))
-    sample.pred_img = PixelData(data=_chw(pred))
+    sample.gt_img = PixelData(data=chw(gt))
+    sample.pred_img = PixelData(data=chw(pred))
     if mask_path is not None:
         sample.mask = PixelData(data=read_mask(mask_path)[None])
     return sample

@@ -267,6 +267,53 @@ def _sources_meta(training: Sequence[str], held_out: Sequence[str]) -> dict[str,
 
 
 # ---- writers ----------------------------------------------------------------------------------------
+def _check_scales(scales: list[int], patch_size: int) -> None:
+    bad = [s for s in scales if s < 1 or patch_size % s]
+    if bad:
+        raise ValueError(
+            f"write_synthetic_restoration: patch_size {patch_size} is not a multiple of the scales {bad}"
+        )
+    if any(SET5_MULTIPLE % s for s in scales):
+        raise ValueError(
+            f"write_synthetic_restoration: the scales {scales} must divide {SET5_MULTIPLE} (Set5 GTmod12)"
+        )
+
+
+def _write_training_pair(
+    out_dir: str,
+    index: int,
+    rng: np.random.Generator,
+    patch_size: int,
+    scales: list[int],
+    sources: Sequence[str],
+) -> dict[str, Any]:
+    """Training image ``index`` (``DIV2K_train_HR``) and its bicubic inputs; its meta.json record."""
+    image, record = training_image(index, rng, patch_size, sources)
+    stem = f"{index + 1:04d}"
+    _write_png(os.path.join(out_dir, "DIV2K_train_HR", f"{stem}.png"), image)
+    for scale in scales:
+        low = imresize(image, scale=1.0 / scale)
+        _write_png(os.path.join(out_dir, "DIV2K_train_LR_bicubic", f"X{scale}", f"{stem}x{scale}.png"), low)
+    return {"file": f"{stem}.png", **record}
+
+
+def _write_held_out(
+    out_dir: str, position: int, name: str, scales: list[int], noise_sigmas: Sequence[float], seed: int
+) -> dict[str, Any]:
+    """Held-out photo ``name`` in the Set5 layout: ground truth, bicubic inputs, fixed noisy inputs."""
+    image = held_out_image(name)
+    _write_png(os.path.join(out_dir, "Set5", "GTmod12", f"{name}.png"), image)
+    for scale in scales:
+        _write_png(
+            os.path.join(out_dir, "Set5", f"LRbicx{scale}", f"{name}.png"), imresize(image, scale=1.0 / scale)
+        )
+    for sigma in noise_sigmas:
+        rng = np.random.default_rng([seed, STREAMS["denoising_val"], int(sigma), position])
+        noisy = round_to_uint8(add_gaussian_noise(image, float(sigma), rng))
+        _write_png(os.path.join(out_dir, "Set5", f"noisy_sigma{sigma:g}", f"{name}.png"), noisy)
+    return {"file": f"{name}.png", "source": name, "shape": list(image.shape[:2])}
+
+
 def write_synthetic_restoration(
     out_dir: str | os.PathLike,
     seed: int = 0,
@@ -298,43 +345,18 @@ def write_synthetic_restoration(
             photo.
     """
     scales = [int(s) for s in scales]
-    bad = [s for s in scales if s < 1 or patch_size % s]
-    if bad:
-        raise ValueError(
-            f"write_synthetic_restoration: patch_size {patch_size} is not a multiple of the scales {bad}"
-        )
-    if any(SET5_MULTIPLE % s for s in scales):
-        raise ValueError(
-            f"write_synthetic_restoration: the scales {scales} must divide {SET5_MULTIPLE} (Set5 GTmod12)"
-        )
+    _check_scales(scales, patch_size)
     _check_sources(training_sources, held_out_sources)
     out_dir = os.fspath(out_dir)
-    train = []
-    for index in range(num_train):
-        rng = np.random.default_rng([seed, STREAMS["restoration_train"], index])
-        image, record = training_image(index, rng, patch_size, training_sources)
-        stem = f"{index + 1:04d}"
-        _write_png(os.path.join(out_dir, "DIV2K_train_HR", f"{stem}.png"), image)
-        for scale in scales:
-            low = imresize(image, scale=1.0 / scale)
-            _write_png(
-                os.path.join(out_dir, "DIV2K_train_LR_bicubic", f"X{scale}", f"{stem}x{scale}.png"), low
-            )
-        train.append({"file": f"{stem}.png", **record})
-    held_out = []
-    for name in held_out_sources:
-        image = held_out_image(name)
-        _write_png(os.path.join(out_dir, "Set5", "GTmod12", f"{name}.png"), image)
-        for scale in scales:
-            _write_png(
-                os.path.join(out_dir, "Set5", f"LRbicx{scale}", f"{name}.png"),
-                imresize(image, scale=1.0 / scale),
-            )
-        for sigma in noise_sigmas:
-            rng = np.random.default_rng([seed, STREAMS["denoising_val"], int(sigma), len(held_out)])
-            noisy = round_to_uint8(add_gaussian_noise(image, float(sigma), rng))
-            _write_png(os.path.join(out_dir, "Set5", f"noisy_sigma{sigma:g}", f"{name}.png"), noisy)
-        held_out.append({"file": f"{name}.png", "source": name, "shape": list(image.shape[:2])})
+    train = [
+        _write_training_pair(out_dir, index, np.random.default_rng([seed, STREAMS["restoration_train"], index]),
+                             patch_size, scales, training_sources)
+        for index in range(num_train)
+    ]  # fmt: skip
+    held_out = [
+        _write_held_out(out_dir, position, name, scales, noise_sigmas, seed)
+        for position, name in enumerate(held_out_sources)
+    ]
     meta = {
         "writer": "write_synthetic_restoration",
         "format_version": FORMAT_VERSION,

@@ -63,6 +63,18 @@ def _smooth_square(phase: np.ndarray, period: float) -> np.ndarray:
     return np.clip(np.sin(2 * np.pi * phase / period) * period / math.pi, -1.0, 1.0)
 
 
+def _fractal(
+    shape: Shape, octave: Callable[[int], np.ndarray], octaves: int, persistence: float
+) -> np.ndarray:
+    """``sum_i persistence**i * octave(i)`` over ``octaves`` octaves (drawn in order), normalised to [0, 1]."""
+    total = np.zeros(shape, dtype=np.float64)
+    amplitude = 1.0
+    for index in range(octaves):
+        total += amplitude * octave(index)
+        amplitude *= persistence
+    return _normalise(total)
+
+
 def value_noise(
     shape: Shape, rng: np.random.Generator, cell: float = 16.0, octaves: int = 4, persistence: float = 0.5
 ) -> np.ndarray:
@@ -78,10 +90,9 @@ def value_noise(
         (H, W) float32 in [0, 1].
     """
     height, width = shape
-    total = np.zeros(shape, dtype=np.float64)
-    amplitude = 1.0
-    for octave in range(octaves):
-        spacing = max(cell / 2**octave, 1.0)
+
+    def octave(index: int) -> np.ndarray:
+        spacing = max(cell / 2**index, 1.0)
         rows, cols = math.ceil(height / spacing) + 3, math.ceil(width / spacing) + 3
         lattice = rng.random((rows, cols))
         big = cv2.resize(
@@ -89,9 +100,9 @@ def value_noise(
         )
         top = int(rng.integers(0, big.shape[0] - height + 1))
         left = int(rng.integers(0, big.shape[1] - width + 1))
-        total += amplitude * big[top : top + height, left : left + width]
-        amplitude *= persistence
-    return _normalise(total)
+        return big[top : top + height, left : left + width]
+
+    return _fractal(shape, octave, octaves, persistence)
 
 
 def perlin_noise(
@@ -109,10 +120,9 @@ def perlin_noise(
         (H, W) float32 in [0, 1].
     """
     height, width = shape
-    total = np.zeros(shape, dtype=np.float64)
-    amplitude = 1.0
-    for octave in range(octaves):
-        spacing = max(period / 2**octave, 2.0)
+
+    def octave(index: int) -> np.ndarray:
+        spacing = max(period / 2**index, 2.0)
         ys = (np.arange(height) + rng.random()) / spacing
         xs = (np.arange(width) + rng.random()) / spacing
         angles = rng.random((int(ys[-1]) + 2, int(xs[-1]) + 2)) * 2 * np.pi
@@ -120,16 +130,16 @@ def perlin_noise(
         y0, x0 = np.floor(ys).astype(int)[:, None], np.floor(xs).astype(int)[None, :]
         fy, fx = (ys[:, None] - y0), (xs[None, :] - x0)
 
-        def corner(dy: int, dx: int, y0=y0, x0=x0, fy=fy, fx=fx, grad_y=grad_y, grad_x=grad_x) -> np.ndarray:
+        def corner(dy: int, dx: int) -> np.ndarray:
             return grad_y[y0 + dy, x0 + dx] * (fy - dy) + grad_x[y0 + dy, x0 + dx] * (fx - dx)
 
         fade_y = fy**3 * (fy * (fy * 6 - 15) + 10)
         fade_x = fx**3 * (fx * (fx * 6 - 15) + 10)
         top = corner(0, 0) + fade_x * (corner(0, 1) - corner(0, 0))
         bottom = corner(1, 0) + fade_x * (corner(1, 1) - corner(1, 0))
-        total += amplitude * (top + fade_y * (bottom - top))
-        amplitude *= persistence
-    return _normalise(total)
+        return top + fade_y * (bottom - top)
+
+    return _fractal(shape, octave, octaves, persistence)
 
 
 def pink_noise(shape: Shape, rng: np.random.Generator, exponent: float = 1.0) -> np.ndarray:
