@@ -443,7 +443,7 @@ def _draw_packed(inputs: Any, sample: Any, adapter: Any, context: Any) -> Any:
     from .registry import TASKS
     from .tasks.adapter import get_adapter
 
-    image = _packed_image(inputs)
+    image = inputs if isinstance(inputs, dict) else _packed_image(inputs)  # a dict: e.g. a point cloud
     if sample is None:
         return image
     if adapter is None:

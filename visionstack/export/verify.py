@@ -120,10 +120,13 @@ def _compare_image(
     inputs, samples = _torch_inputs(inferencer, path)
     prepared, meta = runtime.preprocessor.image(runtime.preprocessor.read(path))
     batch = runtime.preprocessor.batch([prepared])
-    if batch.shape == tuple(inputs.shape):
-        report["max_input_diff"] = max(report["max_input_diff"], float(np.abs(batch - inputs.numpy()).max()))
+    expected = adapter.runtime_inputs(inputs)
+    if batch.shape == expected.shape:
+        report["max_input_diff"] = max(
+            report["max_input_diff"], float(np.abs(batch - expected).max(initial=0))
+        )
     else:
-        report["input_shape_mismatch"] = [list(inputs.shape), list(batch.shape)]
+        report["input_shape_mismatch"] = [list(expected.shape), list(batch.shape)]
     if adapter.compare_raw_outputs:
         reference = inferencer.model.export_forward(*adapter.export_args(inputs, samples))
         reference = reference if isinstance(reference, tuple) else (reference,)

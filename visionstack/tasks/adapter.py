@@ -205,8 +205,9 @@ class TaskAdapter(ABC):
         return None
 
     @abstractmethod
-    def draw_ground_truth(self, image: np.ndarray, sample: Any, context: PredictionContext) -> np.ndarray:
-        """A packed training sample's image with its ground truth drawn (``data browse``)."""
+    def draw_ground_truth(self, image: Any, sample: Any, context: PredictionContext) -> np.ndarray:
+        """A packed training sample's image with its ground truth drawn (``data browse``); ``image`` is the
+        packed (H, W, 3) image, or the packed inputs themselves when they are a dict (e.g. a point cloud)."""
 
     # ---- data and evaluation ---------------------------------------------------------------------------
     @abstractmethod
@@ -277,6 +278,11 @@ class TaskAdapter(ABC):
         :meth:`runtime_preprocessor` is built from); None (the default): an image batch, preprocessed as the
         config's test pipeline and data preprocessor say."""
         return None
+
+    def runtime_inputs(self, inputs: Any) -> np.ndarray:
+        """The data preprocessor's output for one input in the layout of the runtime's batch (``export
+        --verify`` compares the two); default: the image batch itself."""
+        return _numpy(inputs)
 
     # ---- the ONNX Runtime side (NumPy only) -------------------------------------------------------------
     def runtime_preprocessor(self, spec: Meta) -> Any | None:

@@ -11,7 +11,10 @@ import os
 import cv2
 import numpy as np
 
-__all__ = ["COLOR_TYPES", "IMAGE_SUFFIXES", "read_image"]
+__all__ = ["COLOR_TYPES", "IMAGE_SUFFIXES", "image_header_size", "read_image"]
+
+# EXIF orientations that swap width and height (OpenCV's decoder applies them, so the header must too).
+_TRANSPOSED_ORIENTATIONS = (5, 6, 7, 8)
 
 # the file suffixes taken as images (a folder given to `infer` expands to these; datasets list these)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -52,3 +55,22 @@ def read_image(path: str | os.PathLike, color_type: str = "color") -> np.ndarray
             f"OpenCV cannot decode the image file {path!r} ({encoded.size} bytes); is it an image?"
         )
     return img
+
+
+def image_header_size(path: str | os.PathLike) -> tuple[int, int]:
+    """``(height, width)`` of an image file from its header, as OpenCV will decode it (EXIF rotation applied).
+
+    Raises:
+        OSError: the file is missing or not an image; the message names it.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            orientation = image.getexif().get(274, 1)
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise OSError(f"cannot read the image {str(path)!r}: {error}") from error
+    if orientation in _TRANSPOSED_ORIENTATIONS:
+        width, height = height, width
+    return int(height), int(width)

@@ -22,11 +22,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from PIL import Image, UnidentifiedImageError
-
 from ...data.base_dataset import BaseDataset, DatasetError
 from ...registry import DATASETS
-from ...utils.image_io import IMAGE_SUFFIXES
+from ...utils.image_io import IMAGE_SUFFIXES, image_header_size
 from .formats import (
     AnnotationFormatError,
     iter_recog_list,
@@ -42,30 +40,10 @@ logger = logging.getLogger(__name__)
 
 OCR_METAINFO: dict = {"classes": ("text",)}
 
-# EXIF orientations that swap width and height (OpenCV's decoder applies them, so the header must too).
-_TRANSPOSED_ORIENTATIONS = (5, 6, 7, 8)
-
 
 def natural_key(name: str) -> list:
     """Sort key putting ``img_2`` before ``img_10``."""
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
-
-
-def image_header_size(path: str) -> tuple[int, int]:
-    """``(height, width)`` of an image file from its header, as OpenCV will decode it (EXIF rotation applied).
-
-    Raises:
-        OSError: the file is missing or not an image; the message names it.
-    """
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-            orientation = image.getexif().get(274, 1)
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise OSError(f"cannot read the image {path!r}: {error}") from error
-    if orientation in _TRANSPOSED_ORIENTATIONS:
-        width, height = height, width
-    return int(height), int(width)
 
 
 def _detection_instance(record: Mapping[str, Any]) -> dict:
