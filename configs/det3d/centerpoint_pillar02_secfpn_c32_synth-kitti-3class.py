@@ -106,7 +106,7 @@ model = dict(
         )
     ),
 )
-train_cfg = dict(max_epochs=5, val_interval=5)  # 1,000 iterations of 4 clouds: ~17 min on 2 cores
+train_cfg = dict(max_epochs=5, val_interval=5)  # 1,000 iterations of 4 clouds: 18-20 min on 2 cores
 default_hooks = dict(
     logger=dict(interval=25),
     checkpoint=dict(interval=1, max_keep_ckpts=2, save_best="kitti/Car/BEV_AP40_moderate", rule="greater"),

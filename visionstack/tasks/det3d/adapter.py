@@ -114,19 +114,17 @@ class Det3DAdapter(TaskAdapter):
     def draw(
         self, image: np.ndarray | None, result: Mapping[str, Any], context: PredictionContext
     ) -> np.ndarray:
-        """A bird's-eye view of the cloud (read again from ``img_path``) with the predicted boxes; ``image`` is
-        not used (the inputs are not images)."""
+        """A bird's-eye view of the cloud (read again from ``img_path``) with the predicted boxes, and the KITTI
+        label in green when the cloud has one beside it; ``image`` is not used (the inputs are not images)."""
         from .drawing import draw_bev
         from .kitti import read_points
 
         instances = _instances(result)
         path = result.get("img_path")
         points = read_points(path) if path and Path(path).is_file() else np.zeros((0, 4), np.float32)
-        view = _view_range(points, instances["bboxes_3d"])
         return draw_bev(
             points,
-            point_range=view,
-            resolution=max(view[2] - view[0], view[3] - view[1]) / BEV_PIXELS,
+            **_bev_view(points, instances["bboxes_3d"]),
             gt_boxes=_kitti_ground_truth(path),
             pred_boxes=instances["bboxes_3d"],
             pred_scores=instances["scores_3d"],
@@ -142,11 +140,9 @@ class Det3DAdapter(TaskAdapter):
 
         points = _numpy(image["points"]) if isinstance(image, Mapping) else np.zeros((0, 4), np.float32)
         boxes = _numpy(sample.gt_instances_3d.bboxes_3d).reshape(-1, 7)
-        view = _view_range(points, boxes)
         return draw_bev(
             points,
-            point_range=view,
-            resolution=max(view[2] - view[0], view[3] - view[1]) / BEV_PIXELS,
+            **_bev_view(points, boxes),
             gt_boxes=boxes,
             class_names=context.class_names,
             title=Path(str(sample.metainfo.get("lidar_path", ""))).name or None,
@@ -289,6 +285,13 @@ class Det3DAdapter(TaskAdapter):
         box_diff = np.abs(ours["bboxes_3d"].astype(np.float64) - theirs["bboxes_3d"]).max(initial=0.0)
         score_diff = np.abs(ours["scores_3d"].astype(np.float64) - theirs["scores_3d"]).max(initial=0.0)
         return {"count_mismatch": 0.0, "max_box_diff": float(box_diff), "max_score_diff": float(score_diff)}
+
+
+def _bev_view(points: np.ndarray, boxes: np.ndarray) -> dict[str, Any]:
+    """``point_range`` and ``resolution`` of a bird's-eye picture: the window of :func:`_view_range`, its longer
+    side :data:`BEV_PIXELS` pixels."""
+    view = _view_range(points, boxes)
+    return {"point_range": view, "resolution": max(view[2] - view[0], view[3] - view[1]) / BEV_PIXELS}
 
 
 def _view_range(points: np.ndarray, boxes: np.ndarray) -> tuple[float, float, float, float]:
