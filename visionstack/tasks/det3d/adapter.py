@@ -313,7 +313,7 @@ def _kitti_ground_truth(path: str | None) -> np.ndarray | None:
     DontCare left out), drawn in green beside the predictions; None when the cloud has no label beside it."""
     if not path:
         return None
-    from .boxes import camera_to_lidar_boxes
+    from .boxes import anno_lidar_boxes
     from .kitti import read_calib, read_label
 
     folder = Path(path).parent.parent
@@ -321,9 +321,7 @@ def _kitti_ground_truth(path: str | None) -> np.ndarray | None:
     if not (label.is_file() and calib.is_file()):
         return None
     anno = read_label(label)
-    cam_boxes = np.concatenate([anno["location"], anno["dimensions"], anno["rotation_y"][:, None]], axis=1)
-    boxes = camera_to_lidar_boxes(cam_boxes, read_calib(calib)["lidar2cam"]).reshape(-1, 7)
-    return boxes[anno["name"] != "DontCare"]
+    return anno_lidar_boxes(anno, read_calib(calib)["lidar2cam"])[anno["name"] != "DontCare"]
 
 
 def _voxel_layer(model: Any) -> dict[str, Any]:

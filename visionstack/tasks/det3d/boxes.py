@@ -27,6 +27,7 @@ __all__ = [
     "box_2d_from_camera_boxes",
     "box_corners",
     "camera_box_corners",
+    "anno_lidar_boxes",
     "camera_to_lidar_boxes",
     "count_points_in_boxes",
     "lidar_to_camera_boxes",
@@ -118,6 +119,20 @@ def camera_to_lidar_boxes(boxes: Any, lidar2cam: Any) -> np.ndarray:
     out[:, 3:6] = boxes[:, [3, 5, 4]]
     out[:, 6] = limit_period(-boxes[:, 6] - np.pi / 2)
     return out
+
+
+def anno_lidar_boxes(anno: Any, lidar2cam: Any) -> np.ndarray:
+    """The LiDAR boxes (N, 7) of a KITTI annotation's camera fields (``location``, ``dimensions`` as (l, h, w),
+    ``rotation_y``): :func:`camera_to_lidar_boxes` of them."""
+    cam_boxes = np.concatenate(
+        [
+            np.asarray(anno["location"], dtype=np.float64).reshape(-1, 3),
+            np.asarray(anno["dimensions"], dtype=np.float64).reshape(-1, 3),
+            np.asarray(anno["rotation_y"], dtype=np.float64).reshape(-1, 1),
+        ],
+        axis=1,
+    )
+    return camera_to_lidar_boxes(cam_boxes, lidar2cam).reshape(-1, 7)
 
 
 def box_corners(boxes: Any) -> Any:

@@ -30,7 +30,7 @@ import numpy as np
 from ...data.base_dataset import BaseDataset
 from ...registry import DATASETS
 from ...utils.image_io import image_header_size
-from .boxes import camera_to_lidar_boxes, count_points_in_boxes
+from .boxes import anno_lidar_boxes, count_points_in_boxes
 from .kitti import empty_anno, read_calib, read_image_set, read_label, read_lidar_label, read_points
 
 __all__ = ["KITTI_METAINFO", "KittiDataset", "LidarOnlyDataset"]
@@ -212,10 +212,7 @@ class KittiDataset(_Det3DDataset):
         else:
             cam_img_path, img_shape = None, KITTI_IMAGE_SHAPE
         anno = read_label(label_path) if self.with_label else empty_anno()
-        cam_boxes = np.concatenate(
-            [anno["location"], anno["dimensions"], anno["rotation_y"][:, None]], axis=1
-        )
-        anno["lidar_boxes"] = camera_to_lidar_boxes(cam_boxes, calib["lidar2cam"]).reshape(-1, 7)
+        anno["lidar_boxes"] = anno_lidar_boxes(anno, calib["lidar2cam"])
         keep = anno["name"] != "DontCare"
         return {
             "lidar_path": lidar_path,

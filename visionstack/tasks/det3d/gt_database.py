@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ...registry import TRANSFORMS, build
-from .boxes import bev_corners, camera_to_lidar_boxes, points_in_boxes
+from .boxes import anno_lidar_boxes, bev_corners, points_in_boxes
 from .kitti import KITTI_TYPES, read_calib, read_image_set, read_label, read_points, write_points
 
 __all__ = [
@@ -119,10 +119,7 @@ def _kitti_frames(data_root: str, ann_file: str, load_dim: int):
         anno = read_label(os.path.join(data_root, "training", "label_2", f"{frame_id}.txt"))
         calib = read_calib(os.path.join(data_root, "training", "calib", f"{frame_id}.txt"))
         keep = np.asarray(anno["name"]) != "DontCare"
-        cam_boxes = np.concatenate(
-            [anno["location"], anno["dimensions"], np.asarray(anno["rotation_y"])[:, None]], axis=1
-        )[keep]
-        boxes = camera_to_lidar_boxes(cam_boxes, calib["lidar2cam"]) if len(cam_boxes) else np.zeros((0, 7))
+        boxes = anno_lidar_boxes(anno, calib["lidar2cam"])[keep]
         points = read_points(
             os.path.join(data_root, "training", "velodyne", f"{frame_id}.bin"),
             load_dim=load_dim,

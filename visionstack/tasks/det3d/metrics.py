@@ -240,6 +240,8 @@ class KittiMetric(BaseMetric):
 
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
         """Append ``{"frame_id", "gt", "dt", "lidar_only"}`` per sample."""
+        from .results import saved_detections  # results imports this module
+
         owner = type(self).__name__
         for index, sample in enumerate(data_samples):
             pred = sample.get("pred_instances_3d")
@@ -261,8 +263,6 @@ class KittiMetric(BaseMetric):
                 sample.get("img_shape"),
                 self.pcd_limit_range,
             )
-            from .results import saved_detections
-
             dt = saved_detections(
                 dt, lidar2cam
             )  # scored as its result file reads: `eval` gives `test`'s numbers

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .boxes import camera_to_lidar_boxes, count_points_in_boxes
+from .boxes import anno_lidar_boxes, count_points_in_boxes
 from .kitti import (
     label_lines,
     lidar_label_lines,
@@ -91,8 +91,7 @@ def _as_read(anno: dict, lidar: bool) -> dict:
 
 def _with_lidar_boxes(anno: dict, lidar2cam: Any) -> dict:
     """A camera-frame annotation with its ``lidar_boxes`` (converted through ``lidar2cam``)."""
-    cam_boxes = np.concatenate([anno["location"], anno["dimensions"], anno["rotation_y"][:, None]], axis=1)
-    anno["lidar_boxes"] = camera_to_lidar_boxes(cam_boxes, np.asarray(lidar2cam)).reshape(-1, 7)
+    anno["lidar_boxes"] = anno_lidar_boxes(anno, lidar2cam)
     return anno
 
 
