@@ -7,7 +7,7 @@ Layers, bottom up (a module imports only from its own layer or below):
 1. ``models``, ``data``, ``evaluation``, ``visualization``;
 2. ``engine``;
 3. ``tasks`` (every ``tasks/<task>/`` folder, ``tasks/__init__.py`` and ``tasks/adapter.py``);
-4. ``export``, ``deploy``, ``inference``, ``cli``, ``demo``, ``__main__``, ``testing``.
+4. ``export``, ``deploy``, ``inference``, ``cli``, ``demo``, ``__main__``, ``testing``, ``interop``.
 
 Besides the layer order: ``utils`` and ``foundations`` import nothing of the rest of the package; no
 task folder (a package under ``tasks/``) imports another task folder; the shared part of ``tasks``
@@ -54,10 +54,11 @@ LAYERS: dict[str, int] = {
     "demo": 4,
     "__main__": 4,
     "testing": 4,
+    "interop": 4,
 }
 LAYER_NAMES = ("floor", "models/data/evaluation/visualization", "engine", "tasks", "top")
 # Top-layer parts that must stay task-agnostic: they know tasks only through the adapters.
-TASK_AGNOSTIC = frozenset({"cli", "inference", "demo", "export", "deploy"})
+TASK_AGNOSTIC = frozenset({"cli", "inference", "demo", "export", "deploy", "interop"})
 # Floor parts that import nothing of the rest of the package (only from themselves).
 SELF_CONTAINED = frozenset({"utils", "foundations"})
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config, ConfigFileError
+from .interop.cli import add_convert_command
 from .registry import TASKS, ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -485,6 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_and_demo_commands(commands)
     _add_analyze_command(commands)
     _add_task_commands(commands)
+    add_convert_command(commands, _with_overrides)
     return parser
 
 

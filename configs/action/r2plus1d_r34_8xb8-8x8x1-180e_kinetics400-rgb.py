@@ -11,7 +11,13 @@ model = dict(
         bgr_to_rgb=True,
         format_shape="NCTHW",
     ),
-    backbone=dict(type="ResNet2Plus1d", depth=34),
+    # MMAction2's norms: eps 1e-3 after each factorised convolution, BatchNorm's 1e-5 inside it
+    backbone=dict(
+        type="ResNet2Plus1d",
+        depth=34,
+        norm_layer=dict(type="torch.nn.BatchNorm3d", eps=1e-3, _partial_=True),
+        mid_norm_layer=dict(type="torch.nn.BatchNorm3d", _partial_=True),
+    ),
     cls_head=dict(type="I3DHead", num_classes=400, in_channels=512, dropout_ratio=0.5),
     test_cfg=dict(average_clips="prob"),
 )

@@ -8,8 +8,9 @@ _base_ = [
 ]
 model = dict(
     type="ImageClassifier",
-    backbone=dict(type="ConvNeXt", arch="tiny", drop_path_rate=0.1, out_indices=(3,)),
-    neck=dict(type="GlobalAveragePooling"),
+    # pool, then normalise (the paper's classifier order): no pooling neck
+    backbone=dict(type="ConvNeXt", arch="tiny", drop_path_rate=0.1, out_indices=(3,), gap_before_final_norm=True),
+    neck=None,
     head=dict(
         type="LinearClsHead",
         num_classes=1000,

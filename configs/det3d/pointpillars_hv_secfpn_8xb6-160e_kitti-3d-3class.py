@@ -20,6 +20,9 @@ model = dict(
             max_voxels=(16000, 40000),
         ),
     ),
+    # MMDetection3D's released PointPillars checkpoints were trained with its legacy=True pillar features
+    # (raw x, y, z replaced by the pillar-centre offsets): with one converted by `visionstack convert
+    # checkpoint --from openmmlab`, add `--set model.voxel_encoder.legacy=True` (docs/openmmlab_parity.md)
     voxel_encoder=dict(
         type="PillarFeatureNet",
         in_channels=4,

@@ -2,9 +2,13 @@
 # fcos_r50-caffe_fpn_gn-head_1x_coco: FPN on C3-C5 with P6/P7 from P5 (ReLU before P7), 4-conv
 # 256-channel GroupNorm towers, focal + IoU + centerness losses, SGD lr 0.01 with bias lr x2 and no bias
 # decay, a constant 1/3 warm-up for 500 iterations, gradient clipping at 35.
-# Differences from that config: the backbone is the PyTorch-style ResNet-50 (no Caffe-style weights here),
-# so the images use torchvision's mean/std in RGB; set model.backbone.pretrained to a local torchvision
-# resnet50 checkpoint (nothing is downloaded). For the improved recipe (FCOS "tricks") set
+# Differences from that config (deliberate): the backbone is the PyTorch-style ResNet-50 (stride on the 3x3
+# conv) that torchvision's ImageNet weights need, so the images use torchvision's mean/std in RGB; set
+# model.backbone.pretrained to a local torchvision resnet50 checkpoint (nothing is downloaded). To run
+# MMDetection's own FCOS checkpoints (converted), switch to its Caffe variant: model.backbone.style="caffe"
+# and data_preprocessor mean=[102.9801, 115.9465, 122.7717], std=[1.0, 1.0, 1.0], bgr_to_rgb=False (the
+# keys are the same, so the wrong style would load silently and compute other features).
+# For the improved recipe (FCOS "tricks") set
 # center_sampling=True, norm_on_bbox=True, centerness_on_reg=True and loss_bbox=dict(type="GIoULoss").
 _base_ = [
     "../_base_/datasets/coco_detection.py",

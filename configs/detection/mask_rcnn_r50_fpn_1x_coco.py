@@ -11,3 +11,6 @@ train_pipeline = [
     dict(type="RandomFlip", prob=0.5),
     dict(type="PackDetInputs"),
 ]
+# MMDetection's Mask R-CNN (unlike its Faster R-CNN) lets each ground truth keep its best proposal in the
+# second stage too
+model = dict(roi_head=dict(assigner=dict(match_low_quality=True)))

@@ -17,7 +17,9 @@ _base_ = [
     "../_base_/default_runtime.py",
 ]
 
-norm_layer = dict(type="torch.nn.SyncBatchNorm", momentum=0.03, eps=0.001, _partial_=True)
+# MMDetection's config passes norm_cfg=dict(type="SyncBN"), which replaces CSPNeXt's default (momentum 0.03,
+# eps 1e-3) with SyncBN's own (0.1, 1e-5): its checkpoints were trained, and must be run, with those.
+norm_layer = dict(type="torch.nn.SyncBatchNorm", momentum=0.1, eps=1e-5, _partial_=True)
 model = dict(
     backbone=dict(norm_layer=norm_layer),
     neck=dict(norm_layer=norm_layer),

@@ -44,7 +44,7 @@ def test_drop_path_rates_rise_linearly_and_are_off_in_eval():
     rates = [stage.blocks[0].drop_path.drop_prob for stage in model.stages]
     assert rates == pytest.approx([0.0, 0.1, 0.2, 0.3])
     model.eval()
-    x = torch.randn(2, 3, 32, 32)
+    x = torch.randn(2, 3, 64, 64)
     torch.testing.assert_close(model(x)[0], model(x)[0])
 
 
@@ -57,3 +57,25 @@ def test_frozen_stages_and_bad_arch():
         ConvNeXt("huge")
     with pytest.raises(ValueError, match="4 depths"):
         ConvNeXt({"depths": (1, 1), "dims": (8, 16)})
+
+
+def test_gap_before_final_norm_pools_then_normalises_the_vector() -> None:
+    torch.manual_seed(0)
+    arch = {"depths": (1, 1, 1, 1), "dims": (8, 8, 8, 16)}
+    dense = ConvNeXt(arch=arch, out_indices=(3,))
+    pooled = ConvNeXt(arch=arch, out_indices=(3,), gap_before_final_norm=True)
+    pooled.load_state_dict(dense.state_dict())
+    for norm in (dense.out_norms["3"], pooled.out_norms["3"]):
+        torch.nn.init.normal_(norm.weight)
+    pooled.out_norms["3"].weight.data.copy_(dense.out_norms["3"].weight)
+    x = torch.randn(2, 3, 64, 64)
+    (vector,) = pooled(x)
+    assert vector.shape == (2, 16)
+    stage = dense.stages(dense.stem(x)).mean((2, 3))
+    expected = torch.nn.functional.layer_norm(
+        stage, (16,), dense.out_norms["3"].weight, dense.out_norms["3"].bias, dense.out_norms["3"].eps
+    )
+    torch.testing.assert_close(vector, expected, rtol=1e-5, atol=1e-6)
+    # the dense order (normalise the map, then pool) is a different function
+    (feature_map,) = dense(x)
+    assert not torch.allclose(feature_map.mean((2, 3)), vector, atol=1e-3)

@@ -155,3 +155,86 @@ def test_pretrained_argument_loads_a_local_file_from_a_config(tmp_path):
     x = torch.randn(1, 3, 32, 32)
     torch.testing.assert_close(backbone(x)[0], source(x)[0], rtol=0, atol=0)
     assert not backbone.conv1.weight.requires_grad
+
+
+def _conv_output_shapes(block: nn.Module, x: torch.Tensor) -> dict[str, tuple[int, ...]]:
+    """Output shapes of ``block``'s conv1/conv2/conv3 for input ``x`` (forward hooks)."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    hooks = [
+        getattr(block, name).register_forward_hook(
+            lambda _m, _i, out, name=name: shapes.__setitem__(name, tuple(out.shape))
+        )
+        for name in ("conv1", "conv2", "conv3")
+    ]
+    block(x)
+    for hook in hooks:
+        hook.remove()
+    return shapes
+
+
+def test_pytorch_style_is_the_default_and_torchvision_identical(torchvision_keys):
+    model = ResNet(50, num_classes=1000)
+    assert model.style == "pytorch"
+    assert {k: list(v.shape) for k, v in model.state_dict().items()} == torchvision_keys["resnet50"]
+    for stage in model.stages[1:]:  # torchvision: stride on the 3x3 conv of each stage's first block
+        assert stage[0].conv1.stride == (1, 1) and stage[0].conv2.stride == (2, 2)
+    torch.manual_seed(0)
+    default = ResNet(50, out_indices=(0, 1, 2, 3)).eval()
+    explicit = ResNet(50, out_indices=(0, 1, 2, 3), style="pytorch").eval()
+    explicit.load_state_dict(default.state_dict())
+    x = torch.randn(1, 3, 64, 64)
+    for a, b in zip(default(x), explicit(x)):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_caffe_style_strides_the_first_1x1_conv():
+    model = ResNet(50, style="caffe", out_indices=(0, 1, 2, 3)).eval()
+    for stage, stride in zip(model.stages, (1, 2, 2, 2)):
+        first = stage[0]
+        assert first.conv1.stride == (stride, stride) and first.conv2.stride == (1, 1)
+        assert first.downsample[0].stride == (stride, stride)
+        assert all(b.conv1.stride == (1, 1) and b.conv2.stride == (1, 1) for b in stage[1:])
+    x = torch.randn(1, 256, 16, 16)  # input of layer2: the caffe block halves at conv1, pytorch at conv2
+    assert _conv_output_shapes(model.layer2[0], x) == {
+        "conv1": (1, 128, 8, 8),
+        "conv2": (1, 128, 8, 8),
+        "conv3": (1, 512, 8, 8),
+    }
+    assert _conv_output_shapes(ResNet(50).eval().layer2[0], x) == {
+        "conv1": (1, 128, 16, 16),
+        "conv2": (1, 128, 8, 8),
+        "conv3": (1, 512, 8, 8),
+    }
+    outs = model(torch.randn(1, 3, 64, 96))  # same stage resolutions as the pytorch style
+    assert [tuple(o.shape[2:]) for o in outs] == [(16, 24), (8, 12), (4, 6), (2, 3)]
+
+
+def test_caffe_style_has_the_same_keys_but_computes_the_paper_block():
+    torch.manual_seed(0)
+    pytorch = ResNet(50, out_indices=(1,)).eval()
+    caffe = ResNet(50, style="caffe", out_indices=(1,)).eval()
+    caffe.load_state_dict(pytorch.state_dict())  # strict: same keys and shapes
+    x = torch.randn(1, 3, 64, 64)
+    assert not torch.allclose(caffe(x)[0], pytorch(x)[0], rtol=1e-2, atol=1e-3)
+    # the strided caffe block written out: 1x1 stride 2 -> 3x3 stride 1 -> 1x1, plus projected shortcut
+    block = caffe.layer2[0]
+    x = torch.randn(1, 256, 16, 16)
+    f = nn.functional
+    out = torch.relu(block.bn1(f.conv2d(x, block.conv1.weight, stride=2)))
+    out = torch.relu(block.bn2(f.conv2d(out, block.conv2.weight, padding=1)))
+    out = block.bn3(f.conv2d(out, block.conv3.weight))
+    shortcut = block.downsample[1](f.conv2d(x, block.downsample[0].weight, stride=2))
+    torch.testing.assert_close(block(x), torch.relu(out + shortcut))
+
+
+def test_basic_blocks_ignore_style_and_bad_style_is_refused():
+    torch.manual_seed(0)
+    pytorch = ResNet(18).eval()
+    caffe = ResNet(18, style="caffe").eval()
+    caffe.load_state_dict(pytorch.state_dict())
+    x = torch.randn(1, 3, 32, 32)
+    torch.testing.assert_close(caffe(x)[0], pytorch(x)[0], rtol=0, atol=0)
+    with pytest.raises(ValueError, match=r"style must be 'pytorch'.*'caffe'.*got 'Caffe'"):
+        ResNet(50, style="Caffe")
+    with pytest.raises(ValueError, match="got 'tf'"):
+        ResNet(18, style="tf")

@@ -13,16 +13,24 @@ from __future__ import annotations
 
 import abc
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from ...registry import TRANSFORMS
+from ...registry import TRANSFORMS, ConfigError
 
 Transform = Callable[[dict], "dict | None"]
 
-__all__ = ["BaseTransform", "Compose", "RandomApply", "RandomChoice", "Transform"]
+__all__ = ["BaseTransform", "Compose", "RandomApply", "RandomChoice", "Transform", "TransformConfigError"]
+
+
+class TransformConfigError(ConfigError, TypeError):
+    """A transform config dict given to :class:`Compose` could not be built; the message names the entry.
+
+    A :class:`~visionstack.registry.ConfigError` (config problem) and a ``TypeError`` (the entry is not a
+    usable transform), so code that caught either before dicts were accepted still catches it.
+    """
 
 
 class BaseTransform(abc.ABC):
@@ -48,14 +56,38 @@ class BaseTransform(abc.ABC):
 
 
 def _check_callables(transforms: Sequence[Any], owner: str) -> list[Transform]:
+    """The transforms, config dicts built through the ``TRANSFORMS`` registry, everything checked callable."""
     checked = list(transforms)
     for index, transform in enumerate(checked):
-        if not callable(transform):
+        if isinstance(transform, Mapping):
+            checked[index] = _build_entry(transform, index, owner)
+        elif not callable(transform):
             raise TypeError(
                 f"{owner}: transforms[{index}] is a {type(transform).__name__}, not a callable; "
-                "pass built transforms (a config dict with `type` is built by visionstack.registry.build)"
+                "pass built transforms or transform config dicts with a `type`"
             )
     return checked
+
+
+def _build_entry(cfg: Mapping[str, Any], index: int, owner: str) -> Transform:
+    """Build one transform config dict (``dict(type="Resize", scale=(64, 64))``), naming it on failure."""
+    shown = f"{dict(cfg)!r:.200}"
+    if "type" not in cfg:
+        raise TransformConfigError(
+            f"{owner}: transforms[{index}] is a dict without `type`: {shown}; "
+            "a transform config dict names its transform, e.g. dict(type='Resize', scale=(64, 64))"
+        )
+    try:
+        built = TRANSFORMS.build(cfg)
+    except Exception as error:  # unknown type, bad keyword, or the constructor's own check
+        raise TransformConfigError(
+            f"{owner}: transforms[{index}] is a dict that could not be built: {shown}: {error}"
+        ) from error
+    if not callable(built):
+        raise TransformConfigError(
+            f"{owner}: transforms[{index}] built a {type(built).__name__}, not a callable transform: {shown}"
+        )
+    return built
 
 
 @TRANSFORMS.register()
@@ -63,12 +95,19 @@ class Compose(BaseTransform):
     """Apply transforms in order; stop and return None as soon as one returns None.
 
     Args:
-        transforms: built transforms (callables ``dict -> dict | None``).
+        transforms: transforms (callables ``dict -> dict | None``) and/or transform config dicts
+            (``dict(type="Resize", scale=(64, 64))``, built through the ``TRANSFORMS`` registry, as
+            MMCV's ``Compose`` builds them), in any mix; a single transform or dict counts as a list of
+            one. A dict that does not build raises :class:`TransformConfigError` naming its position.
     """
 
-    def __init__(self, transforms: Sequence[Transform] = ()) -> None:
+    def __init__(
+        self, transforms: Sequence[Transform | Mapping[str, Any]] | Transform | Mapping = ()
+    ) -> None:
         if isinstance(transforms, Compose):
             transforms = transforms.transforms
+        elif isinstance(transforms, Mapping) or callable(transforms):
+            transforms = [transforms]
         self.transforms = _check_callables(transforms, "Compose")
 
     def transform(self, results: dict) -> dict | None:

@@ -3,9 +3,9 @@
 Parameter names follow timm's ``convnext_*`` (``stem.0``, ``stages.{i}.downsample.{0,1}``,
 ``stages.{i}.blocks.{j}.conv_dw``/``norm``/``mlp.fc1``/``mlp.fc2``/``gamma``). The outputs in
 ``out_indices`` each get a channels-first LayerNorm (``out_norms.{i}``), applied to the map before
-any pooling, as for dense tasks; timm instead normalises the last stage after global pooling
-(``head.norm``), so a timm ``head.norm`` loaded into ``out_norms.3`` is close to, not equal to,
-timm's classifier.
+any pooling, as for dense tasks; with ``gap_before_final_norm=True`` they are pooled first and the
+pooled vector normalised, the paper's classifier order (timm's ``head.norm``, MMPretrain's
+``gap_before_final_norm``), which the ImageNet classifier config uses.
 """
 
 from __future__ import annotations
@@ -95,6 +95,9 @@ class ConvNeXt(FreezingTrainMixin, nn.Module):
         layer_scale_init: initial layer-scale value (1e-6 in the paper).
         frozen_stages: -1 freezes nothing; 0 freezes the stem; ``k`` freezes the stem and stages
             ``0..k-1``.
+        gap_before_final_norm: pool each output globally first and normalise the pooled vector
+            (the paper's classifier, MMPretrain's and timm's order; outputs are then (N, dims[i])
+            and the classifier needs no pooling neck). False normalises the map, for dense tasks.
 
     Attributes:
         out_channels: channels of each returned output, aligned with ``out_indices``.
@@ -111,9 +114,11 @@ class ConvNeXt(FreezingTrainMixin, nn.Module):
         drop_path_rate: float = 0.0,
         layer_scale_init: float = 1e-6,
         frozen_stages: int = -1,
+        gap_before_final_norm: bool = False,
     ) -> None:
         super().__init__()
         depths, dims = _resolve_arch(arch)
+        self.gap_before_final_norm = gap_before_final_norm
         self.out_indices = normalize_out_indices(out_indices, len(depths), "ConvNeXt")
         self.frozen_stages = frozen_stages
         self.out_channels = tuple(dims[index] for index in self.out_indices)  # per returned output
@@ -141,10 +146,14 @@ class ConvNeXt(FreezingTrainMixin, nn.Module):
         freeze_modules(self.stages[: max(self.frozen_stages, 0)])
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Return the normalised outputs of the stages in ``out_indices``."""
-        return run_stages(
-            self.stem(x), self.stages, self.out_indices, lambda index, out: self.out_norms[str(index)](out)
-        )
+        """Return the normalised outputs of the stages in ``out_indices`` (pooled first if so set)."""
+
+        def output(index: int, out: torch.Tensor) -> torch.Tensor:
+            if self.gap_before_final_norm:
+                return self.out_norms[str(index)](out.mean((2, 3), keepdim=True)).flatten(1)
+            return self.out_norms[str(index)](out)
+
+        return run_stages(self.stem(x), self.stages, self.out_indices, output)
 
 
 def _resolve_arch(arch: str | Mapping[str, Sequence[int]]) -> tuple[tuple[int, ...], tuple[int, ...]]:

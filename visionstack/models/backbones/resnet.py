@@ -3,8 +3,12 @@
 The module tree and parameter names equal torchvision's ``resnet18/34/50/101/152`` (``conv1``,
 ``bn1``, ``layer1.0.conv1``, ``layer1.0.downsample.0`` ..., ``fc`` when ``num_classes`` is given), so
 a torchvision ``.pth`` loads without renaming (see :func:`load_torchvision_checkpoint`). Bottleneck
-blocks put the stride on the 3x3 convolution ("ResNet v1.5", as torchvision does), which is about
-0.5 % top-1 better than the paper's stride on the first 1x1.
+blocks put the stride on the 3x3 convolution by default (``style="pytorch"``, "ResNet v1.5", as
+torchvision does), which is about 0.5 % top-1 better than the paper's stride on the first 1x1.
+``style="caffe"`` puts it on the first 1x1 as the paper (and its released Caffe/MSRA weights) does;
+MMDetection's ``*-caffe*`` configs (e.g. FCOS 1x) use it. The parameters are the same in both styles
+(a checkpoint of either loads into either), only the computed features differ, so the style must
+match the one the weights were trained with.
 
 For dense prediction the stage ``strides`` and ``dilations`` are configurable (Chen et al., DeepLab,
 "atrous" convolution; Yu & Koltun, "Multi-Scale Context Aggregation by Dilated Convolutions", 2016):
@@ -21,7 +25,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 from torch import nn
@@ -32,6 +36,9 @@ from ..pretrained import load_state_dict_strictly, read_state_dict
 from ._freezing import FreezingTrainMixin, freeze_modules, normalize_out_indices, run_stages
 
 NormLayer = Callable[[int], nn.Module]
+# Where a strided Bottleneck downsamples: "pytorch" on the 3x3 conv (conv2), "caffe" on the first 1x1 (conv1).
+ResNetStyle = Literal["pytorch", "caffe"]
+RESNET_STYLES: tuple[str, ...] = get_args(ResNetStyle)
 logger = logging.getLogger(__name__)
 
 
@@ -57,6 +64,8 @@ class BasicBlock(nn.Module):
         norm_layer: factory ``norm_layer(num_features) -> nn.Module``.
         dilation: dilation (and padding) of the first 3x3 convolution. The second stays undilated,
             as in MMSegmentation's ``BasicBlock``, so its dilated ResNet-18/34 models behave the same.
+        style: accepted for a uniform block signature and ignored: the stride always sits on the
+            first 3x3 convolution (both styles agree here, as in MMDetection's ``BasicBlock``).
     """
 
     expansion = 1
@@ -69,6 +78,7 @@ class BasicBlock(nn.Module):
         downsample: nn.Module | None = None,
         norm_layer: NormLayer = nn.BatchNorm2d,
         dilation: int = 1,
+        style: ResNetStyle = "pytorch",
     ) -> None:
         super().__init__()
         self.conv1 = conv3x3(in_channels, channels, stride, dilation)
@@ -90,10 +100,12 @@ class BasicBlock(nn.Module):
 
 
 class Bottleneck(nn.Module):
-    """1x1 reduce, 3x3 (strided), 1x1 expand (x4) with a shortcut; ResNet-50/101/152.
+    """1x1 reduce, 3x3, 1x1 expand (x4) with a shortcut; ResNet-50/101/152.
 
     Args: as :class:`BasicBlock`; the output has ``channels * 4`` channels and ``dilation``
-    applies to the (only) 3x3 convolution.
+    applies to the (only) 3x3 convolution. ``style`` says which convolution takes ``stride``:
+    ``"pytorch"`` the 3x3 (``conv2``), ``"caffe"`` the first 1x1 (``conv1``); the shortcut's
+    projection is strided in both.
     """
 
     expansion = 4
@@ -106,11 +118,14 @@ class Bottleneck(nn.Module):
         downsample: nn.Module | None = None,
         norm_layer: NormLayer = nn.BatchNorm2d,
         dilation: int = 1,
+        style: ResNetStyle = "pytorch",
     ) -> None:
         super().__init__()
-        self.conv1 = conv1x1(in_channels, channels)
+        _check_style(style)
+        conv1_stride, conv2_stride = (stride, 1) if style == "caffe" else (1, stride)
+        self.conv1 = conv1x1(in_channels, channels, conv1_stride)
         self.bn1 = norm_layer(channels)
-        self.conv2 = conv3x3(channels, channels, stride, dilation)
+        self.conv2 = conv3x3(channels, channels, conv2_stride, dilation)
         self.bn2 = norm_layer(channels)
         self.conv3 = conv1x1(channels, channels * self.expansion)
         self.bn3 = norm_layer(channels * self.expansion)
@@ -185,6 +200,9 @@ class ResNet(FreezingTrainMixin, nn.Module):
             set this (``contract_dilation=True``).
         base_channels: width of the stem and the first stage; the stages are ``base_channels * (1, 2, 4, 8)``
             wide (64: the standard ResNet; smaller values give the narrow CPU variants).
+        style: where a strided Bottleneck downsamples: ``"pytorch"`` (the default; torchvision, ResNet
+            v1.5) on its 3x3 convolution, ``"caffe"`` (the paper; MMDetection's ``*-caffe*`` configs
+            and MSRA weights) on its first 1x1. Same keys and shapes; ResNet-18/34 ignore it.
 
     Attributes:
         out_channels: channels of each returned output, aligned with ``out_indices``.
@@ -209,8 +227,10 @@ class ResNet(FreezingTrainMixin, nn.Module):
         dilations: Sequence[int] = (1, 1, 1, 1),
         contract_dilation: bool = True,
         base_channels: int = 64,
+        style: ResNetStyle = "pytorch",
     ) -> None:
         super().__init__()
+        _check_style(style)
         if depth not in RESNET_ARCHS:
             raise ValueError(f"ResNet: depth must be one of {sorted(RESNET_ARCHS)}, got {depth}")
         if stem not in ("imagenet", "cifar", "deep"):
@@ -224,6 +244,7 @@ class ResNet(FreezingTrainMixin, nn.Module):
         self.dilations = _check_per_stage(dilations, "dilations", len(stage_blocks))
         self.depth = depth
         self.stem_type = stem
+        self.style = style
         self.out_indices = normalize_out_indices(out_indices, len(stage_blocks), "ResNet")
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
@@ -238,7 +259,14 @@ class ResNet(FreezingTrainMixin, nn.Module):
             first_dilation = dilation // 2 if contract_dilation and dilation > 1 else dilation
             stride = self.strides[index]
             stage = _make_stage(
-                block, channels, stage_width, num_blocks, stride, norm_layer, (first_dilation, dilation)
+                block,
+                channels,
+                stage_width,
+                num_blocks,
+                stride,
+                norm_layer,
+                (first_dilation, dilation),
+                style,
             )
             self.add_module(f"layer{index + 1}", stage)
             channels = stage_width * block.expansion
@@ -326,18 +354,30 @@ def _make_stage(
     stride: int,
     norm_layer: NormLayer,
     dilations: tuple[int, int] = (1, 1),
+    style: ResNetStyle = "pytorch",
 ) -> nn.Sequential:
     """One ``layerN``: the first block changes stride/width (with a projected shortcut).
 
-    ``dilations`` is (first block's, other blocks') dilation."""
+    ``dilations`` is (first block's, other blocks') dilation; ``style`` goes to every block."""
     first_dilation, dilation = dilations
     out_channels = channels * block.expansion
     downsample = None
     if stride != 1 or in_channels != out_channels:
         downsample = nn.Sequential(conv1x1(in_channels, out_channels, stride), norm_layer(out_channels))
-    blocks = [block(in_channels, channels, stride, downsample, norm_layer, first_dilation)]
-    blocks += [block(out_channels, channels, 1, None, norm_layer, dilation) for _ in range(num_blocks - 1)]
+    blocks = [block(in_channels, channels, stride, downsample, norm_layer, first_dilation, style)]
+    blocks += [
+        block(out_channels, channels, 1, None, norm_layer, dilation, style) for _ in range(num_blocks - 1)
+    ]
     return nn.Sequential(*blocks)
+
+
+def _check_style(style: str) -> None:
+    """Refuse an unknown ResNet ``style`` with a ValueError naming it and the accepted ones."""
+    if style not in RESNET_STYLES:
+        raise ValueError(
+            f"ResNet: style must be 'pytorch' (stride on the 3x3 conv) or 'caffe' (stride on the first "
+            f"1x1 conv), got {style!r}"
+        )
 
 
 def _check_per_stage(values: Sequence[int], name: str, num_stages: int) -> tuple[int, ...]:

@@ -9,6 +9,13 @@ Layout (VOCdevkit)::
 VOC boxes are 1-based inclusive pixel indices; an object covering columns ``xmin..xmax`` spans
 the continuous interval ``[xmin - 1, xmax]`` in our 0-based pixel coordinates, so 1 is subtracted
 from ``xmin`` and ``ymin`` only. ``difficult`` objects are kept with ``ignore_flag=1``.
+
+``filter_cfg=dict(bbox_min_size=N)`` (MMDetection's ``XMLDataset`` option, e.g. ``bbox_min_size=32``
+in its ``voc0712`` config) marks training objects narrower or lower than N pixels as ignored
+(``ignore_flag=1``): they are kept, like difficult ones, not dropped. The size is measured as
+MMDetection measures it, on the XML's own numbers truncated to integers: ``int(xmax) - int(xmin)``
+(one less than the object's width in pixels). Like every ``filter_cfg`` key it has no effect in test mode
+(where MMDetection refuses the option).
 """
 
 from __future__ import annotations
@@ -39,12 +46,14 @@ def _number(node: ElementTree.Element, tag: str, xml_path: str) -> float:
     return float(child.text)
 
 
-def parse_voc_xml(xml_path: str, label_of: Mapping[str, int]) -> dict:
+def parse_voc_xml(xml_path: str, label_of: Mapping[str, int], bbox_min_size: float | None = None) -> dict:
     """Read one VOC XML file.
 
     Args:
         xml_path: the annotation file.
         label_of: class name -> label; objects of other classes are skipped.
+        bbox_min_size: mark objects with ``int(xmax) - int(xmin)`` or ``int(ymax) - int(ymin)`` below
+            it as ignored (module docstring); None marks none.
 
     Returns:
         ``{"width", "height", "instances"}`` (width/height None when ``<size>`` is missing or zero),
@@ -69,11 +78,12 @@ def parse_voc_xml(xml_path: str, label_of: Mapping[str, int]) -> dict:
         x1, y1, x2, y2 = (_number(box, tag, xml_path) for tag in ("xmin", "ymin", "xmax", "ymax"))
         difficult = obj.find("difficult")
         is_difficult = difficult is not None and difficult.text is not None and int(difficult.text) == 1
+        too_small = bbox_min_size is not None and min(int(x2) - int(x1), int(y2) - int(y1)) < bbox_min_size
         instances.append(
             {
                 "bbox": [x1 - 1.0, y1 - 1.0, x2, y2],
                 "bbox_label": int(label_of[name]),
-                "ignore_flag": 1 if is_difficult else 0,
+                "ignore_flag": 1 if is_difficult or too_small else 0,
             }
         )
     return {"width": width or None, "height": height or None, "instances": instances}
@@ -90,10 +100,12 @@ class VOCDataset(BaseDataset):
         img_subdir: image folder name inside ``sub_data_root``.
         ann_subdir: XML folder name inside ``sub_data_root``.
         img_suffix: the image file extension.
-        **kwargs: the other :class:`~visionstack.data.BaseDataset` arguments (``filter_cfg`` ...).
+        **kwargs: the other :class:`~visionstack.data.BaseDataset` arguments; ``filter_cfg`` also takes
+            ``bbox_min_size`` (module docstring).
     """
 
     METAINFO: ClassVar[dict] = {"classes": VOC_CLASSES}
+    FILTER_KEYS: ClassVar[tuple[str, ...]] = (*BaseDataset.FILTER_KEYS, "bbox_min_size")
 
     def __init__(
         self,
@@ -125,12 +137,13 @@ class VOCDataset(BaseDataset):
             raise FileNotFoundError(f"VOCDataset: image-set file not found: {self.ann_file!r}") from error
         sub_root = self._sub_root()
         label_of = {name: label for label, name in enumerate(self._metainfo["classes"])}
+        bbox_min_size = None if self.test_mode else (self.filter_cfg or {}).get("bbox_min_size")
         records = []
         for line_number, image_id in enumerate(image_ids, start=1):
             img_path = os.path.join(sub_root, self.img_subdir, image_id + self.img_suffix)
             xml_path = os.path.join(sub_root, self.ann_subdir, image_id + ".xml")
             try:
-                parsed = parse_voc_xml(xml_path, label_of)
+                parsed = parse_voc_xml(xml_path, label_of, bbox_min_size)
                 if parsed["width"] is None or parsed["height"] is None:
                     parsed["height"], parsed["width"] = _image_size(img_path)
             except (OSError, ValueError, ElementTree.ParseError) as error:

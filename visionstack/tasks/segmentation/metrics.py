@@ -186,9 +186,13 @@ class IoUMetric(BaseMetric):
     of the ground truth too; keep ``LoadAnnotations`` after ``Resize`` in test pipelines so that no
     file is read twice. A sample without ``gt_sem_seg`` is read from ``seg_map_path`` as well.
 
-    ``compute_metrics`` returns only the summary keys — ``aAcc`` and, per family, ``mIoU``/``mAcc``,
+    ``compute_metrics`` returns the summary keys — ``aAcc`` and, per family, ``mIoU``/``mAcc``,
     ``mDice``/``mAcc``, ``mFscore``/``mPrecision``/``mRecall`` — and logs the per-class table (class
-    names from ``dataset_meta["classes"]``), as MMSegmentation does.
+    names from ``dataset_meta["classes"]``), as MMSegmentation does. With ``classwise=True`` it also
+    returns that table's values, ``<column>_<class>`` for each class and column (``IoU_road``,
+    ``Acc_road``, ``Dice_road`` ...; spaces in names become ``_``; the class index when the metainfo has
+    no names), NaN where the class has no value, as in the table (MMSegmentation 0.x returned them as
+    ``IoU.<class>`` in 0-1).
 
     With ``output_dir``, ``process`` also writes each prediction as a label-map PNG named after the
     image (:func:`prediction_file_name`, :func:`save_label_map`), as MMSegmentation's ``output_dir``
@@ -204,6 +208,7 @@ class IoUMetric(BaseMetric):
         beta: the weight of recall in the F-score (1: F1).
         num_classes: the class count; None takes ``len(dataset_meta["classes"])``, else the channel
             count of the samples' ``seg_logits``.
+        classwise: also return the per-class values (see above).
         output_dir: write every prediction as ``<output_dir>/<image stem>.png`` (created).
         format_only: only write the predictions (needs ``output_dir``; no ground truth is read) and
             return no numbers, e.g. for a benchmark's test server.
@@ -220,6 +225,7 @@ class IoUMetric(BaseMetric):
         nan_to_num: float | None = None,
         beta: float = 1.0,
         num_classes: int | None = None,
+        classwise: bool = False,
         output_dir: str | os.PathLike | None = None,
         format_only: bool = False,
         collect_device: str = "cpu",
@@ -241,6 +247,7 @@ class IoUMetric(BaseMetric):
         self.nan_to_num = nan_to_num
         self.beta = beta
         self.num_classes = num_classes
+        self.classwise = classwise
         self.output_dir = None if output_dir is None else Path(output_dir)
         self.format_only = format_only
         self._written: dict[str, str] = {}  # file name -> image, this evaluation (two images, one name?)
@@ -343,7 +350,21 @@ class IoUMetric(BaseMetric):
         summary = {"aAcc": float(per_class.pop("aAcc"))}
         for name, values in per_class.items():
             summary[f"m{name}"] = float(torch.nanmean(values))
+        if self.classwise:
+            names = self._class_names(len(next(iter(per_class.values()))))
+            for column, values in per_class.items():
+                summary.update(
+                    {
+                        f"{column}_{name.replace(' ', '_')}": float(v)
+                        for name, v in zip(names, values.tolist())
+                    }
+                )
         return summary
+
+    def _class_names(self, count: int) -> list[str]:
+        """The names of the table's rows: ``dataset_meta["classes"]`` when it has ``count`` names, else indices."""
+        classes = list((self.dataset_meta or {}).get("classes") or [])
+        return [str(c) for c in classes] if len(classes) == count else [str(i) for i in range(count)]
 
     def _table(self, per_class: dict[str, torch.Tensor]) -> str:
         """The per-class values as a rich table (text), ``nan`` where a class has no value."""
@@ -351,9 +372,7 @@ class IoUMetric(BaseMetric):
         from rich.table import Table
 
         columns = [name for name in per_class if name != "aAcc"]
-        count = len(per_class[columns[0]])
-        classes = list((self.dataset_meta or {}).get("classes") or [])
-        names = [str(c) for c in classes] if len(classes) == count else [str(i) for i in range(count)]
+        names = self._class_names(len(per_class[columns[0]]))
         table = Table(title=f"per-class results (aAcc {float(per_class['aAcc']):.2f})")
         table.add_column("Class")
         for column in columns:

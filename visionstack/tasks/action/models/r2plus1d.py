@@ -104,7 +104,8 @@ class BasicBlock2plus1d(nn.Module):
     Args:
         in_channels: input channels. channels: output channels.
         spatial_stride, temporal_stride: strides of the first convolution and the shortcut.
-        norm_layer: factory of the 3D norms.
+        norm_layer: factory of the 3D norms after each factorised convolution.
+        mid_norm_layer: factory of the norm inside each factorised convolution (None: ``norm_layer``).
 
     Shapes:
         (N, C_in, T, H, W) -> (N, channels, T / temporal_stride, H / spatial_stride, W / spatial_stride).
@@ -119,12 +120,14 @@ class BasicBlock2plus1d(nn.Module):
         spatial_stride: int = 1,
         temporal_stride: int = 1,
         norm_layer: NormLayer3d = nn.BatchNorm3d,
+        mid_norm_layer: NormLayer3d | None = None,
     ) -> None:
         super().__init__()
+        mid_norm = mid_norm_layer or norm_layer
         stride = (temporal_stride, spatial_stride, spatial_stride)
-        self.conv1 = Conv2plus1d(in_channels, channels, 3, stride, 1, norm_layer=norm_layer)
+        self.conv1 = Conv2plus1d(in_channels, channels, 3, stride, 1, norm_layer=mid_norm)
         self.bn1 = norm_layer(channels)
-        self.conv2 = Conv2plus1d(channels, channels, 3, 1, 1, norm_layer=norm_layer)
+        self.conv2 = Conv2plus1d(channels, channels, 3, 1, 1, norm_layer=mid_norm)
         self.bn2 = norm_layer(channels)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = None
@@ -133,7 +136,7 @@ class BasicBlock2plus1d(nn.Module):
             # hard-codes the 3), so its checkpoints' shortcut widths are reproduced here.
             mid = factorized_mid_channels(in_channels, channels, (3, 1, 1))
             projection = Conv2plus1d(
-                in_channels, channels, 1, stride, 0, norm_layer=norm_layer, mid_channels=mid
+                in_channels, channels, 1, stride, 0, norm_layer=mid_norm, mid_channels=mid
             )
             self.downsample = nn.Sequential(projection, norm_layer(channels))
 
@@ -159,7 +162,10 @@ class ResNet2Plus1d(FreezingTrainMixin, nn.Module):
         out_indices: stages (0..3) whose outputs are returned.
         frozen_stages: -1 nothing, 0 the stem, k the stem and stages 0..k-1.
         norm_eval: keep batch norms in eval mode while training.
-        norm_layer: factory of the 3D norms.
+        norm_layer: factory of the 3D norms after each factorised convolution.
+        mid_norm_layer: factory of the norm inside each factorised convolution (None: ``norm_layer``).
+            MMAction2's R(2+1)D configs give the outer norms eps 1e-3 and leave the inner ones at
+            BatchNorm's 1e-5 (its Conv2plus1d builds a plain BN3d).
         zero_init_residual: start each block's last norm at 0 (blocks begin as identities).
 
     Shapes:
@@ -181,9 +187,11 @@ class ResNet2Plus1d(FreezingTrainMixin, nn.Module):
         frozen_stages: int = -1,
         norm_eval: bool = False,
         norm_layer: NormLayer3d = nn.BatchNorm3d,
+        mid_norm_layer: NormLayer3d | None = None,
         zero_init_residual: bool = False,
     ) -> None:
         super().__init__()
+        mid_norm = mid_norm_layer or norm_layer
         if depth not in (18, 34):
             raise ValueError(f"ResNet2Plus1d: depth must be 18 or 34, got {depth}")
         stage_blocks = RESNET_ARCHS[depth][1]
@@ -205,7 +213,7 @@ class ResNet2Plus1d(FreezingTrainMixin, nn.Module):
                 kernel,
                 stride=(conv1_stride_t, 2, 2),
                 padding=tuple((k - 1) // 2 for k in kernel),
-                norm_layer=norm_layer,
+                norm_layer=mid_norm,
             ),
             norm_layer(base_channels),
             nn.ReLU(inplace=True),
@@ -217,10 +225,13 @@ class ResNet2Plus1d(FreezingTrainMixin, nn.Module):
         for index, (num_blocks, width) in enumerate(zip(stage_blocks, widths)):
             blocks = [
                 BasicBlock2plus1d(
-                    channels, width, spatial_strides[index], temporal_strides[index], norm_layer
+                    channels, width, spatial_strides[index], temporal_strides[index], norm_layer, mid_norm
                 )
             ]
-            blocks += [BasicBlock2plus1d(width, width, norm_layer=norm_layer) for _ in range(num_blocks - 1)]
+            blocks += [
+                BasicBlock2plus1d(width, width, norm_layer=norm_layer, mid_norm_layer=mid_norm)
+                for _ in range(num_blocks - 1)
+            ]
             self.add_module(f"layer{index + 1}", nn.Sequential(*blocks))
             channels = width
         self._init_weights(zero_init_residual)

@@ -6,8 +6,11 @@ Keys (prefix ``coco``), values in 0-1 as COCOeval reports them (unrounded; MMDet
 - ``bbox`` / ``segm``: ``{t}_mAP`` (IoU 0.50:0.95), ``{t}_mAP_50``, ``{t}_mAP_75``, ``{t}_mAP_s``,
   ``{t}_mAP_m``, ``{t}_mAP_l`` (100 detections per image), ``{t}_AR@1``, ``{t}_AR@10``,
   ``{t}_AR@100``, ``{t}_AR_s@100``, ``{t}_AR_m@100``, ``{t}_AR_l@100`` — exactly COCOeval's
-  twelve ``stats`` in order. With ``classwise=True`` also ``{t}_AP_<class>`` (IoU 0.50:0.95 AP of
-  each class that has ground truth; spaces in names become ``_``) and a rich table per class.
+  twelve ``stats`` in order. With ``classwise=True`` also, for each class that has ground truth (spaces in
+  names become ``_``), the columns of MMDetection's ``classwise`` table as keys: ``{t}_AP_<class>``
+  (IoU 0.50:0.95; MMDetection returns this one as ``<class>_precision``, rounded), ``{t}_AP50_<class>``,
+  ``{t}_AP75_<class>``, ``{t}_APs_<class>``, ``{t}_APm_<class>``, ``{t}_APl_<class>`` (-1 where COCOeval
+  has no entry, e.g. a class without small objects), and a rich table of all classes is logged.
 - ``proposal`` (class-agnostic box recall, as MMDetection's): ``AR@<n>`` for each of
   ``proposal_nums`` and ``AR_s@<max>``, ``AR_m@<max>``, ``AR_l@<max>``.
 
@@ -49,14 +52,14 @@ logger = logging.getLogger(__name__)
 BACKENDS = ("pycocotools", "faster_coco_eval")
 IOU_TYPES = ("bbox", "segm", "proposal")
 DEFAULT_MAX_DETS = (1, 10, 100)
-# (key suffix, ap?, iou threshold or None for all, area range name, max-dets index)
+# (key suffix, ap?, iou threshold or None for all, area range name, max-dets index, per-class key stem)
 _DETECTION_STATS = (
-    ("mAP", True, None, "all", -1),
-    ("mAP_50", True, 0.5, "all", -1),
-    ("mAP_75", True, 0.75, "all", -1),
-    ("mAP_s", True, None, "small", -1),
-    ("mAP_m", True, None, "medium", -1),
-    ("mAP_l", True, None, "large", -1),
+    ("mAP", True, None, "all", -1, "AP"),
+    ("mAP_50", True, 0.5, "all", -1, "AP50"),
+    ("mAP_75", True, 0.75, "all", -1, "AP75"),
+    ("mAP_s", True, None, "small", -1, "APs"),
+    ("mAP_m", True, None, "medium", -1, "APm"),
+    ("mAP_l", True, None, "large", -1, "APl"),
 )
 _AREA_NAMES = ("all", "small", "medium", "large")
 
@@ -76,7 +79,7 @@ class CocoMetric(BaseMetric):
     Args:
         ann_file: a COCO annotation json; None builds the ground truth from the samples.
         metric: any of ``"bbox"``, ``"segm"``, ``"proposal"``.
-        classwise: add per-class AP keys and print a per-class table.
+        classwise: add the per-class AP keys (module docstring) and log a per-class table.
         proposal_nums: detections per image for ``proposal`` recall.
         iou_thrs: IoU thresholds; None is COCO's 0.50:0.05:0.95.
         format_only: only write the result files (needs ``outfile_prefix``); return no numbers.
@@ -356,7 +359,7 @@ class CocoMetric(BaseMetric):
         if iou_type == "proposal":
             largest = self.proposal_nums[-1]
             return [f"AR@{n}" for n in self.proposal_nums] + [f"AR_{a}@{largest}" for a in "sml"]
-        names = [f"{iou_type}_{name}" for name, _, thr, _, _ in _DETECTION_STATS if self._has_thr(thr)]
+        names = [f"{iou_type}_{name}" for name, _, thr, _, _, _ in _DETECTION_STATS if self._has_thr(thr)]
         return (
             names
             + [f"{iou_type}_AR@{n}" for n in DEFAULT_MAX_DETS]
@@ -380,7 +383,7 @@ class CocoMetric(BaseMetric):
             return values
         values = {
             f"{iou_type}_{name}": summarize_coco_eval(coco_eval, ap, thr, area, DEFAULT_MAX_DETS[index])
-            for name, ap, thr, area, index in _DETECTION_STATS
+            for name, ap, thr, area, index, _ in _DETECTION_STATS
             if self._has_thr(thr)
         }
         for n in DEFAULT_MAX_DETS:
@@ -392,14 +395,17 @@ class CocoMetric(BaseMetric):
         return values
 
     def _classwise(self, coco_eval: Any, iou_type: str, class_names: list[str]) -> dict[str, float]:
-        """Per-class AP keys (classes with ground truth) and a rich table of all classes."""
-        columns = [(name, ap, thr, area) for name, ap, thr, area, _ in _DETECTION_STATS if self._has_thr(thr)]
+        """Per-class AP keys (the table's columns, for classes with ground truth) and a rich table of all classes."""
+        columns = [
+            (name, thr, area, stem) for name, _, thr, area, _, stem in _DETECTION_STATS if self._has_thr(thr)
+        ]
         rows, values = [], {}
         for index, class_name in enumerate(class_names):
-            row = [summarize_coco_eval(coco_eval, True, thr, area, 100, index) for _, _, thr, area in columns]
+            row = [summarize_coco_eval(coco_eval, True, thr, area, 100, index) for _, thr, area, _ in columns]
             rows.append((class_name, row))
-            if row[0] > -1:
-                values[f"{iou_type}_AP_{class_name.replace(' ', '_')}"] = row[0]
+            if row[0] > -1:  # -1: no ground truth of the class (COCOeval's marker)
+                for (_, _, _, stem), value in zip(columns, row):
+                    values[f"{iou_type}_{stem}_{class_name.replace(' ', '_')}"] = value
         logger.info("%s", _render_table(f"COCO {iou_type} AP per class", [c[0] for c in columns], rows))
         return values
 

@@ -247,7 +247,10 @@ class VOCMetric(BaseMetric):
     Keys (prefix ``pascal_voc``, values in 0-1, unrounded): ``AP50`` (``AP<100 * thr>`` for each
     IoU threshold) and ``mAP``, their mean. With ``scale_ranges`` every key gets the range as a
     suffix, e.g. ``AP50_32-96`` and ``mAP_32-96``. A per-class table (gts, dets, recall, AP) is
-    logged for the first threshold.
+    logged for the first threshold. With ``classwise=True`` the per-class AP is returned too, as
+    ``<AP key>_<class>`` (``AP50_person``, ``AP50_32-96_person``; spaces in names become ``_``) for every
+    threshold and each class with ground truth (the classes the mean is taken over, so their mean is
+    ``AP50``); MMDetection only logs them.
 
     Reads per sample ``pred_instances`` (``bboxes`` (N, 4) xyxy, ``scores``, ``labels`` 0..C-1) and
     ``gt_instances`` (``bboxes``, ``labels``, optional ``ignore_flags`` (M,) bool); boxes in
@@ -259,6 +262,7 @@ class VOCMetric(BaseMetric):
         scale_ranges: ``[(min_side, max_side), ...]``: evaluate only boxes whose area is in
             ``[min_side**2, max_side**2)``. None: all boxes.
         use_legacy_coordinate: measure boxes as ``x2 - x1 + 1`` (VOC devkit, MMDetection's VOCMetric).
+        classwise: also return the per-class AP keys (see above).
         collect_device: see :class:`BaseMetric`.
         prefix: key prefix (default ``"pascal_voc"``).
     """
@@ -271,6 +275,7 @@ class VOCMetric(BaseMetric):
         eval_mode: str = "area",
         scale_ranges: Sequence[tuple[float, float]] | None = None,
         use_legacy_coordinate: bool = True,
+        classwise: bool = False,
         collect_device: str = "cpu",
         prefix: str | None = None,
     ) -> None:
@@ -285,6 +290,7 @@ class VOCMetric(BaseMetric):
         self.eval_mode = eval_mode
         self.scale_ranges = None if scale_ranges is None else [tuple(map(float, r)) for r in scale_ranges]
         self.extra_length = 1.0 if use_legacy_coordinate else 0.0
+        self.classwise = classwise
 
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
         self.results.extend(_read_sample(sample, index) for index, sample in enumerate(data_samples))
@@ -308,7 +314,12 @@ class VOCMetric(BaseMetric):
                 )
                 aps = [c["ap"] for c in per_class if c["num_gts"] > 0]
                 mean_aps.append(float(np.mean(aps)) if aps else 0.0)
-                metrics[f"AP{round(thr * 100):02d}{suffix}"] = mean_aps[-1]
+                key = f"AP{round(thr * 100):02d}{suffix}"
+                metrics[key] = mean_aps[-1]
+                if self.classwise:
+                    for name, result in zip(names, per_class):
+                        if result["num_gts"] > 0:
+                            metrics[f"{key}_{str(name).replace(' ', '_')}"] = result["ap"]
                 if thr_index == 0:
                     title = f"VOC AP per class (IoU {thr:g}{', area ' + suffix[1:] if suffix else ''})"
                     logger.info("%s", _render_table(title, names, per_class, mean_aps[-1]))

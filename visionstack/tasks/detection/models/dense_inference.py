@@ -20,6 +20,7 @@ order on both paths (:func:`~visionstack.models.ops.stable_topk`, ONNX ``TopK``'
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, ClassVar, NamedTuple
 
@@ -32,6 +33,7 @@ from .test_config import DetTestConfig
 
 __all__ = [
     "DROPPED_SCORE",
+    "valid_prior_flags",
     "DenseCandidates",
     "DenseHeadInference",
     "TopPairs",
@@ -245,7 +247,7 @@ class DenseHeadInference:
     num_classes: int
     test_cfg: DetTestConfig
     prior_generator: Any
-    zero_min_size_drops_empty_boxes: ClassVar[bool] = False
+    zero_min_size_drops_empty_boxes: ClassVar[bool] = False  # RetinaNet, FCOS and RTMDet set True
     """Whether ``min_bbox_size = 0`` drops boxes of zero width or height (see :class:`DetTestConfig`)."""
 
     def level_rows(self, outputs: Sequence[Sequence[torch.Tensor]], level: int) -> list[torch.Tensor]:
@@ -371,6 +373,50 @@ def filter_scores_and_topk(
     return top[0][kept], label[0][kept], prior[0][kept]
 
 
+# ---- training: which priors an image has -------------------------------------------------------------
+def valid_prior_flags(
+    prior_generator: Any,
+    featmap_sizes: Sequence[Sequence[int]],
+    sample: DataSample,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor | None:
+    """(P,) bool: the priors of all levels that lie on one image's padded region (MMDetection's valid flags).
+
+    The region is the sample's ``image_pad_shape`` (its image rounded up to the preprocessor's
+    divisor, :class:`~.data_preprocessor.DetDataPreprocessor`), else its ``pad_shape``. On each
+    level a position (y, x) is valid when ``y < min(ceil(pad_h / stride_h), H)`` and
+    ``x < min(ceil(pad_w / stride_w), W)``; every prior at a valid position is valid. MMDetection's
+    RetinaNet (AnchorHead), RPN and RTMDet leave the other priors out of assignment and out of the
+    loss; FCOS does not use the rule.
+
+    Args:
+        prior_generator: the head's generator (``strides`` per level ``(stride_w, stride_h)`` and
+            ``num_base_priors`` per level).
+        featmap_sizes: per level ``(H, W)``.
+        sample: the image's data sample.
+        device: device of the result.
+
+    Returns:
+        The flags in the order of ``torch.cat(grid_priors(featmap_sizes))``, or None when the sample
+        has no pad shape (every prior counts).
+    """
+    meta = sample.metainfo
+    shape = meta.get("image_pad_shape", meta.get("pad_shape"))
+    if shape is None:
+        return None
+    pad_h, pad_w = int(shape[0]), int(shape[1])
+    flags = []
+    for level, (height, width) in enumerate(featmap_sizes):
+        stride_w, stride_h = prior_generator.strides[level]
+        valid_h = min(math.ceil(pad_h / stride_h), int(height))
+        valid_w = min(math.ceil(pad_w / stride_w), int(width))
+        rows = torch.arange(int(height), device=device) < valid_h
+        cols = torch.arange(int(width), device=device) < valid_w
+        position = (rows[:, None] & cols[None, :]).reshape(-1)
+        flags.append(position.repeat_interleave(prior_generator.num_base_priors[level]))
+    return torch.cat(flags)
+
+
 def bbox_post_process(
     bboxes: torch.Tensor,
     scores: torch.Tensor,
@@ -386,7 +432,8 @@ def bbox_post_process(
         scores: (K,) their scores (already multiplied by any score factor, e.g. FCOS centerness).
         labels: (K,) their classes.
         sample: the image's data sample; ``scale_factor`` (w, h) metainfo maps back to the original.
-        cfg: the test settings (``min_bbox_size`` filters from a positive size, as RetinaNet's).
+        cfg: the test settings (``min_bbox_size`` >= 0 drops boxes not wider and taller than it,
+            so 0 drops empty boxes, as MMDetection's dense heads; negative keeps all).
         rescale: divide the boxes by ``scale_factor``.
 
     Returns:
@@ -404,6 +451,6 @@ def bbox_post_process(
         int(labels.max()) + 1,
         cfg.nms_iou_thr,
         cfg.max_per_img if cfg.max_per_img > 0 else bboxes.shape[0],
-        cfg.min_bbox_size if cfg.min_bbox_size > 0 else None,
+        cfg.min_bbox_size if cfg.min_bbox_size >= 0 else None,
     )
     return instances_from_detections(dets[0], kept_labels[0])

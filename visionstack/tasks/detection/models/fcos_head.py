@@ -245,6 +245,8 @@ class FCOSHead(DenseHeadInference, nn.Module):
         return region.min(dim=-1).values > 0
 
     # ---- inference (the path is DenseHeadInference's) -------------------------------------------
+    zero_min_size_drops_empty_boxes = True  # MMDetection 3.x: min_bbox_size 0 drops empty boxes
+
     def level_rows(self, outputs: Sequence[Sequence[torch.Tensor]], level: int) -> list[torch.Tensor]:
         """``level``'s (B, P_l, 4) distances in pixels and (B, P_l, 1) centerness (after sigmoid)."""
         distances = levels_to_rows([outputs[1][level]], 4)

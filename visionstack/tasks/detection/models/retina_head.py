@@ -22,7 +22,7 @@ from ....models.losses.smooth_l1_loss import L1Loss
 from ....models.ops import AnchorGenerator, DeltaXYWHBBoxCoder, MaxIoUAssigner, PseudoSampler
 from ....registry import MODELS
 from ....structures import DataSample
-from .dense_inference import DenseHeadInference, TopPairs, levels_to_rows
+from .dense_inference import DenseHeadInference, TopPairs, levels_to_rows, valid_prior_flags
 from .single_stage import unpack_gt_instances
 from .test_config import DetTestConfig
 
@@ -139,7 +139,14 @@ class RetinaHead(DenseHeadInference, nn.Module):
         anchors = torch.cat(self.prior_generator.grid_priors(featmap_sizes, cls_scores[0].device))
         cls_rows = levels_to_rows(cls_scores, self.num_classes)  # (N, P, C)
         reg_rows = levels_to_rows(bbox_preds, 4)  # (N, P, 4)
-        targets = [self._image_targets(anchors, sample) for sample in data_samples]
+        targets = [
+            self._image_targets(
+                anchors,
+                sample,
+                valid_prior_flags(self.prior_generator, featmap_sizes, sample, anchors.device),
+            )
+            for sample in data_samples
+        ]
         labels, label_weights, bbox_targets, bbox_weights = (torch.stack(t) for t in zip(*targets))
         num_pos = float((bbox_weights[..., 0] > 0).sum())
         avg_factor = max(num_pos, 1.0)  # a batch without objects still has a finite background loss
@@ -157,18 +164,29 @@ class RetinaHead(DenseHeadInference, nn.Module):
         )
         return {"loss_cls": loss_cls, "loss_bbox": loss_bbox}
 
-    def _image_targets(self, anchors: torch.Tensor, sample: DataSample) -> tuple[torch.Tensor, ...]:
+    def _image_targets(
+        self, anchors: torch.Tensor, sample: DataSample, valid: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, ...]:
         """``labels (P,)`` (C = background), ``label_weights (P,)``, ``bbox_targets (P, 4)``,
-        ``bbox_weights (P, 4)`` of one image's P anchors."""
+        ``bbox_weights (P, 4)`` of one image's P anchors.
+
+        ``valid`` (P,) bool (:func:`~.dense_inference.valid_prior_flags`; None: all): as
+        MMDetection's AnchorHead (``allowed_border=-1``), only valid anchors are assigned; the others
+        (in the padding a smaller image gets from a larger one) get label weight 0.
+        """
         gt_boxes, gt_labels, ignored_boxes = unpack_gt_instances(sample, anchors.device)
-        assign = self.assigner.assign(anchors, gt_boxes, gt_labels, ignored_boxes)
-        sampling = self.sampler.sample(assign, anchors, gt_boxes)
+        inside = None if valid is None or bool(valid.all()) else torch.nonzero(valid).flatten()
+        candidates = anchors if inside is None else anchors[inside]
+        assign = self.assigner.assign(candidates, gt_boxes, gt_labels, ignored_boxes)
+        sampling = self.sampler.sample(assign, candidates, gt_boxes)
         num_anchors = anchors.shape[0]
         labels = torch.full((num_anchors,), self.num_classes, dtype=torch.long, device=anchors.device)
         label_weights = anchors.new_zeros(num_anchors)
         bbox_targets = anchors.new_zeros(num_anchors, 4)
         bbox_weights = anchors.new_zeros(num_anchors, 4)
         pos, neg = sampling.pos_inds, sampling.neg_inds
+        if inside is not None:
+            pos, neg = inside[pos], inside[neg]
         labels[pos] = sampling.pos_gt_labels
         label_weights[pos] = 1.0
         label_weights[neg] = 1.0
@@ -178,6 +196,8 @@ class RetinaHead(DenseHeadInference, nn.Module):
         return labels, label_weights, bbox_targets, bbox_weights
 
     # ---- inference (the path is DenseHeadInference's) -------------------------------------------
+    zero_min_size_drops_empty_boxes = True  # MMDetection 3.x: min_bbox_size 0 drops empty boxes
+
     def level_rows(self, outputs: Sequence[Sequence[torch.Tensor]], level: int) -> list[torch.Tensor]:
         """The (B, P_l, 4) box deltas of ``level``, one row per anchor."""
         return [levels_to_rows([outputs[1][level]], 4)]

@@ -172,17 +172,21 @@ class RPNHead(nn.Module):
     def _anchors(
         self, cls_scores: list[torch.Tensor], data_samples: Sequence[DataSample]
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """(M, 4) anchors of all levels and, per image, (M,) flags of anchors inside its pad shape."""
+        """(M, 4) anchors of all levels and, per image, (M,) flags of anchors inside its padded image
+        (``image_pad_shape``, else ``pad_shape``)."""
         sizes = [tuple(score.shape[-2:]) for score in cls_scores]
         device = cls_scores[0].device
         # anchors and targets in float32 even under autocast (bfloat16 cannot hold pixel coordinates)
         anchors = torch.cat(self.anchor_generator.grid_priors(sizes, device=device, dtype=torch.float32))
         valid = []
         for sample in data_samples:
-            shape = sample.metainfo.get("pad_shape", sample.metainfo.get("batch_input_shape"))
+            # the image's own padded size (DetDataPreprocessor's image_pad_shape, MMDetection's pad_shape)
+            meta = sample.metainfo
+            shape = meta.get("image_pad_shape", meta.get("pad_shape", meta.get("batch_input_shape")))
             if shape is None:
                 raise KeyError(
-                    "RPNHead: a data sample has neither pad_shape nor batch_input_shape in its metainfo"
+                    "RPNHead: a data sample has none of image_pad_shape, pad_shape, batch_input_shape "
+                    "in its metainfo"
                 )
             valid.append(torch.cat(self.anchor_generator.valid_flags(sizes, shape[:2], device=device)))
         return anchors, valid

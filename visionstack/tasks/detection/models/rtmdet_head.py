@@ -32,7 +32,7 @@ from ....models.ops.box_coders import clip_to_shape
 from ....registry import MODELS
 from ....structures import DataSample, InstanceData
 from ....utils.dist import get_world_size, is_distributed
-from .dense_inference import DenseHeadInference, TopPairs, levels_to_rows
+from .dense_inference import DenseHeadInference, TopPairs, levels_to_rows, valid_prior_flags
 from .single_stage import SingleStageDetector
 from .test_config import DetTestConfig
 
@@ -236,17 +236,28 @@ class RTMDetSepBNHead(DenseHeadInference, nn.Module):
         least 1, as MMDetection's RTMDetHead; the box loss of each positive is weighted by its IoU.
         """
         logits, boxes, priors, _ = self._flatten(cls_scores, bbox_preds)
+        sizes = [tuple(score.shape[-2:]) for score in cls_scores]
         targets = [
-            self._targets_single(logits[i].detach(), boxes[i].detach(), priors, sample)
+            self._targets_single(
+                logits[i].detach(),
+                boxes[i].detach(),
+                priors,
+                sample,
+                valid_prior_flags(self.prior_generator, sizes, sample, priors.device),
+            )
             for i, sample in enumerate(data_samples)
         ]
         labels = torch.cat([t[0] for t in targets])
         soft_scores = torch.cat([t[1] for t in targets])
         box_targets = torch.cat([t[2] for t in targets])
+        label_weights = torch.cat([t[3] for t in targets])
         flat_logits, flat_boxes = logits.reshape(-1, self.num_classes), boxes.reshape(-1, 4)
         positive = labels < self.num_classes
         normaliser = _mean_over_ranks(soft_scores.sum().detach()).clamp(min=1.0)
-        loss_cls = self.loss_cls(flat_logits, (labels, soft_scores), reduction_override="sum") / normaliser
+        loss_cls = (
+            self.loss_cls(flat_logits, (labels, soft_scores), weight=label_weights, reduction_override="sum")
+            / normaliser
+        )
         if positive.any():
             loss_bbox = (
                 self.loss_bbox(
@@ -262,21 +273,40 @@ class RTMDetSepBNHead(DenseHeadInference, nn.Module):
         return {"loss_cls": loss_cls, "loss_bbox": loss_bbox}
 
     def _targets_single(
-        self, logits: torch.Tensor, boxes: torch.Tensor, priors: torch.Tensor, sample: DataSample
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(P,) labels (C = background), (P,) soft scores (IoU of positives), (P, 4) box targets."""
+        self,
+        logits: torch.Tensor,
+        boxes: torch.Tensor,
+        priors: torch.Tensor,
+        sample: DataSample,
+        valid: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(P,) labels (C = background), (P,) soft scores (IoU of positives), (P, 4) box targets and
+        (P,) label weights.
+
+        ``valid`` (P,) bool (:func:`~.dense_inference.valid_prior_flags`; None: all): as
+        MMDetection's RTMDetHead, only valid priors are assigned; the others (in the padding a
+        smaller image gets from a larger one) are background with label weight 0.
+        """
         gt = sample.gt_instances
         gt_boxes = gt.bboxes.to(boxes)
         gt_labels = gt.labels.to(logits.device).long()
+        num_priors = priors.shape[0]
+        inside = None if valid is None or bool(valid.all()) else torch.nonzero(valid).flatten()
+        if inside is not None:
+            logits, boxes, priors = logits[inside], boxes[inside], priors[inside]
         assign = self.assigner.assign(logits, boxes, priors, gt_boxes, gt_labels)
         positive = assign.gt_inds > 0
-        labels = torch.full_like(assign.gt_inds, self.num_classes)
-        labels[positive] = assign.labels[positive]
-        soft_scores = torch.zeros_like(boxes[:, 0])
-        soft_scores[positive] = assign.max_overlaps[positive].to(soft_scores.dtype)
-        box_targets = torch.zeros_like(boxes)
-        box_targets[positive] = gt_boxes[assign.gt_inds[positive] - 1]
-        return labels, soft_scores, box_targets
+        rows = torch.nonzero(positive).flatten() if inside is None else inside[positive]
+        labels = torch.full((num_priors,), self.num_classes, dtype=torch.long, device=logits.device)
+        labels[rows] = assign.labels[positive]
+        soft_scores = boxes.new_zeros(num_priors)
+        soft_scores[rows] = assign.max_overlaps[positive].to(soft_scores.dtype)
+        box_targets = boxes.new_zeros(num_priors, 4)
+        box_targets[rows] = gt_boxes[assign.gt_inds[positive] - 1]
+        label_weights = boxes.new_ones(num_priors) if inside is None else boxes.new_zeros(num_priors)
+        if inside is not None:
+            label_weights[inside] = 1.0
+        return labels, soft_scores, box_targets, label_weights
 
     # ---- inference (the path is DenseHeadInference's) -------------------------------------------
     zero_min_size_drops_empty_boxes = True

@@ -50,9 +50,9 @@ class DetTestConfig:
         max_per_img: detections (proposals) kept per image after NMS; <= 0 keeps all in eager
             inference, an exported graph needs a positive number.
         min_bbox_size: detections need width and height strictly above this (pixels of the image
-            the boxes are reported in); a negative value keeps all. At exactly 0, RTMDet and the RPN
-            drop boxes of zero width or height (MMDetection's rule) while RetinaNet and FCOS keep them
-            (they filter only from a positive size). Not read by the RoI head.
+            the boxes are reported in); a negative value keeps all. So 0 drops boxes of zero width
+            or height (e.g. clipped to the image border) in every dense head: RetinaNet, FCOS, RTMDet
+            and the RPN, as MMDetection 3.x's dense heads. Not read by the RoI head.
         mask_thr_binary: pasted mask probabilities at or above this are foreground (RoI head with a
             mask branch only).
         clip_to_image: clip boxes to the image (MMDetection's behaviour). False lets a box run past the border,

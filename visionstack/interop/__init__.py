@@ -1,0 +1,1 @@
+"""Bringing other toolboxes' files to visionstack: OpenMMLab checkpoints and configs."""
