@@ -24,7 +24,7 @@ from typing import Any
 
 from .utils.suggest import did_you_mean
 
-__all__ = ["Config", "ConfigDict", "ConfigFileError", "apply_overrides", "format_python"]
+__all__ = ["Config", "ConfigDict", "ConfigFileError", "apply_overrides", "format_python", "strip_delete", "to_plain"]
 
 BASE_KEY = "_base_"
 DELETE_KEY = "_delete_"
@@ -59,7 +59,7 @@ class ConfigDict(dict):
 
     def to_dict(self) -> dict:
         """Plain nested dicts and lists (a deep copy)."""
-        return _unwrap(self)
+        return to_plain(self)
 
 
 def _wrap(value: Any) -> Any:
@@ -72,13 +72,14 @@ def _wrap(value: Any) -> Any:
     return value
 
 
-def _unwrap(value: Any) -> Any:
+def to_plain(value: Any) -> Any:
+    """Plain dicts, lists and tuples: any Mapping (ConfigDicts, other tools' config dicts) unwrapped."""
     if isinstance(value, Mapping):
-        return {k: _unwrap(v) for k, v in value.items()}
+        return {k: to_plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_unwrap(v) for v in value]
+        return [to_plain(v) for v in value]
     if isinstance(value, tuple):
-        return tuple(_unwrap(v) for v in value)
+        return tuple(to_plain(v) for v in value)
     return value
 
 
@@ -228,16 +229,17 @@ def _merge(base: Any, child: Any, where: str) -> Any:
     if isinstance(child, Mapping) and isinstance(base, Mapping) and not child.get(DELETE_KEY, False):
         merged = {k: v for k, v in base.items()}
         for key, value in child.items():
-            merged[key] = _merge(base[key], value, where) if key in base else _strip_delete(value)
+            merged[key] = _merge(base[key], value, where) if key in base else strip_delete(value)
         return merged
-    return _strip_delete(child)
+    return strip_delete(child)
 
 
-def _strip_delete(value: Any) -> Any:
+def strip_delete(value: Any) -> Any:
+    """``value`` without the ``_delete_`` markers of its dicts (after a merge has obeyed them)."""
     if isinstance(value, Mapping):
-        return {k: _strip_delete(v) for k, v in value.items() if k != DELETE_KEY}
-    if isinstance(value, list):
-        return [_strip_delete(v) for v in value]
+        return {k: strip_delete(v) for k, v in value.items() if k != DELETE_KEY}
+    if isinstance(value, (list, tuple)):
+        return type(value)(strip_delete(v) for v in value)
     return value
 
 
