@@ -24,7 +24,15 @@ from typing import Any
 
 from .utils.suggest import did_you_mean
 
-__all__ = ["Config", "ConfigDict", "ConfigFileError", "apply_overrides", "format_python", "strip_delete", "to_plain"]
+__all__ = [
+    "Config",
+    "ConfigDict",
+    "ConfigFileError",
+    "apply_overrides",
+    "format_python",
+    "strip_delete",
+    "to_plain",
+]
 
 BASE_KEY = "_base_"
 DELETE_KEY = "_delete_"
